@@ -1,0 +1,69 @@
+package dev.graft.spi;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One adapter of a method on one model: it makes a {@link MethodModule} for every site the runtime selects,
+ * may own parameters shared by all of them (VeRA's projections, prefix tuning's prompt encoder), knows its
+ * parameter-count formula and may react to training events.
+ */
+public interface MethodInstance {
+    /**
+     * Whether this adapter attaches to {@code site}. The runtime applies PEFT targeting rules to linear sites
+     * first; this is the method's own filter on top (a Pfeiffer adapter takes only feed-forward sublayers).
+     */
+    default boolean accepts(Site site) {
+        return true;
+    }
+
+    /**
+     * Makes the module for {@code site}. Its parameters must have their shapes and initializers set; the
+     * runtime initialises them on the model's manager.
+     */
+    MethodModule attach(Site site);
+
+    /**
+     * Parameters shared by every module of this adapter, keyed by their full checkpoint key (for example
+     * {@code base_model.vera_A}). Trainable unless frozen with {@link Parameter#freeze}. The runtime
+     * initialises them before calling {@link #attach}.
+     */
+    default Map<String, Parameter> sharedParameters() {
+        return Map.of();
+    }
+
+    /**
+     * The number of trainable parameters this adapter has once attached to {@code sites}, by the method's
+     * formula (e.g. {@code r·(in+out)} per linear site for LoRA). The conformance kit checks it against the count.
+     */
+    long trainableParameterCount(List<Site> sites);
+
+    /**
+     * The tensors this adapter saves beside the module tensors, keyed by full checkpoint key. By default the
+     * shared parameters; prefix tuning overrides it to save its flattened prompt.
+     */
+    default Map<String, NDArray> saveSharedState(NDManager manager) {
+        return CheckpointSupport.parameterValues(sharedParameters());
+    }
+
+    /**
+     * Loads what {@link #saveSharedState} saved.
+     *
+     * @throws IllegalArgumentException naming the key, the expected and the found shape on a mismatch
+     */
+    default void loadSharedState(Map<String, NDArray> state) {
+        CheckpointSupport.loadParameterValues("shared state", sharedParameters(), state);
+    }
+
+    /**
+     * Reacts to a training event. PeriodicLoRA offloads into the base weights here.
+     *
+     * @param event what happened
+     * @param context access to base weights and optimizer state
+     */
+    default void onEvent(TrainingEvent event, TrainingContext context) {}
+}

@@ -1,0 +1,182 @@
+package dev.graft.spi;
+
+import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * The options a method accepts. {@link #validate} turns raw values (as parsed from JSON or YAML) into
+ * typed {@link MethodOptions}, filling in defaults and rejecting unknown keys, wrong types and missing
+ * required keys with an {@link InvalidOptionsException} that names the method, the key and the allowed values.
+ */
+public final class OptionSchema {
+    private final Map<String, OptionSpec> options;
+
+    private OptionSchema(List<OptionSpec> options) {
+        Map<String, OptionSpec> byName = new LinkedHashMap<>();
+        for (OptionSpec option : options) {
+            if (byName.put(option.name(), option) != null) {
+                throw new IllegalArgumentException(format("option '%s' is declared twice", option.name()));
+            }
+        }
+        this.options = Collections.unmodifiableMap(byName);
+    }
+
+    /** A schema of the given options, in the order given. */
+    public static OptionSchema of(OptionSpec... options) {
+        return new OptionSchema(List.of(options));
+    }
+
+    /** A schema of the given options, in the order given. */
+    public static OptionSchema of(List<OptionSpec> options) {
+        return new OptionSchema(List.copyOf(options));
+    }
+
+    /** The options, in declaration order. */
+    public List<OptionSpec> options() {
+        return List.copyOf(options.values());
+    }
+
+    /** The option names, in declaration order. */
+    public List<String> names() {
+        return List.copyOf(options.keySet());
+    }
+
+    /**
+     * Validates raw option values for method {@code methodId}.
+     *
+     * @param methodId the method's id, named in every error
+     * @param raw the values as parsed from JSON/YAML: Boolean, Number, String, List, Map
+     * @return the typed options with defaults filled in
+     * @throws InvalidOptionsException on an unknown key, a wrong type, a value not among the choices, or a missing required key
+     */
+    public MethodOptions validate(String methodId, Map<String, ?> raw) {
+        requireNonNull(methodId, "methodId is null");
+        requireNonNull(raw, "raw is null");
+        for (String key : raw.keySet()) {
+            if (!options.containsKey(key)) {
+                throw new InvalidOptionsException(format(
+                        "Method '%s' has no option '%s'. Allowed options: %s. Fix the key or remove it.",
+                        methodId, key, String.join(", ", options.keySet())));
+            }
+        }
+        Map<String, Object> values = new LinkedHashMap<>();
+        List<String> explicit = new ArrayList<>();
+        for (OptionSpec option : options.values()) {
+            if (raw.containsKey(option.name()) && raw.get(option.name()) != null) {
+                values.put(option.name(), convert(methodId, option, raw.get(option.name())));
+                explicit.add(option.name());
+            }
+            else if (option.required()) {
+                throw new InvalidOptionsException(format(
+                        "Method '%s' needs option '%s' (%s): %s. Add it to the method's options.",
+                        methodId, option.name(), describeType(option), option.description()));
+            }
+            else if (option.defaultValue() != null) {
+                values.put(option.name(), option.defaultValue());
+            }
+        }
+        return new MethodOptions(methodId, values, explicit);
+    }
+
+    private static Object convert(String methodId, OptionSpec option, Object value) {
+        switch (option.type()) {
+            case BOOLEAN:
+                if (value instanceof Boolean) {
+                    return value;
+                }
+                break;
+            case INTEGER:
+                Integer integer = asInteger(value);
+                if (integer != null) {
+                    return integer;
+                }
+                break;
+            case NUMBER:
+                if (value instanceof Number) {
+                    return ((Number) value).doubleValue();
+                }
+                break;
+            case STRING:
+                if (value instanceof String) {
+                    return value;
+                }
+                break;
+            case STRING_LIST:
+                if (value instanceof List<?> && ((List<?>) value).stream().allMatch(String.class::isInstance)) {
+                    return ((List<?>) value).stream().map(String.class::cast).collect(Collectors.toUnmodifiableList());
+                }
+                break;
+            case INTEGER_LIST:
+                if (value instanceof List<?> && ((List<?>) value).stream().allMatch(element -> asInteger(element) != null)) {
+                    return ((List<?>) value).stream().map(OptionSchema::asInteger).collect(Collectors.toUnmodifiableList());
+                }
+                break;
+            case NUMBER_MAP:
+                if (value instanceof Map<?, ?> && ((Map<?, ?>) value).entrySet().stream()
+                        .allMatch(entry -> entry.getKey() instanceof String && entry.getValue() instanceof Number)) {
+                    Map<String, Double> map = new LinkedHashMap<>();
+                    ((Map<?, ?>) value).forEach((key, number) -> map.put((String) key, ((Number) number).doubleValue()));
+                    return Collections.unmodifiableMap(map);
+                }
+                break;
+            case CHOICE:
+                for (Object choice : option.choices()) {
+                    if (choice.equals(value)) {
+                        return choice;
+                    }
+                }
+                throw new InvalidOptionsException(format(
+                        "Method '%s': option '%s' is %s, which is not allowed. Allowed values: %s.",
+                        methodId, option.name(), render(value), option.choices().stream().map(OptionSchema::render).collect(Collectors.joining(", "))));
+        }
+        throw new InvalidOptionsException(format(
+                "Method '%s': option '%s' must be %s, but is %s. Fix the value.",
+                methodId, option.name(), describeType(option), render(value)));
+    }
+
+    private static Integer asInteger(Object value) {
+        if (value instanceof Integer || value instanceof Short || value instanceof Byte) {
+            return ((Number) value).intValue();
+        }
+        if (value instanceof Long && (Long) value == ((Long) value).intValue()) {
+            return ((Long) value).intValue();
+        }
+        if (value instanceof Double && (Double) value == Math.rint((Double) value) && Math.abs((Double) value) < Integer.MAX_VALUE) {
+            return ((Double) value).intValue();
+        }
+        return null;
+    }
+
+    private static String describeType(OptionSpec option) {
+        switch (option.type()) {
+            case BOOLEAN:
+                return "true or false";
+            case INTEGER:
+                return "a whole number";
+            case NUMBER:
+                return "a number";
+            case STRING:
+                return "a string";
+            case STRING_LIST:
+                return "a list of strings";
+            case INTEGER_LIST:
+                return "a list of whole numbers";
+            case NUMBER_MAP:
+                return "a map from names to numbers";
+            case CHOICE:
+                return "one of " + option.choices().stream().map(OptionSchema::render).collect(Collectors.joining(", "));
+        }
+        throw new AssertionError(option.type());
+    }
+
+    private static String render(Object value) {
+        return value instanceof String ? "\"" + value + "\"" : String.valueOf(value);
+    }
+}
