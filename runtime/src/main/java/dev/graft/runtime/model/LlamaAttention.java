@@ -1,0 +1,108 @@
+package dev.graft.runtime.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import dev.graft.runtime.site.LinearSiteBlock;
+import dev.graft.runtime.site.SiteAttachments;
+import dev.graft.runtime.site.SiteOps;
+import dev.graft.spi.AttentionSite;
+import dev.graft.spi.LinearSite;
+
+/**
+ * Llama self-attention with grouped-query attention and rotary embeddings, as Hugging Face's eager attention:
+ * scores in the input's precision plus an additive mask of the dtype's minimum, softmax in float32.
+ * Prefix keys/values (from the attention site) sit before the real ones, unrotated, always visible.
+ */
+final class LlamaAttention extends AbstractBlock {
+    private static final byte VERSION = 1;
+    private static final float MASKED = -Float.MAX_VALUE;
+
+    final LinearSiteBlock queryProjection;
+    final LinearSiteBlock keyProjection;
+    final LinearSiteBlock valueProjection;
+    final LinearSiteBlock outputProjection;
+    final SiteAttachments prefixSite;
+    private final int heads;
+    private final int keyValueHeads;
+    private final int headDim;
+
+    LlamaAttention(String prefix, int layer, LlamaConfig config) {
+        super(VERSION);
+        heads = config.numAttentionHeads();
+        keyValueHeads = config.numKeyValueHeads();
+        headDim = config.headDim();
+        int hidden = config.hiddenSize();
+        queryProjection = addChildBlock("q_proj", new LinearSiteBlock(new LinearSite(prefix + ".q_proj", layer, hidden, heads * headDim, config.attentionBias())));
+        keyProjection = addChildBlock("k_proj", new LinearSiteBlock(new LinearSite(prefix + ".k_proj", layer, hidden, keyValueHeads * headDim, config.attentionBias())));
+        valueProjection = addChildBlock("v_proj", new LinearSiteBlock(new LinearSite(prefix + ".v_proj", layer, hidden, keyValueHeads * headDim, config.attentionBias())));
+        outputProjection = addChildBlock("o_proj", new LinearSiteBlock(new LinearSite(prefix + ".o_proj", layer, heads * headDim, hidden, config.attentionBias())));
+        prefixSite = new SiteAttachments(new AttentionSite(prefix, layer, heads, keyValueHeads, headDim));
+    }
+
+    /**
+     * @param x the normalised hidden states {@code (batch, sequence, hidden)}
+     * @param attentionMask {@code (batch, sequence)}, 1 for real tokens and 0 for padding
+     * @param cos rotary cosines {@code (batch or 1, 1, sequence, headDim)}
+     * @param sin rotary sines, same shape
+     */
+    NDArray forward(ParameterStore parameterStore, NDArray x, NDArray attentionMask, NDArray cos, NDArray sin, boolean training) {
+        long batch = x.getShape().get(0);
+        long sequence = x.getShape().get(1);
+        NDArray query = RotaryEmbedding.apply(split(queryProjection.forward(parameterStore, x, training), batch, sequence, heads), cos, sin);
+        NDArray key = RotaryEmbedding.apply(split(keyProjection.forward(parameterStore, x, training), batch, sequence, keyValueHeads), cos, sin);
+        NDArray value = split(valueProjection.forward(parameterStore, x, training), batch, sequence, keyValueHeads);
+        long prefixLength = 0;
+        NDList prefix = SiteOps.prefix(parameterStore, prefixSite, x, training);
+        if (prefix != null) {
+            prefixLength = prefix.get(0).getShape().get(2);
+            key = NDArrays.concat(new NDList(prefix.get(0).toType(key.getDataType(), false), key), 2);
+            value = NDArrays.concat(new NDList(prefix.get(1).toType(value.getDataType(), false), value), 2);
+        }
+        int repeats = heads / keyValueHeads;
+        if (repeats > 1) {
+            key = key.repeat(1, repeats);
+            value = value.repeat(1, repeats);
+        }
+        NDArray scores = query.matMul(key.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(headDim)));
+        scores = scores.add(maskBias(x.getManager(), attentionMask, sequence, prefixLength).toType(scores.getDataType(), false));
+        NDArray probabilities = scores.toType(DataType.FLOAT32, false).softmax(-1).toType(query.getDataType(), false);
+        NDArray context = probabilities.matMul(value).transpose(0, 2, 1, 3).reshape(batch, sequence, (long) heads * headDim);
+        return outputProjection.forward(parameterStore, context, training);
+    }
+
+    private NDArray split(NDArray projected, long batch, long sequence, int headCount) {
+        return projected.reshape(batch, sequence, headCount, headDim).transpose(0, 2, 1, 3);
+    }
+
+    /** The additive mask {@code (batch, 1, sequence, prefix + sequence)}: 0 where allowed, the float minimum elsewhere. */
+    static NDArray maskBias(NDManager manager, NDArray attentionMask, long sequence, long prefixLength) {
+        long batch = attentionMask.getShape().get(0);
+        long keys = prefixLength + sequence;
+        NDArray keyMask = attentionMask.toType(DataType.FLOAT32, false);
+        if (prefixLength > 0) {
+            keyMask = NDArrays.concat(new NDList(manager.ones(new Shape(batch, prefixLength)), keyMask), 1);
+        }
+        NDArray queryIndex = manager.arange(0f, (float) sequence).reshape(sequence, 1).add((float) prefixLength);
+        NDArray keyIndex = manager.arange(0f, (float) keys).reshape(1, keys);
+        NDArray causal = keyIndex.lte(queryIndex).toType(DataType.FLOAT32, false).expandDims(0).expandDims(0);
+        NDArray allowed = causal.mul(keyMask.reshape(batch, 1, 1, keys));
+        return allowed.neg().add(1f).mul(MASKED);
+    }
+
+    @Override
+    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+        throw new UnsupportedOperationException("LlamaAttention is driven by its decoder layer");
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {inputShapes[0]};
+    }
+}

@@ -1,0 +1,282 @@
+package dev.graft.runtime.model;
+
+import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import dev.graft.runtime.site.LinearSiteBlock;
+import dev.graft.runtime.site.SiteAttachments;
+import dev.graft.runtime.site.SiteOps;
+import dev.graft.runtime.site.Scopes;
+import dev.graft.spi.EmbeddingSite;
+import dev.graft.spi.ModelContext;
+import dev.graft.spi.Site;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Function;
+
+/**
+ * A Llama-family decoder with a language-model head, built from DJL blocks and numerically equal to Hugging
+ * Face's {@code LlamaForCausalLM}: RMSNorm, rotary embeddings, grouped-query attention, SwiGLU. Sites are named
+ * like Hugging Face's modules ({@code model.layers.0.self_attn.q_proj}, {@code lm_head}).
+ *
+ * <p>Forward takes {@code [input_ids (batch, sequence) int64, attention_mask? (batch, sequence), position_ids?]}
+ * and returns {@code [logits (batch, sequence, vocabulary)]} for the real tokens. Without position ids,
+ * positions are {@code 0..sequence−1} as in Hugging Face's forward, shifted by the number of prefix tokens.
+ * Every layer runs in its own memory scope.
+ */
+public final class LlamaForCausalLM extends AbstractBlock implements TransformerModel {
+    private static final byte VERSION = 1;
+
+    private final LlamaConfig config;
+    private final NDManager manager;
+    private final TokenEmbedding embedding;
+    private final List<LlamaDecoderLayer> layers = new ArrayList<>();
+    private final RmsNorm norm;
+    private final LinearSiteBlock languageModelHead;
+    private final RotaryEmbedding rotary;
+    private final List<Site> sites;
+    private final Map<String, SiteAttachments> attachmentsByKey;
+    private final Map<String, LinearSiteBlock> linearSites;
+    private final ModelContext context;
+
+    private LlamaForCausalLM(LlamaConfig config, NDManager manager, Function<String, long[]> tokenizer) {
+        super(VERSION);
+        this.config = requireNonNull(config, "config is null");
+        this.manager = requireNonNull(manager, "manager is null");
+        embedding = addChildBlock("embed_tokens", new TokenEmbedding(new EmbeddingSite("model.embed_tokens", config.vocabularySize(), config.hiddenSize())));
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            layers.add(addChildBlock("layers_" + layer, new LlamaDecoderLayer(layer, config)));
+        }
+        norm = addChildBlock("norm", new RmsNorm(config.rmsNormEps()));
+        languageModelHead = addChildBlock("lm_head", new LinearSiteBlock(new dev.graft.spi.LinearSite("lm_head", -1, config.hiddenSize(), config.vocabularySize(), false)));
+        rotary = new RotaryEmbedding(config.headDim(), config.ropeTheta());
+
+        List<SiteAttachments> all = new ArrayList<>();
+        all.add(embedding.site);
+        Map<String, LinearSiteBlock> linear = new LinkedHashMap<>();
+        for (LlamaDecoderLayer layer : layers) {
+            all.add(layer.attention.prefixSite);
+            for (LinearSiteBlock block : List.of(layer.attention.queryProjection, layer.attention.keyProjection, layer.attention.valueProjection,
+                    layer.attention.outputProjection, layer.mlp.gateProjection, layer.mlp.upProjection, layer.mlp.downProjection)) {
+                all.add(block.attachments());
+                linear.put(block.site().name(), block);
+            }
+            all.add(layer.attentionSublayer);
+            all.add(layer.mlpSublayer);
+        }
+        all.add(languageModelHead.attachments());
+        linear.put(languageModelHead.site().name(), languageModelHead);
+        Map<String, SiteAttachments> byKey = new LinkedHashMap<>();
+        List<Site> siteList = new ArrayList<>();
+        for (SiteAttachments attachments : all) {
+            byKey.put(key(attachments.site()), attachments);
+            siteList.add(attachments.site());
+        }
+        this.sites = List.copyOf(siteList);
+        this.attachmentsByKey = Collections.unmodifiableMap(byKey);
+        this.linearSites = Collections.unmodifiableMap(linear);
+        this.context = new StandardModelContext("llama", config.numLayers(), config.hiddenSize(), config.numAttentionHeads(), config.numKeyValueHeads(),
+                config.headDim(), config.vocabularySize(), embedding.weight, tokenizer);
+    }
+
+    /**
+     * Builds the model from Hugging Face-keyed weights (see {@link LlamaWeights#shapes}), which it takes
+     * ownership of: they are attached to {@code manager}.
+     *
+     * @throws IllegalArgumentException naming the key on a missing key, an unexpected key or a wrong shape
+     */
+    public static LlamaForCausalLM create(LlamaConfig config, Map<String, NDArray> weights, NDManager manager, Function<String, long[]> tokenizer) {
+        Map<String, Shape> expected = LlamaWeights.shapes(config);
+        Set<String> unexpected = new TreeSet<>(weights.keySet());
+        unexpected.removeAll(expected.keySet());
+        unexpected.removeIf(key -> key.endsWith("rotary_emb.inv_freq"));
+        if (!unexpected.isEmpty()) {
+            throw new IllegalArgumentException(format("Llama checkpoint has unexpected weights %s: is config.json's model_type or layer count right?", unexpected));
+        }
+        for (Map.Entry<String, Shape> entry : expected.entrySet()) {
+            NDArray array = weights.get(entry.getKey());
+            if (array == null) {
+                throw new IllegalArgumentException(format("Llama checkpoint is missing weight '%s' (expected shape %s)", entry.getKey(), entry.getValue()));
+            }
+            if (!array.getShape().equals(entry.getValue())) {
+                throw new IllegalArgumentException(format("Llama weight '%s' has shape %s, but config.json implies %s", entry.getKey(), array.getShape(), entry.getValue()));
+            }
+        }
+        LlamaForCausalLM model = new LlamaForCausalLM(config, manager, tokenizer);
+        Map<String, NDArray> owned = new LinkedHashMap<>();
+        for (String key : expected.keySet()) {
+            NDArray array = weights.get(key);
+            array.attach(manager);
+            array.setRequiresGradient(false);
+            owned.put(key, array);
+        }
+        model.embedding.weight.setArray(owned.get("model.embed_tokens.weight"));
+        for (int index = 0; index < model.layers.size(); index++) {
+            LlamaDecoderLayer layer = model.layers.get(index);
+            String prefix = "model.layers." + index;
+            for (LinearSiteBlock block : List.of(layer.attention.queryProjection, layer.attention.keyProjection, layer.attention.valueProjection,
+                    layer.attention.outputProjection, layer.mlp.gateProjection, layer.mlp.upProjection, layer.mlp.downProjection)) {
+                String name = block.site().name();
+                block.setWeights(owned.get(name + ".weight"), owned.get(name + ".bias"));
+            }
+            layer.inputNorm.weightParameter().setArray(owned.get(prefix + ".input_layernorm.weight"));
+            layer.postAttentionNorm.weightParameter().setArray(owned.get(prefix + ".post_attention_layernorm.weight"));
+        }
+        model.norm.weightParameter().setArray(owned.get("model.norm.weight"));
+        model.languageModelHead.setWeights(config.tieWordEmbeddings() ? owned.get("model.embed_tokens.weight") : owned.get("lm_head.weight"), null);
+        return model;
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    @Override
+    public String modelType() {
+        return "llama";
+    }
+
+    @Override
+    public ModelContext context() {
+        return context;
+    }
+
+    @Override
+    public List<Site> sites() {
+        return sites;
+    }
+
+    @Override
+    public SiteAttachments attachments(Site site) {
+        SiteAttachments attachments = attachmentsByKey.get(key(site));
+        if (attachments == null) {
+            throw new IllegalArgumentException(format("this model has no %s site named %s", site.kind(), site.name()));
+        }
+        return attachments;
+    }
+
+    @Override
+    public LinearSiteBlock linearSite(String name) {
+        LinearSiteBlock block = linearSites.get(name);
+        if (block == null) {
+            throw new IllegalArgumentException(format("this model has no linear site named %s", name));
+        }
+        return block;
+    }
+
+    @Override
+    public Set<String> outputLayerNames() {
+        return Set.of("lm_head");
+    }
+
+    @Override
+    public NDManager manager() {
+        return manager;
+    }
+
+    @Override
+    public Map<String, NDArray> stateDict() {
+        Map<String, NDArray> state = new LinkedHashMap<>();
+        for (String key : LlamaWeights.shapes(config).keySet()) {
+            state.put(key, parameterFor(key).getArray());
+        }
+        return Collections.unmodifiableMap(state);
+    }
+
+    private Parameter parameterFor(String key) {
+        if (key.equals("model.embed_tokens.weight")) {
+            return embedding.weight;
+        }
+        if (key.equals("model.norm.weight")) {
+            return norm.weightParameter();
+        }
+        if (key.equals("lm_head.weight")) {
+            return languageModelHead.weightParameter();
+        }
+        String[] parts = key.split("\\.");
+        LlamaDecoderLayer layer = layers.get(Integer.parseInt(parts[2]));
+        if (key.endsWith("input_layernorm.weight")) {
+            return layer.inputNorm.weightParameter();
+        }
+        if (key.endsWith("post_attention_layernorm.weight")) {
+            return layer.postAttentionNorm.weightParameter();
+        }
+        String module = key.substring(0, key.lastIndexOf('.'));
+        LinearSiteBlock block = linearSite(module);
+        return key.endsWith(".bias") ? block.biasParameter() : block.weightParameter();
+    }
+
+    @Override
+    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+        NDArray tokenIds = inputs.get(0);
+        NDArray attentionMask = inputs.size() > 1 ? inputs.get(1) : null;
+        NDArray positionIds = inputs.size() > 2 ? inputs.get(2) : null;
+        try (NDManager scope = Scopes.open(tokenIds, inputs, List.of())) {
+            long batch = tokenIds.getShape().get(0);
+            long sequence = tokenIds.getShape().get(1);
+            NDArray hidden = embedding.forward(parameterStore, tokenIds, training);
+            int promptLength = SiteOps.promptLength(embedding.site);
+            hidden = SiteOps.prompt(parameterStore, embedding.site, hidden, training);
+            NDArray mask = attentionMask == null ? scope.ones(new Shape(batch, sequence)) : attentionMask.toType(DataType.FLOAT32, false);
+            if (promptLength > 0) {
+                mask = scope.ones(new Shape(batch, promptLength)).concat(mask, 1);
+            }
+            int prefixLength = 0;
+            for (LlamaDecoderLayer layer : layers) {
+                prefixLength = Math.max(prefixLength, SiteOps.prefixLength(layer.attention.prefixSite));
+            }
+            NDArray positions;
+            if (positionIds == null) {
+                positions = scope.arange(prefixLength, prefixLength + promptLength + sequence).toType(DataType.INT64, false).reshape(1, promptLength + sequence);
+            }
+            else {
+                positions = positionIds.toType(DataType.INT64, false).add(prefixLength + promptLength);
+                if (promptLength > 0) {
+                    NDArray promptPositions = scope.arange(prefixLength, prefixLength + promptLength).toType(DataType.INT64, false).reshape(1, promptLength).repeat(0, batch);
+                    positions = promptPositions.concat(positions, 1);
+                }
+            }
+            NDList cosSin = rotary.cosSin(positions);
+            for (LlamaDecoderLayer layer : layers) {
+                try (NDManager layerScope = Scopes.open(hidden, List.of(mask, cosSin.get(0), cosSin.get(1)), List.of(layer))) {
+                    hidden = layerScope.ret(layer.forward(parameterStore, hidden, mask, cosSin.get(0), cosSin.get(1), training));
+                }
+            }
+            hidden = norm.forward(parameterStore, hidden, training);
+            if (promptLength > 0) {
+                hidden = hidden.get(new NDIndex(":, {}:", promptLength));
+            }
+            NDArray logits = languageModelHead.forward(parameterStore, hidden, training);
+            return new NDList(scope.ret(logits));
+        }
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {new Shape(inputShapes[0].get(0), inputShapes[0].get(1), config.vocabularySize())};
+    }
+
+    /** Nothing to do: every weight is set by {@link #create}. */
+    @Override
+    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {}
+
+    private static String key(Site site) {
+        return site.kind() + ":" + site.name();
+    }
+}

@@ -1,0 +1,65 @@
+package dev.graft.runtime.site;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.graft.spi.MethodModule;
+
+import java.util.Optional;
+
+/**
+ * One adapter's module at one site, with its optional gate and its state: active (used in forward) and
+ * merged (folded into the base weight, so skipped in forward).
+ */
+public final class Attachment {
+    private final String adapterName;
+    private final String methodId;
+    private final MethodModule module;
+    private final Gate gate;
+    private boolean active = true;
+    private boolean merged;
+
+    public Attachment(String adapterName, String methodId, MethodModule module, Gate gate) {
+        this.adapterName = requireNonNull(adapterName, "adapterName is null");
+        this.methodId = requireNonNull(methodId, "methodId is null");
+        this.module = requireNonNull(module, "module is null");
+        this.gate = gate;
+    }
+
+    public String adapterName() {
+        return adapterName;
+    }
+
+    public String methodId() {
+        return methodId;
+    }
+
+    public MethodModule module() {
+        return module;
+    }
+
+    /** The gate of a gated composition; empty under plain (sum) composition. */
+    public Optional<Gate> gate() {
+        return Optional.ofNullable(gate);
+    }
+
+    public boolean isActive() {
+        return active;
+    }
+
+    public void setActive(boolean active) {
+        this.active = active;
+    }
+
+    public boolean isMerged() {
+        return merged;
+    }
+
+    void setMerged(boolean merged) {
+        this.merged = merged;
+    }
+
+    /** Whether forward must compute this module: active and not merged into the base. */
+    public boolean isLive() {
+        return active && !merged;
+    }
+}

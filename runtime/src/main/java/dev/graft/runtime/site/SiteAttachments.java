@@ -1,0 +1,64 @@
+package dev.graft.runtime.site;
+
+import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
+
+import dev.graft.spi.Site;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** The modules attached at one site, in attachment order. Not thread-safe: models are driven by one thread. */
+public final class SiteAttachments {
+    private final Site site;
+    private final List<Attachment> attachments = new ArrayList<>();
+
+    public SiteAttachments(Site site) {
+        this.site = requireNonNull(site, "site is null");
+    }
+
+    public Site site() {
+        return site;
+    }
+
+    /** Adds an attachment; an adapter attaches at most once per site. */
+    public void add(Attachment attachment) {
+        requireNonNull(attachment, "attachment is null");
+        if (find(attachment.adapterName()).isPresent()) {
+            throw new IllegalStateException(format("adapter '%s' is already attached at %s", attachment.adapterName(), site.name()));
+        }
+        attachments.add(attachment);
+    }
+
+    /** Removes the attachment of {@code adapterName}, if any. */
+    public Optional<Attachment> remove(String adapterName) {
+        Optional<Attachment> found = find(adapterName);
+        found.ifPresent(attachments::remove);
+        return found;
+    }
+
+    public Optional<Attachment> find(String adapterName) {
+        return attachments.stream().filter(attachment -> attachment.adapterName().equals(adapterName)).findFirst();
+    }
+
+    /** Every attachment, in order. */
+    public List<Attachment> all() {
+        return List.copyOf(attachments);
+    }
+
+    /** The attachments forward must compute (active, not merged), in order. */
+    public List<Attachment> live() {
+        List<Attachment> live = new ArrayList<>();
+        for (Attachment attachment : attachments) {
+            if (attachment.isLive()) {
+                live.add(attachment);
+            }
+        }
+        return live;
+    }
+
+    public boolean isEmpty() {
+        return attachments.isEmpty();
+    }
+}
