@@ -22,6 +22,13 @@ public interface MethodInstance {
     }
 
     /**
+     * Called once with every site this adapter will attach to (those it {@link #accepts}), in model order,
+     * before {@link #sharedParameters()} and {@link #attach}. VeRA sizes its shared projections to the largest
+     * target here. Does nothing by default.
+     */
+    default void prepare(List<Site> sites) {}
+
+    /**
      * Makes the module for {@code site}. Its parameters must have their shapes and initializers set; the
      * runtime initialises them on the model's manager.
      */

@@ -92,6 +92,7 @@ public final class PeftModel extends AbstractBlock {
         MethodOptions options = descriptor.options().validate(descriptor.id(), spec.options());
         MethodInstance instance = method.create(options, base.context());
         List<Site> sites = selectSites(spec, descriptor, instance);
+        instance.prepare(sites);
 
         List<Parameter> trainableShared = new ArrayList<>();
         for (Map.Entry<String, Parameter> entry : instance.sharedParameters().entrySet()) {
