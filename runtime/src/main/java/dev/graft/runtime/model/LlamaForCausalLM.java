@@ -27,7 +27,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.function.Function;
 
 /**
@@ -102,30 +101,8 @@ public final class LlamaForCausalLM extends AbstractBlock implements Transformer
      * @throws IllegalArgumentException naming the key on a missing key, an unexpected key or a wrong shape
      */
     public static LlamaForCausalLM create(LlamaConfig config, Map<String, NDArray> weights, NDManager manager, Function<String, long[]> tokenizer) {
-        Map<String, Shape> expected = LlamaWeights.shapes(config);
-        Set<String> unexpected = new TreeSet<>(weights.keySet());
-        unexpected.removeAll(expected.keySet());
-        unexpected.removeIf(key -> key.endsWith("rotary_emb.inv_freq"));
-        if (!unexpected.isEmpty()) {
-            throw new IllegalArgumentException(format("Llama checkpoint has unexpected weights %s: is config.json's model_type or layer count right?", unexpected));
-        }
-        for (Map.Entry<String, Shape> entry : expected.entrySet()) {
-            NDArray array = weights.get(entry.getKey());
-            if (array == null) {
-                throw new IllegalArgumentException(format("Llama checkpoint is missing weight '%s' (expected shape %s)", entry.getKey(), entry.getValue()));
-            }
-            if (!array.getShape().equals(entry.getValue())) {
-                throw new IllegalArgumentException(format("Llama weight '%s' has shape %s, but config.json implies %s", entry.getKey(), array.getShape(), entry.getValue()));
-            }
-        }
+        Map<String, NDArray> owned = ModelWeights.takeOwnership("Llama", LlamaWeights.shapes(config), weights, key -> key.endsWith("rotary_emb.inv_freq"), manager);
         LlamaForCausalLM model = new LlamaForCausalLM(config, manager, tokenizer);
-        Map<String, NDArray> owned = new LinkedHashMap<>();
-        for (String key : expected.keySet()) {
-            NDArray array = weights.get(key);
-            array.attach(manager);
-            array.setRequiresGradient(false);
-            owned.put(key, array);
-        }
         model.embedding.weight.setArray(owned.get("model.embed_tokens.weight"));
         for (int index = 0; index < model.layers.size(); index++) {
             LlamaDecoderLayer layer = model.layers.get(index);

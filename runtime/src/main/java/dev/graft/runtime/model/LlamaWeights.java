@@ -6,7 +6,6 @@ import ai.djl.ndarray.types.Shape;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Random;
 
 /** The Hugging Face state-dict layout of a Llama model, and seeded random weights in that layout. */
 public final class LlamaWeights {
@@ -21,13 +20,13 @@ public final class LlamaWeights {
         shapes.put("model.embed_tokens.weight", new Shape(config.vocabularySize(), hidden));
         for (int layer = 0; layer < config.numLayers(); layer++) {
             String prefix = "model.layers." + layer;
-            linear(shapes, prefix + ".self_attn.q_proj", queryWidth, hidden, config.attentionBias());
-            linear(shapes, prefix + ".self_attn.k_proj", keyValueWidth, hidden, config.attentionBias());
-            linear(shapes, prefix + ".self_attn.v_proj", keyValueWidth, hidden, config.attentionBias());
-            linear(shapes, prefix + ".self_attn.o_proj", hidden, queryWidth, config.attentionBias());
-            linear(shapes, prefix + ".mlp.gate_proj", config.intermediateSize(), hidden, config.mlpBias());
-            linear(shapes, prefix + ".mlp.up_proj", config.intermediateSize(), hidden, config.mlpBias());
-            linear(shapes, prefix + ".mlp.down_proj", hidden, config.intermediateSize(), config.mlpBias());
+            ModelWeights.linear(shapes, prefix + ".self_attn.q_proj", queryWidth, hidden, config.attentionBias());
+            ModelWeights.linear(shapes, prefix + ".self_attn.k_proj", keyValueWidth, hidden, config.attentionBias());
+            ModelWeights.linear(shapes, prefix + ".self_attn.v_proj", keyValueWidth, hidden, config.attentionBias());
+            ModelWeights.linear(shapes, prefix + ".self_attn.o_proj", hidden, queryWidth, config.attentionBias());
+            ModelWeights.linear(shapes, prefix + ".mlp.gate_proj", config.intermediateSize(), hidden, config.mlpBias());
+            ModelWeights.linear(shapes, prefix + ".mlp.up_proj", config.intermediateSize(), hidden, config.mlpBias());
+            ModelWeights.linear(shapes, prefix + ".mlp.down_proj", hidden, config.intermediateSize(), config.mlpBias());
             shapes.put(prefix + ".input_layernorm.weight", new Shape(hidden));
             shapes.put(prefix + ".post_attention_layernorm.weight", new Shape(hidden));
         }
@@ -38,28 +37,11 @@ public final class LlamaWeights {
         return shapes;
     }
 
-    private static void linear(Map<String, Shape> shapes, String name, int out, int in, boolean bias) {
-        shapes.put(name + ".weight", new Shape(out, in));
-        if (bias) {
-            shapes.put(name + ".bias", new Shape(out));
-        }
-    }
-
     /**
      * Seeded random float32 weights: N(0, 0.02) for matrices and biases, 1 + N(0, 0.1) for norm weights (so
      * tests notice a norm applied wrongly). The same seed gives the same values on every machine.
      */
     public static Map<String, NDArray> random(LlamaConfig config, NDManager manager, long seed) {
-        Random random = new Random(seed);
-        Map<String, NDArray> weights = new LinkedHashMap<>();
-        for (Map.Entry<String, Shape> entry : shapes(config).entrySet()) {
-            boolean norm = entry.getKey().endsWith("norm.weight");
-            float[] values = new float[Math.toIntExact(entry.getValue().size())];
-            for (int index = 0; index < values.length; index++) {
-                values[index] = norm ? (float) (1.0 + 0.1 * random.nextGaussian()) : (float) (0.02 * random.nextGaussian());
-            }
-            weights.put(entry.getKey(), manager.create(values, entry.getValue()));
-        }
-        return weights;
+        return ModelWeights.random(shapes(config), key -> key.endsWith("norm.weight"), manager, seed);
     }
 }
