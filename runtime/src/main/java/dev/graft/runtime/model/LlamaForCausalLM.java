@@ -1,6 +1,5 @@
 package dev.graft.runtime.model;
 
-import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
@@ -49,9 +48,7 @@ public final class LlamaForCausalLM extends AbstractBlock implements Transformer
     private final RmsNorm norm;
     private final LinearSiteBlock languageModelHead;
     private final RotaryEmbedding rotary;
-    private final List<Site> sites;
-    private final Map<String, SiteAttachments> attachmentsByKey;
-    private final Map<String, LinearSiteBlock> linearSites;
+    private final SiteRegistry sites;
     private final ModelContext context;
 
     private LlamaForCausalLM(LlamaConfig config, NDManager manager, Function<String, long[]> tokenizer) {
@@ -66,30 +63,15 @@ public final class LlamaForCausalLM extends AbstractBlock implements Transformer
         languageModelHead = addChildBlock("lm_head", new LinearSiteBlock(new dev.graft.spi.LinearSite("lm_head", -1, config.hiddenSize(), config.vocabularySize(), false)));
         rotary = new RotaryEmbedding(config.headDim(), config.ropeTheta());
 
-        List<SiteAttachments> all = new ArrayList<>();
-        all.add(embedding.site);
-        Map<String, LinearSiteBlock> linear = new LinkedHashMap<>();
+        SiteRegistry.Builder registry = SiteRegistry.builder().add(embedding.site);
         for (LlamaDecoderLayer layer : layers) {
-            all.add(layer.attention.prefixSite);
-            for (LinearSiteBlock block : List.of(layer.attention.queryProjection, layer.attention.keyProjection, layer.attention.valueProjection,
-                    layer.attention.outputProjection, layer.mlp.gateProjection, layer.mlp.upProjection, layer.mlp.downProjection)) {
-                all.add(block.attachments());
-                linear.put(block.site().name(), block);
-            }
-            all.add(layer.attentionSublayer);
-            all.add(layer.mlpSublayer);
+            registry.add(layer.attention.prefixSite)
+                    .addLinear(layer.attention.queryProjection, layer.attention.keyProjection, layer.attention.valueProjection,
+                            layer.attention.outputProjection, layer.mlp.gateProjection, layer.mlp.upProjection, layer.mlp.downProjection)
+                    .add(layer.attentionSublayer)
+                    .add(layer.mlpSublayer);
         }
-        all.add(languageModelHead.attachments());
-        linear.put(languageModelHead.site().name(), languageModelHead);
-        Map<String, SiteAttachments> byKey = new LinkedHashMap<>();
-        List<Site> siteList = new ArrayList<>();
-        for (SiteAttachments attachments : all) {
-            byKey.put(key(attachments.site()), attachments);
-            siteList.add(attachments.site());
-        }
-        this.sites = List.copyOf(siteList);
-        this.attachmentsByKey = Collections.unmodifiableMap(byKey);
-        this.linearSites = Collections.unmodifiableMap(linear);
+        this.sites = registry.addLinear(languageModelHead).build();
         this.context = new StandardModelContext("llama", config.numLayers(), config.hiddenSize(), config.numAttentionHeads(), config.numKeyValueHeads(),
                 config.headDim(), config.vocabularySize(), embedding.weight, tokenizer);
     }
@@ -136,25 +118,17 @@ public final class LlamaForCausalLM extends AbstractBlock implements Transformer
 
     @Override
     public List<Site> sites() {
-        return sites;
+        return sites.sites();
     }
 
     @Override
     public SiteAttachments attachments(Site site) {
-        SiteAttachments attachments = attachmentsByKey.get(key(site));
-        if (attachments == null) {
-            throw new IllegalArgumentException(format("this model has no %s site named %s", site.kind(), site.name()));
-        }
-        return attachments;
+        return sites.attachments(site);
     }
 
     @Override
     public LinearSiteBlock linearSite(String name) {
-        LinearSiteBlock block = linearSites.get(name);
-        if (block == null) {
-            throw new IllegalArgumentException(format("this model has no linear site named %s", name));
-        }
-        return block;
+        return sites.linearSite(name);
     }
 
     @Override
@@ -252,8 +226,4 @@ public final class LlamaForCausalLM extends AbstractBlock implements Transformer
     /** Nothing to do: every weight is set by {@link #create}. */
     @Override
     protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {}
-
-    private static String key(Site site) {
-        return site.kind() + ":" + site.name();
-    }
 }

@@ -28,14 +28,14 @@ final class LlamaReference {
         for (int example = 0; example < batch; example++) {
             double[][] h = new double[sequence][];
             for (int position = 0; position < sequence; position++) {
-                h[position] = row(weights.get("model.embed_tokens.weight"), (int) ids[example][position], hidden);
+                h[position] = ReferenceMath.row(weights.get("model.embed_tokens.weight"), (int) ids[example][position], hidden);
             }
             for (int layer = 0; layer < config.numLayers(); layer++) {
                 String prefix = "model.layers." + layer;
                 double[][] normed = rmsNorm(h, weights.get(prefix + ".input_layernorm.weight"));
                 double[][] attended = attention(normed, mask[example], positionOffset, prefix,
                         prefixKeys == null ? null : prefixKeys[layer], prefixValues == null ? null : prefixValues[layer]);
-                h = add(h, attended);
+                h = ReferenceMath.add(h, attended);
                 double[][] normedHidden = rmsNorm(h, weights.get(prefix + ".post_attention_layernorm.weight"));
                 double[][] gate = linear(normedHidden, prefix + ".mlp.gate_proj", config.intermediateSize());
                 double[][] up = linear(normedHidden, prefix + ".mlp.up_proj", config.intermediateSize());
@@ -45,7 +45,7 @@ final class LlamaReference {
                         gate[position][unit] = g / (1 + Math.exp(-g)) * up[position][unit];
                     }
                 }
-                h = add(h, linear(gate, prefix + ".mlp.down_proj", hidden));
+                h = ReferenceMath.add(h, linear(gate, prefix + ".mlp.down_proj", hidden));
             }
             h = rmsNorm(h, weights.get("model.norm.weight"));
             String head = config.tieWordEmbeddings() ? "model.embed_tokens" : "lm_head";
@@ -62,43 +62,11 @@ final class LlamaReference {
         double[][] q = linear(x, prefix + ".self_attn.q_proj", heads * headDim);
         double[][] k = linear(x, prefix + ".self_attn.k_proj", kvHeads * headDim);
         double[][] v = linear(x, prefix + ".self_attn.v_proj", kvHeads * headDim);
-        int virtual = prefixKeys == null ? 0 : prefixKeys[0].length;
         for (int position = 0; position < sequence; position++) {
             rope(q[position], heads, headDim, position + positionOffset);
             rope(k[position], kvHeads, headDim, position + positionOffset);
         }
-        double[][] output = new double[sequence][heads * headDim];
-        for (int head = 0; head < heads; head++) {
-            int kvHead = head / (heads / kvHeads);
-            for (int query = 0; query < sequence; query++) {
-                int keys = virtual + sequence;
-                double[] scores = new double[keys];
-                for (int key = 0; key < keys; key++) {
-                    double dot = 0;
-                    for (int dim = 0; dim < headDim; dim++) {
-                        double keyValue = key < virtual ? prefixKeys[kvHead][key][dim] : k[key - virtual][kvHead * headDim + dim];
-                        dot += q[query][head * headDim + dim] * keyValue;
-                    }
-                    boolean allowed = key < virtual || (key - virtual <= query && mask[key - virtual] == 1);
-                    scores[key] = dot / Math.sqrt(headDim) + (allowed ? 0 : -Float.MAX_VALUE);
-                }
-                double max = Double.NEGATIVE_INFINITY;
-                for (double score : scores) {
-                    max = Math.max(max, score);
-                }
-                double sum = 0;
-                for (int key = 0; key < keys; key++) {
-                    scores[key] = Math.exp(scores[key] - max);
-                    sum += scores[key];
-                }
-                for (int key = 0; key < keys; key++) {
-                    for (int dim = 0; dim < headDim; dim++) {
-                        double value = key < virtual ? prefixValues[kvHead][key][dim] : v[key - virtual][kvHead * headDim + dim];
-                        output[query][head * headDim + dim] += scores[key] / sum * value;
-                    }
-                }
-            }
-        }
+        double[][] output = ReferenceMath.attention(q, k, v, prefixKeys, prefixValues, heads, kvHeads, headDim, (query, key) -> key <= query && mask[key] == 1);
         return linear(output, prefix + ".self_attn.o_proj", config.hiddenSize());
     }
 
@@ -135,38 +103,6 @@ final class LlamaReference {
     }
 
     private double[][] linear(double[][] x, String module, int out) {
-        float[] weight = weights.get(module + ".weight");
-        float[] bias = weights.get(module + ".bias");
-        int in = x[0].length;
-        double[][] y = new double[x.length][out];
-        for (int position = 0; position < x.length; position++) {
-            for (int row = 0; row < out; row++) {
-                double sum = bias == null ? 0 : bias[row];
-                for (int column = 0; column < in; column++) {
-                    sum += x[position][column] * weight[row * in + column];
-                }
-                y[position][row] = sum;
-            }
-        }
-        return y;
-    }
-
-    private static double[][] add(double[][] a, double[][] b) {
-        double[][] sum = new double[a.length][];
-        for (int position = 0; position < a.length; position++) {
-            sum[position] = new double[a[position].length];
-            for (int unit = 0; unit < a[position].length; unit++) {
-                sum[position][unit] = a[position][unit] + b[position][unit];
-            }
-        }
-        return sum;
-    }
-
-    private static double[] row(float[] matrix, int row, int width) {
-        double[] values = new double[width];
-        for (int column = 0; column < width; column++) {
-            values[column] = matrix[row * width + column];
-        }
-        return values;
+        return ReferenceMath.linear(x, weights.get(module + ".weight"), weights.get(module + ".bias"), out);
     }
 }

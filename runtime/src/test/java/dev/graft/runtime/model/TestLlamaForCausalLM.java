@@ -26,7 +26,7 @@ final class TestLlamaForCausalLM {
         LlamaConfig config = LlamaConfig.tiny();
         try (NDManager manager = NDManager.newBaseManager()) {
             Map<String, NDArray> weights = LlamaWeights.random(config, manager, 42);
-            Map<String, float[]> plain = plain(weights);
+            Map<String, float[]> plain = ModelAssertions.plain(weights);
             LlamaForCausalLM model = LlamaForCausalLM.create(config, weights, manager, null);
             float[] logits;
             try (NDManager batch = manager.newSubManager()) {
@@ -35,7 +35,7 @@ final class TestLlamaForCausalLM {
                 logits = output.singletonOrThrow().toFloatArray();
             }
             double[][][] expected = new LlamaReference(config, plain).logits(IDS, MASK, 0, null, null);
-            assertClose(logits, expected, MASK);
+            ModelAssertions.assertClose(logits, expected, MASK);
         }
     }
 
@@ -46,11 +46,11 @@ final class TestLlamaForCausalLM {
         int[][] mask = {{1, 1, 1, 1}};
         try (NDManager manager = NDManager.newBaseManager()) {
             Map<String, NDArray> weights = LlamaWeights.random(config, manager, 7);
-            Map<String, float[]> plain = plain(weights);
+            Map<String, float[]> plain = ModelAssertions.plain(weights);
             LlamaForCausalLM model = LlamaForCausalLM.create(config, weights, manager, null);
             NDList output = model.forward(new ParameterStore(manager, false),
                     new NDList(manager.create(ids), manager.create(mask)), false);
-            assertClose(output.singletonOrThrow().toFloatArray(), new LlamaReference(config, plain).logits(ids, mask, 0, null, null), mask);
+            ModelAssertions.assertClose(output.singletonOrThrow().toFloatArray(), new LlamaReference(config, plain).logits(ids, mask, 0, null, null), mask);
         }
     }
 
@@ -100,27 +100,5 @@ final class TestLlamaForCausalLM {
 
     private static NDList inputs(NDManager manager) {
         return new NDList(manager.create(IDS), manager.create(MASK));
-    }
-
-    static Map<String, float[]> plain(Map<String, NDArray> weights) {
-        Map<String, float[]> plain = new LinkedHashMap<>();
-        weights.forEach((key, value) -> plain.put(key, value.toFloatArray()));
-        return plain;
-    }
-
-    static void assertClose(float[] actual, double[][][] expected, int[][] mask) {
-        int sequence = expected[0].length;
-        int vocabulary = expected[0][0].length;
-        for (int example = 0; example < expected.length; example++) {
-            for (int position = 0; position < sequence; position++) {
-                if (mask[example][position] == 0) {
-                    continue;
-                }
-                for (int token = 0; token < vocabulary; token++) {
-                    float value = actual[(example * sequence + position) * vocabulary + token];
-                    assertThat((double) value).as("logit [%d][%d][%d]", example, position, token).isCloseTo(expected[example][position][token], org.assertj.core.data.Offset.offset(1e-4));
-                }
-            }
-        }
     }
 }
