@@ -13,9 +13,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A base model whose sites methods attach to: a DJL {@link Block} taking {@code [input_ids, attention_mask?,
- * position_ids?]} and returning its main output (logits for a decoder, {@code last_hidden_state} for an encoder).
- * Base parameters are frozen.
+ * A base model whose sites methods attach to: a DJL {@link Block} taking {@code [input_ids, attention_mask?, ...]}
+ * (the rest in Hugging Face's argument order: {@code position_ids?} for a decoder, {@code token_type_ids?,
+ * position_ids?} for BERT) and returning its main output first (logits for a decoder, {@code last_hidden_state}
+ * for an encoder, which may add its pooled output). Base parameters are frozen.
  */
 public interface TransformerModel extends Block {
     /** The Hugging Face {@code model_type}. */
