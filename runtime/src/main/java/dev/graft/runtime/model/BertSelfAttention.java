@@ -1,0 +1,80 @@
+package dev.graft.runtime.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import dev.graft.runtime.site.LinearSiteBlock;
+import dev.graft.runtime.site.SiteAttachments;
+import dev.graft.runtime.site.SiteOps;
+import dev.graft.spi.AttentionSite;
+import dev.graft.spi.LinearSite;
+
+/**
+ * BERT's bidirectional self-attention ({@code BertSelfAttention}): {@code softmax(q·kᵀ / sqrt(d) + mask)·v} over
+ * every head, with Hugging Face's additive mask; scores and softmax in float32. Prefix keys/values (from the
+ * attention site) sit before the real ones, as Hugging Face's {@code past_key_values}, and are always visible.
+ */
+final class BertSelfAttention extends AbstractBlock {
+    private static final byte VERSION = 1;
+
+    final LinearSiteBlock query;
+    final LinearSiteBlock key;
+    final LinearSiteBlock value;
+    final SiteAttachments prefixSite;
+    private final int heads;
+    private final int headDim;
+
+    BertSelfAttention(String prefix, int layer, BertConfig config) {
+        super(VERSION);
+        heads = config.numAttentionHeads();
+        headDim = config.headDim();
+        int hidden = config.hiddenSize();
+        query = addChildBlock("query", new LinearSiteBlock(new LinearSite(prefix + ".query", layer, hidden, hidden, true)));
+        key = addChildBlock("key", new LinearSiteBlock(new LinearSite(prefix + ".key", layer, hidden, hidden, true)));
+        value = addChildBlock("value", new LinearSiteBlock(new LinearSite(prefix + ".value", layer, hidden, hidden, true)));
+        prefixSite = new SiteAttachments(new AttentionSite(prefix, layer, heads, heads, headDim));
+    }
+
+    /**
+     * @param x the layer input {@code (batch, sequence, hidden)}
+     * @param maskBias the additive mask over the real (and prompt) keys {@code (batch, 1, 1, sequence)}, float32
+     * @return the attention context {@code (batch, sequence, hidden)}, before the output projection
+     */
+    NDArray forward(ParameterStore parameterStore, NDArray x, NDArray maskBias, boolean training) {
+        long batch = x.getShape().get(0);
+        long sequence = x.getShape().get(1);
+        NDArray queries = split(query.forward(parameterStore, x, training), batch, sequence);
+        NDArray keys = split(key.forward(parameterStore, x, training), batch, sequence);
+        NDArray values = split(value.forward(parameterStore, x, training), batch, sequence);
+        NDArray bias = maskBias;
+        NDList prefix = SiteOps.prefix(parameterStore, prefixSite, x, training);
+        if (prefix != null) {
+            long prefixLength = prefix.get(0).getShape().get(2);
+            keys = NDArrays.concat(new NDList(prefix.get(0).toType(keys.getDataType(), false), keys), 2);
+            values = NDArrays.concat(new NDList(prefix.get(1).toType(values.getDataType(), false), values), 2);
+            bias = NDArrays.concat(new NDList(x.getManager().zeros(new Shape(batch, 1, 1, prefixLength)), maskBias), 3);
+        }
+        NDArray scores = queries.matMul(keys.transpose(0, 1, 3, 2)).div((float) Math.sqrt(headDim));
+        NDArray probabilities = scores.toType(DataType.FLOAT32, false).add(bias).softmax(-1).toType(queries.getDataType(), false);
+        return probabilities.matMul(values).transpose(0, 2, 1, 3).reshape(batch, sequence, (long) heads * headDim);
+    }
+
+    private NDArray split(NDArray projected, long batch, long sequence) {
+        return projected.reshape(batch, sequence, heads, headDim).transpose(0, 2, 1, 3);
+    }
+
+    @Override
+    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+        throw new UnsupportedOperationException("BertSelfAttention is driven by its layer");
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {inputShapes[0]};
+    }
+}
