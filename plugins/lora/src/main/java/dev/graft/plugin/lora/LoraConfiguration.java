@@ -9,6 +9,7 @@ import dev.graft.spi.OptionSchema;
 import dev.graft.spi.OptionSpec;
 
 import java.util.List;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.PatternSyntaxException;
 
@@ -55,7 +56,7 @@ record LoraConfiguration(
             OptionSpec.number(ALPHA, 8, "The alpha α of the scaling α/r (α/√r with use_rslora)."),
             OptionSpec.number(DROPOUT, 0.0, "Dropout probability on the input of lora_A while training, in [0, 1)."),
             OptionSpec.bool(USE_RSLORA, false, "Rank-stabilised LoRA: scale by α/√r instead of α/r."),
-            OptionSpec.numberMap(RANK_PATTERN, Map.of(),
+            OptionSpec.integerMap(RANK_PATTERN, Map.of(),
                     "Per-module ranks: the first key k (a regular expression) for which (.*\\.)?(k)$ matches the module name wins, as in PEFT."),
             OptionSpec.numberMap(ALPHA_PATTERN, Map.of(),
                     "Per-module alphas, matched like rank_pattern."),
@@ -90,9 +91,10 @@ record LoraConfiguration(
         if (!(dropout >= 0 && dropout < 1)) {
             throw invalid(DROPOUT, dropout, "a probability p with 0 <= p < 1");
         }
-        Map<String, Double> rankPattern = options.getNumberMap(RANK_PATTERN);
+        Map<String, Double> rankPattern = new LinkedHashMap<>();
+        options.getIntegerMap(RANK_PATTERN).forEach((key, value) -> rankPattern.put(key, value.doubleValue()));
         rankPattern.forEach((key, value) -> {
-            if (value <= 0 || value != Math.rint(value) || value > Integer.MAX_VALUE) {
+            if (value <= 0) {
                 throw new InvalidOptionsException(format(
                         "Method '%s': option '%s' maps '%s' to %s; ranks must be whole numbers greater than 0. Fix the value.",
                         METHOD_ID, RANK_PATTERN, key, value));
