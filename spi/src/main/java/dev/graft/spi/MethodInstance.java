@@ -30,7 +30,8 @@ public interface MethodInstance {
 
     /**
      * Makes the module for {@code site}. Its parameters must have their shapes and initializers set; the
-     * runtime initialises them on the model's manager.
+     * runtime initialises them on the model's manager (in float32) with the module's own initializers and never
+     * replaces them.
      */
     MethodModule attach(Site site);
 

@@ -18,6 +18,7 @@ import java.util.Map;
 /** One named adapter on a {@link PeftModel}: its method, options, sites and attachments. */
 public final class Adapter {
     private final String name;
+    private final AdapterSpec spec;
     private final MethodDescriptor descriptor;
     private final MethodOptions options;
     private final MethodInstance instance;
@@ -26,9 +27,10 @@ public final class Adapter {
     private final List<Parameter> trainableSharedParameters;
     private boolean trainable = true;
 
-    Adapter(String name, MethodDescriptor descriptor, MethodOptions options, MethodInstance instance, Composition composition,
+    Adapter(AdapterSpec spec, MethodDescriptor descriptor, MethodOptions options, MethodInstance instance, Composition composition,
             Map<Site, Attachment> attachments, List<Parameter> trainableSharedParameters) {
-        this.name = requireNonNull(name, "name is null");
+        this.spec = requireNonNull(spec, "spec is null");
+        this.name = spec.name();
         this.descriptor = requireNonNull(descriptor, "descriptor is null");
         this.options = requireNonNull(options, "options is null");
         this.instance = requireNonNull(instance, "instance is null");
@@ -39,6 +41,11 @@ public final class Adapter {
 
     public String name() {
         return name;
+    }
+
+    /** What this adapter was attached with: options as given, targeting rules, composition, extra fields. */
+    public AdapterSpec spec() {
+        return spec;
     }
 
     public MethodDescriptor descriptor() {

@@ -125,7 +125,7 @@ public final class PeftModel extends AbstractBlock {
         if (!instance.sharedParameters().isEmpty()) {
             adapterBlocks.add(spec.name() + "/shared", new SharedParameters(instance.sharedParameters()));
         }
-        Adapter adapter = new Adapter(spec.name(), descriptor, options, instance, spec.composition(), attachments, trainableShared);
+        Adapter adapter = new Adapter(spec, descriptor, options, instance, spec.composition(), attachments, trainableShared);
         adapters.put(spec.name(), adapter);
         adapter.setTrainable(true);
         return adapter;
