@@ -4,9 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -27,24 +26,13 @@ import static dev.graft.runtime.format.SafetensorsBytes.write;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+@ExtendWith(PyTorchManagers.class)
 final class TestSafetensorsFile {
     @TempDir
     Path directory;
 
-    private NDManager manager;
-
-    @BeforeEach
-    void createManager() {
-        manager = NDManager.newBaseManager("PyTorch");
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
     @Test
-    void testReadsHandBuiltFile() {
+    void testReadsHandBuiltFile(NDManager manager) {
         String header = "{\"__metadata__\":{\"format\":\"pt\"},"
                 + "\"weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
                 + "\"bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[24,36]}}";
@@ -83,7 +71,7 @@ final class TestSafetensorsFile {
     }
 
     @Test
-    void testLoadsFloat16AsItselfOrAsFloat32() {
+    void testLoadsFloat16AsItselfOrAsFloat32(NDManager manager) {
         // 1.0, -2.0, 0.5, 65504 (the largest float16)
         byte[] data = shorts(0x3C00, 0xC000, 0x3800, 0x7BFF);
         Path path = write(directory.resolve("half.safetensors"), file("{\"h\":{\"dtype\":\"F16\",\"shape\":[2,2],\"data_offsets\":[0,8]}}", data));
@@ -101,7 +89,7 @@ final class TestSafetensorsFile {
     }
 
     @Test
-    void testLoadsBfloat16AsFloat32Exactly() {
+    void testLoadsBfloat16AsFloat32Exactly(NDManager manager) {
         // 1.0, -3.0, 1.5, +infinity, 3.0e38 (0x7F61 = 0x7F610000 as float32)
         byte[] data = shorts(0x3F80, 0xC040, 0x3FC0, 0x7F80, 0x7F61);
         Path path = write(directory.resolve("brain.safetensors"), file("{\"b\":{\"dtype\":\"BF16\",\"shape\":[5],\"data_offsets\":[0,10]}}", data));
@@ -122,7 +110,7 @@ final class TestSafetensorsFile {
     }
 
     @Test
-    void testWidensIntegerTypesTheEngineCannotHold() {
+    void testWidensIntegerTypesTheEngineCannotHold(NDManager manager) {
         String header = "{\"i16\":{\"dtype\":\"I16\",\"shape\":[2],\"data_offsets\":[0,4]},"
                 + "\"u16\":{\"dtype\":\"U16\",\"shape\":[2],\"data_offsets\":[4,8]},"
                 + "\"u32\":{\"dtype\":\"U32\",\"shape\":[2],\"data_offsets\":[8,16]},"
@@ -149,7 +137,7 @@ final class TestSafetensorsFile {
     }
 
     @Test
-    void testScalarAndEmptyTensors() {
+    void testScalarAndEmptyTensors(NDManager manager) {
         String header = "{\"scalar\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]},"
                 + "\"empty\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[4,4]},"
                 + "\"also_empty\":{\"dtype\":\"I64\",\"shape\":[2,0],\"data_offsets\":[4,4]}}";
@@ -166,7 +154,7 @@ final class TestSafetensorsFile {
     }
 
     @Test
-    void testReadsTensorsBeyondTwoGibibytes() throws IOException {
+    void testReadsTensorsBeyondTwoGibibytes(NDManager manager) throws IOException {
         long padding = (1L << 31) + 16;
         String header = String.format("{\"padding\":{\"dtype\":\"U8\",\"shape\":[%d],\"data_offsets\":[0,%d]},"
                 + "\"tail\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[%d,%d]}}", padding, padding, padding, padding + 16);
@@ -206,7 +194,7 @@ final class TestSafetensorsFile {
     }
 
     @Test
-    void testClosedFileRefusesData() {
+    void testClosedFileRefusesData(NDManager manager) {
         Path path = write(directory.resolve("closed.safetensors"), file("{\"x\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[0,4]}}", ints(7)));
         SafetensorsFile safetensors = SafetensorsFile.open(path);
         NDArray loaded = safetensors.load("x", manager);

@@ -4,9 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -30,25 +29,14 @@ import static dev.graft.runtime.format.SafetensorsBytes.shorts;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+@ExtendWith(PyTorchManagers.class)
 final class TestSafetensorsWriter {
     @TempDir
     Path directory;
 
-    private NDManager manager;
-
-    @BeforeEach
-    void createManager() {
-        manager = NDManager.newBaseManager("PyTorch");
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
     /** The byte-exact expectations of the Rust crate's {@code test_serialization} and {@code test_serialization_forced_alignement}. */
     @Test
-    void testWritesTheBytesOfTheRustCrate() throws IOException {
+    void testWritesTheBytesOfTheRustCrate(NDManager manager) throws IOException {
         Path unpadded = directory.resolve("unpadded.safetensors");
         new SafetensorsWriter().add("attn.0", manager.create(new float[] {0, 1, 2, 3, 4, 5}, new Shape(1, 2, 3))).write(unpadded);
         assertThat(Files.readAllBytes(unpadded)).containsExactly(
@@ -92,7 +80,7 @@ final class TestSafetensorsWriter {
     }
 
     @Test
-    void testAsGivenOrderKeepsTheCallOrder() {
+    void testAsGivenOrderKeepsTheCallOrder(NDManager manager) {
         Path path = directory.resolve("given.safetensors");
         new SafetensorsWriter()
                 .order(SafetensorsWriter.TensorOrder.AS_GIVEN)
@@ -109,7 +97,7 @@ final class TestSafetensorsWriter {
     }
 
     @Test
-    void testSameInputGivesSameBytes() throws IOException {
+    void testSameInputGivesSameBytes(NDManager manager) throws IOException {
         Map<String, String> metadata = new HashMap<>();
         for (int index = 0; index < 20; index++) {
             metadata.put("key" + index, "value" + index);
@@ -166,7 +154,7 @@ final class TestSafetensorsWriter {
     }
 
     @Test
-    void testArraysOfEveryEngineTypeRoundTrip() {
+    void testArraysOfEveryEngineTypeRoundTrip(NDManager manager) {
         LinkedHashMap<String, NDArray> arrays = new LinkedHashMap<>();
         arrays.put("f32", manager.create(new float[] {1.5f, -0f, Float.MIN_VALUE, Float.NaN}, new Shape(2, 2)));
         arrays.put("f64", manager.create(new double[] {Math.PI, -1e300}));
@@ -192,7 +180,7 @@ final class TestSafetensorsWriter {
     }
 
     @Test
-    void testBfloat16RoundTripsThroughFloat32BitExactly() {
+    void testBfloat16RoundTripsThroughFloat32BitExactly(NDManager manager) {
         // 1.0, -3.0, the smallest subnormal, the largest finite, -infinity, a quiet NaN, -0
         byte[] original = shorts(0x3F80, 0xC040, 0x0001, 0x7F7F, 0xFF80, 0x7FC0, 0x8000);
         Path source = directory.resolve("source.safetensors");
@@ -222,7 +210,7 @@ final class TestSafetensorsWriter {
     }
 
     @Test
-    void testStoresArraysInAnotherDtype() {
+    void testStoresArraysInAnotherDtype(NDManager manager) {
         Path path = directory.resolve("converted.safetensors");
         new SafetensorsWriter()
                 .add("half", manager.create(new float[] {1f, -2f, 0.5f}), Dtype.F16)
@@ -244,7 +232,7 @@ final class TestSafetensorsWriter {
     }
 
     @Test
-    void testRejectsBadEntries() {
+    void testRejectsBadEntries(NDManager manager) {
         NDArray array = manager.create(new float[] {1});
         SafetensorsWriter writer = new SafetensorsWriter().add("w", array);
 
@@ -263,7 +251,7 @@ final class TestSafetensorsWriter {
     }
 
     @Test
-    void testReplacesAnExistingFileAndCreatesDirectories() throws IOException {
+    void testReplacesAnExistingFileAndCreatesDirectories(NDManager manager) throws IOException {
         Path path = directory.resolve("nested/adapter/adapter_model.safetensors");
         new SafetensorsWriter().add("w", manager.create(new float[] {1})).write(path);
         new SafetensorsWriter().add("w", manager.create(new float[] {2, 3})).write(path);
@@ -275,7 +263,7 @@ final class TestSafetensorsWriter {
     }
 
     @Test
-    void testFailedWriteLeavesThePreviousFileAndNoTemporaryFile() throws IOException {
+    void testFailedWriteLeavesThePreviousFileAndNoTemporaryFile(NDManager manager) throws IOException {
         Path path = directory.resolve("adapter_model.safetensors");
         new SafetensorsWriter().add("w", manager.create(new float[] {1, 2, 3})).write(path);
         byte[] before = Files.readAllBytes(path);
@@ -297,7 +285,7 @@ final class TestSafetensorsWriter {
     }
 
     @Test
-    void testWriterOutputPassesTheReader() {
+    void testWriterOutputPassesTheReader(NDManager manager) {
         Path path = directory.resolve("odd.safetensors");
         new SafetensorsWriter()
                 .add("odd_bytes", Dtype.U8, List.of(3L), ByteBuffer.wrap(new byte[] {1, 2, 3}))

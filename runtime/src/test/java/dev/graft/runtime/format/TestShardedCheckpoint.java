@@ -2,9 +2,8 @@ package dev.graft.runtime.format;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -15,6 +14,7 @@ import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+@ExtendWith(PyTorchManagers.class)
 final class TestShardedCheckpoint {
     private static final String FIRST_SHARD = "model-00001-of-00002.safetensors";
     private static final String SECOND_SHARD = "model-00002-of-00002.safetensors";
@@ -22,21 +22,9 @@ final class TestShardedCheckpoint {
     @TempDir
     Path directory;
 
-    private NDManager manager;
-
-    @BeforeEach
-    void createManager() {
-        manager = NDManager.newBaseManager("PyTorch");
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
     @Test
-    void testRoundTripAcrossShards() throws IOException {
-        writeShards();
+    void testRoundTripAcrossShards(NDManager manager) throws IOException {
+        writeShards(manager);
         writeIndex("{\"metadata\":{\"total_size\":40,\"format\":\"pt\"},\"weight_map\":{"
                 + "\"lm_head.weight\":\"" + SECOND_SHARD + "\","
                 + "\"model.layers.0.self_attn.q_proj.weight\":\"" + FIRST_SHARD + "\","
@@ -58,8 +46,8 @@ final class TestShardedCheckpoint {
     }
 
     @Test
-    void testMissingShardIsNamedWhenOpening() throws IOException {
-        writeShards();
+    void testMissingShardIsNamedWhenOpening(NDManager manager) throws IOException {
+        writeShards(manager);
         Files.delete(directory.resolve(SECOND_SHARD));
         Path index = writeIndex("{\"weight_map\":{\"lm_head.weight\":\"" + SECOND_SHARD + "\",\"model.embed_tokens.weight\":\"" + FIRST_SHARD + "\"}}");
 
@@ -70,8 +58,8 @@ final class TestShardedCheckpoint {
     }
 
     @Test
-    void testTensorAbsentFromItsMappedShard() throws IOException {
-        writeShards();
+    void testTensorAbsentFromItsMappedShard(NDManager manager) throws IOException {
+        writeShards(manager);
         Path index = writeIndex("{\"weight_map\":{\"lm_head.weight\":\"" + FIRST_SHARD + "\",\"model.embed_tokens.weight\":\"" + FIRST_SHARD + "\"}}");
 
         try (ShardedCheckpoint sharded = ShardedCheckpoint.open(index)) {
@@ -83,8 +71,8 @@ final class TestShardedCheckpoint {
     }
 
     @Test
-    void testShardsOpenOnlyWhenUsed() throws IOException {
-        writeShards();
+    void testShardsOpenOnlyWhenUsed(NDManager manager) throws IOException {
+        writeShards(manager);
         Files.write(directory.resolve(SECOND_SHARD), new byte[] {1, 2, 3});
         Path index = writeIndex("{\"weight_map\":{\"lm_head.weight\":\"" + SECOND_SHARD + "\",\"model.embed_tokens.weight\":\"" + FIRST_SHARD + "\"}}");
 
@@ -97,8 +85,8 @@ final class TestShardedCheckpoint {
     }
 
     @Test
-    void testMalformedIndexes() throws IOException {
-        writeShards();
+    void testMalformedIndexes(NDManager manager) throws IOException {
+        writeShards(manager);
         assertInvalidIndex("{\"weight_map\":", "it is not valid JSON");
         assertInvalidIndex("{\"metadata\":{}}", "weight_map must be a JSON object from tensor name to shard file name, found nothing");
         assertInvalidIndex("{\"weight_map\":{}}", "weight_map is empty");
@@ -110,8 +98,8 @@ final class TestShardedCheckpoint {
     }
 
     @Test
-    void testUnknownTensor() throws IOException {
-        writeShards();
+    void testUnknownTensor(NDManager manager) throws IOException {
+        writeShards(manager);
         Path index = writeIndex("{\"weight_map\":{\"model.embed_tokens.weight\":\"" + FIRST_SHARD + "\"}}");
 
         try (ShardedCheckpoint sharded = ShardedCheckpoint.open(index)) {
@@ -122,8 +110,8 @@ final class TestShardedCheckpoint {
     }
 
     @Test
-    void testSingleFileIsPreferredOverAnIndex() throws IOException {
-        writeShards();
+    void testSingleFileIsPreferredOverAnIndex(NDManager manager) throws IOException {
+        writeShards(manager);
         writeIndex("{\"weight_map\":{\"lm_head.weight\":\"" + SECOND_SHARD + "\"}}");
         new SafetensorsWriter().add("single", manager.create(new int[] {9})).write(directory.resolve(Checkpoints.SINGLE_FILE));
 
@@ -147,7 +135,7 @@ final class TestShardedCheckpoint {
                 .hasMessage("Model directory " + directory.resolve("absent") + " does not exist or is not a directory");
     }
 
-    private void writeShards() {
+    private void writeShards(NDManager manager) {
         new SafetensorsWriter()
                 .add("model.embed_tokens.weight", manager.create(new float[] {0, -1}))
                 .add("model.layers.0.self_attn.q_proj.weight", manager.create(new float[] {1, 2, 3, 4}))
