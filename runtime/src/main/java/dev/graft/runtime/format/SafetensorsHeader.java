@@ -11,6 +11,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -76,12 +79,23 @@ record SafetensorsHeader(long headerLength, List<TensorInfo> tensors, Map<String
         }
         ByteBuffer headerBytes = ByteBuffer.allocate((int) headerLength);
         readFully(channel, headerBytes, LENGTH_PREFIX_BYTES);
+        String headerText;
+        try {
+            headerText = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(headerBytes)
+                    .toString();
+        }
+        catch (CharacterCodingException e) {
+            throw invalid(file, "the header is not valid UTF-8: malformed bytes at header byte %d", headerBytes.position());
+        }
         JsonNode root;
         try {
-            root = JSON.readTree(headerBytes.array());
+            root = JSON.readTree(headerText);
         }
         catch (JsonProcessingException e) {
-            throw invalid(file, "the header is not valid UTF-8 JSON: %s", e.getOriginalMessage());
+            throw invalid(file, "the header is not valid JSON: %s", e.getOriginalMessage());
         }
         if (root == null || root.isMissingNode() || !root.isObject()) {
             throw invalid(file, "the header must be a JSON object, found %s", root == null || root.isMissingNode() ? "nothing" : root.getNodeType());

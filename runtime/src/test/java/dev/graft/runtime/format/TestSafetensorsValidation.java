@@ -36,10 +36,11 @@ final class TestSafetensorsValidation {
 
     @Test
     void testHeaderThatIsNotJson() {
-        assertInvalid(file("{\"a\": {\"dtype\": ", new byte[0]), "the header is not valid UTF-8 JSON: Unexpected end-of-input");
-        assertInvalid(file("{} garbage", new byte[0]), "the header is not valid UTF-8 JSON: Unrecognized token 'garbage'");
+        assertInvalid(file("{\"a\": {\"dtype\": ", new byte[0]), "the header is not valid JSON: Unexpected end-of-input");
+        assertInvalid(file("{} garbage", new byte[0]), "the header is not valid JSON: Unrecognized token 'garbage'");
         byte[] invalidUtf8 = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(8).put(new byte[] {'{', '"', (byte) 0xC3, '(', '"', ':', '1', '}'}).array();
-        assertInvalid(invalidUtf8, "the header is not valid UTF-8 JSON: Invalid UTF-8");
+        assertInvalid(invalidUtf8, "the header is not valid UTF-8: malformed bytes at header byte 2");
+        assertInvalid(file("\uFEFF{}   ", new byte[0]), "the header is not valid JSON: Unexpected character");
     }
 
     @Test
@@ -118,7 +119,7 @@ final class TestSafetensorsValidation {
     @Test
     void testDuplicateTensorName() {
         assertInvalid(file("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", new byte[2]),
-                "the header is not valid UTF-8 JSON: Duplicate field 'a'");
+                "the header is not valid JSON: Duplicate field 'a'");
     }
 
     @Test
