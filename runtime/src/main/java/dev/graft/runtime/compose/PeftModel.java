@@ -156,7 +156,7 @@ public final class PeftModel extends AbstractBlock {
                 }
             }
             chosenLinear = TargetSelector.select(spec.targets(), linear, base.outputLayerNames(),
-                    descriptor.defaultTargets().getOrDefault(base.modelType(), null));
+                    descriptor.defaultTargets().getOrDefault(base.modelType(), List.of()));
         }
         for (Site site : base.sites()) {
             boolean wanted = site instanceof LinearSite ? chosenLinear.contains(site) : descriptor.siteKinds().contains(site.kind());

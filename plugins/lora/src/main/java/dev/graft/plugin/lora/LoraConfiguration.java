@@ -92,8 +92,8 @@ record LoraConfiguration(
             throw invalid(DROPOUT, dropout, "a probability p with 0 <= p < 1");
         }
         Map<String, Double> rankPattern = new LinkedHashMap<>();
-        options.getIntegerMap(RANK_PATTERN).forEach((key, value) -> rankPattern.put(key, value.doubleValue()));
-        rankPattern.forEach((key, value) -> {
+        options.getIntegerMap(RANK_PATTERN).forEach((key, value) -> {
+            rankPattern.put(key, value.doubleValue());
             if (value <= 0) {
                 throw new InvalidOptionsException(format(
                         "Method '%s': option '%s' maps '%s' to %s; ranks must be whole numbers greater than 0. Fix the value.",
