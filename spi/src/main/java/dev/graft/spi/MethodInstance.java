@@ -68,6 +68,16 @@ public interface MethodInstance {
     }
 
     /**
+     * The options (as raw values, schema keys) of an adapter of the same method whose low-rank modules have rank
+     * {@code ranksBySite.get(site name)} at each site and scaling 1, keeping this adapter's other settings
+     * (dropout, say). The runtime uses it to create the result of a weighted combination. Empty (the default)
+     * when the method cannot express it.
+     */
+    default java.util.Optional<Map<String, Object>> optionsForRanks(Map<String, Integer> ranksBySite) {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * Reacts to a training event. PeriodicLoRA offloads into the base weights here.
      *
      * @param event what happened

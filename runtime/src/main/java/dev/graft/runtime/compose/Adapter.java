@@ -7,6 +7,7 @@ import dev.graft.runtime.site.Attachment;
 import dev.graft.spi.MethodDescriptor;
 import dev.graft.spi.MethodInstance;
 import dev.graft.spi.MethodOptions;
+import dev.graft.spi.PeftMethod;
 import dev.graft.spi.Site;
 
 import java.util.ArrayList;
@@ -19,6 +20,7 @@ import java.util.Map;
 public final class Adapter {
     private final String name;
     private final AdapterSpec spec;
+    private final PeftMethod method;
     private final MethodDescriptor descriptor;
     private final MethodOptions options;
     private final MethodInstance instance;
@@ -27,9 +29,10 @@ public final class Adapter {
     private final List<Parameter> trainableSharedParameters;
     private boolean trainable = true;
 
-    Adapter(AdapterSpec spec, MethodDescriptor descriptor, MethodOptions options, MethodInstance instance, Composition composition,
+    Adapter(AdapterSpec spec, PeftMethod method, MethodDescriptor descriptor, MethodOptions options, MethodInstance instance, Composition composition,
             Map<Site, Attachment> attachments, List<Parameter> trainableSharedParameters) {
         this.spec = requireNonNull(spec, "spec is null");
+        this.method = requireNonNull(method, "method is null");
         this.name = spec.name();
         this.descriptor = requireNonNull(descriptor, "descriptor is null");
         this.options = requireNonNull(options, "options is null");
@@ -46,6 +49,11 @@ public final class Adapter {
     /** What this adapter was attached with: options as given, targeting rules, composition, extra fields. */
     public AdapterSpec spec() {
         return spec;
+    }
+
+    /** The method this adapter is an instance of. */
+    public PeftMethod method() {
+        return method;
     }
 
     public MethodDescriptor descriptor() {

@@ -7,7 +7,13 @@ import dev.graft.spi.LinearSite;
 import dev.graft.spi.MethodInstance;
 import dev.graft.spi.Site;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
 
 /** One LoRA adapter on one model: a {@link LoraModule} per selected linear site, ranks and alphas per site. */
 final class LoraInstance implements MethodInstance {
@@ -47,6 +53,37 @@ final class LoraInstance implements MethodInstance {
             }
         }
         return count;
+    }
+
+    /**
+     * Options giving rank {@code ranksBySite} per site with scaling 1 ({@code lora_alpha = r}, as PEFT's
+     * {@code add_weighted_adapter} sets), keeping dropout; sites off the most common rank go into
+     * {@code rank_pattern}/{@code alpha_pattern} as escaped full names. Empty with {@code lora_bias}, which a
+     * product of factors cannot carry.
+     */
+    @Override
+    public Optional<Map<String, Object>> optionsForRanks(Map<String, Integer> ranksBySite) {
+        if (configuration.loraBias() || ranksBySite.isEmpty()) {
+            return Optional.empty();
+        }
+        Map<Integer, Long> frequency = ranksBySite.values().stream().collect(Collectors.groupingBy(rank -> rank, TreeMap::new, Collectors.counting()));
+        int common = Collections.max(frequency.entrySet(), Map.Entry.comparingByValue()).getKey();
+        Map<String, Integer> rankPattern = new LinkedHashMap<>();
+        Map<String, Double> alphaPattern = new LinkedHashMap<>();
+        ranksBySite.forEach((site, rank) -> {
+            if (rank != common) {
+                String key = site.replace(".", "\\.");
+                rankPattern.put(key, rank);
+                alphaPattern.put(key, (double) rank);
+            }
+        });
+        Map<String, Object> options = new LinkedHashMap<>();
+        options.put(LoraConfiguration.RANK, common);
+        options.put(LoraConfiguration.ALPHA, (double) common);
+        options.put(LoraConfiguration.DROPOUT, configuration.dropout());
+        options.put(LoraConfiguration.RANK_PATTERN, rankPattern);
+        options.put(LoraConfiguration.ALPHA_PATTERN, alphaPattern);
+        return Optional.of(options);
     }
 
     private static LinearSite linear(Site site) {

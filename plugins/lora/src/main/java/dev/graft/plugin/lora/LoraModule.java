@@ -21,6 +21,7 @@ import ai.djl.util.PairList;
 import dev.graft.spi.AdditiveLinearModule;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
+import dev.graft.spi.LowRankModule;
 import dev.graft.spi.MergeableLinearModule;
 
 /**
@@ -34,7 +35,7 @@ import dev.graft.spi.MergeableLinearModule;
  * {@code <site>.lora_B.weight}. {@link #forward} returns the unscaled {@link #delta}; the runtime calls
  * {@link #delta} directly.
  */
-public final class LoraModule extends AbstractBlock implements AdditiveLinearModule, MergeableLinearModule {
+public final class LoraModule extends AbstractBlock implements AdditiveLinearModule, MergeableLinearModule, LowRankModule {
     /** The parameter name (and checkpoint key suffix) of the down projection, {@code (r, in)}. */
     public static final String LORA_A_WEIGHT = "lora_A.weight";
     /** The parameter name (and checkpoint key suffix) of the up projection, {@code (out, r)}. */
@@ -116,6 +117,32 @@ public final class LoraModule extends AbstractBlock implements AdditiveLinearMod
     /** Whether {@code lora_B} has a bias ({@code lora_bias}). */
     public boolean hasLoraBias() {
         return loraBBias != null;
+    }
+
+    @Override
+    public NDArray factorA() {
+        return loraA.getArray();
+    }
+
+    @Override
+    public NDArray factorB() {
+        return loraB.getArray();
+    }
+
+    @Override
+    public void setFactors(NDArray a, NDArray b) {
+        copyInto(loraA, a);
+        copyInto(loraB, b);
+    }
+
+    private void copyInto(Parameter parameter, NDArray source) {
+        NDArray target = parameter.getArray();
+        if (!target.getShape().equals(source.getShape())) {
+            throw new IllegalArgumentException(format("LoRA at %s: %s must have shape %s, got %s", site.name(), parameter.getName(), target.getShape(), source.getShape()));
+        }
+        try (NDArray converted = source.toType(target.getDataType(), true)) {
+            target.set(converted.toByteBuffer());
+        }
     }
 
     /** {@code α/r}, or {@code α/√r} with rsLoRA, for this site's rank and alpha. */
