@@ -61,9 +61,7 @@ public final class MethodRegistryLoader {
             registration.problem(LoadedMethod.CLASSPATH, failure.getMessage());
         }
         for (Path directory : pluginDirectories) {
-            for (PluginBundle bundle : PluginLayout.scan(directory.toAbsolutePath().normalize(), registration::problem)) {
-                loadPlugin(bundle, registration);
-            }
+            PluginLayout.scan(directory.toAbsolutePath().normalize(), bundle -> loadPlugin(bundle, registration), registration::problem);
         }
         return registration.registry();
     }
@@ -123,7 +121,8 @@ public final class MethodRegistryLoader {
     @SuppressWarnings("try")
     private static List<LoadedMethod> discover(ClassLoader loader, String source) throws PluginFailure {
         List<LoadedMethod> methods = new ArrayList<>();
-        String step = format("reading %s", SERVICE_FILE);
+        String readingServices = format("reading %s", SERVICE_FILE);
+        String step = readingServices;
         try (ThreadContextClassLoader ignored = new ThreadContextClassLoader(loader)) {
             Iterator<ServiceLoader.Provider<PeftMethod>> providers = ServiceLoader.load(PeftMethod.class, loader).stream().iterator();
             while (providers.hasNext()) {
@@ -137,7 +136,7 @@ public final class MethodRegistryLoader {
                     throw new PluginFailure(format("Skipped %s: %s.descriptor() returned null. Return a MethodDescriptor, then rebuild the plugin.", where(source), type));
                 }
                 methods.add(new LoadedMethod(method, descriptor, source, loader));
-                step = format("reading %s", SERVICE_FILE);
+                step = readingServices;
             }
         }
         catch (PluginFailure failure) {
@@ -147,9 +146,10 @@ public final class MethodRegistryLoader {
             throw e;
         }
         catch (Throwable e) {
-            throw new PluginFailure(format(
-                    "Skipped %s: %s failed with %s. Fix the plugin (a PeftMethod's constructor and descriptor() must not fail), or remove it.",
-                    where(source), step, describe(e)));
+            String fix = step.equals(readingServices)
+                    ? "Rebuild the plugin so that the services file lists only PeftMethod classes it contains (let @AutoService write it), or remove it."
+                    : "Fix the plugin (a PeftMethod's constructor and descriptor() must not fail), or remove it.";
+            throw new PluginFailure(format("Skipped %s: %s failed with %s. %s", where(source), step, describe(e), fix));
         }
         return methods;
     }

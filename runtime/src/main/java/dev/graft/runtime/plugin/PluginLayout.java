@@ -5,10 +5,8 @@ import static java.lang.String.format;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -23,40 +21,38 @@ final class PluginLayout {
     private PluginLayout() {}
 
     /**
-     * The plugins in {@code directory}, by file name.
+     * Hands the plugins in {@code directory} to {@code plugins} in file-name order. A missing or unreadable
+     * directory, and a folder that cannot be read or holds no jar, go to {@code problems} at their place in
+     * that order instead.
      *
      * @param directory an absolute plugin directory
-     * @param problems receives one problem for a missing or unreadable directory and for a folder without jars
      */
-    static List<PluginBundle> scan(Path directory, Consumer<PluginProblem> problems) {
-        String source = directory.toString();
+    static void scan(Path directory, Consumer<PluginBundle> plugins, Consumer<PluginProblem> problems) {
         if (!Files.isDirectory(directory)) {
-            problems.accept(new PluginProblem(source, format(
+            problems.accept(new PluginProblem(directory.toString(), format(
                     "Plugin directory %s does not exist or is not a directory. Create it, or fix the configured path.", directory)));
-            return List.of();
+            return;
         }
         List<Path> entries;
         try {
             entries = listSorted(directory);
         }
         catch (IOException | RuntimeException e) {
-            problems.accept(new PluginProblem(source, format(
+            problems.accept(new PluginProblem(directory.toString(), format(
                     "Plugin directory %s cannot be read (%s). Check that you may list it.", directory, MethodRegistryLoader.describe(e))));
-            return List.of();
+            return;
         }
-        List<PluginBundle> bundles = new ArrayList<>();
         for (Path entry : entries) {
             if (Files.isDirectory(entry)) {
-                folderPlugin(entry, problems).ifPresent(bundles::add);
+                scanFolder(entry, plugins, problems);
             }
             else if (isJar(entry)) {
-                bundles.add(new PluginBundle(entry, List.of(entry)));
+                plugins.accept(new PluginBundle(entry, List.of(entry)));
             }
         }
-        return List.copyOf(bundles);
     }
 
-    private static Optional<PluginBundle> folderPlugin(Path folder, Consumer<PluginProblem> problems) {
+    private static void scanFolder(Path folder, Consumer<PluginBundle> plugins, Consumer<PluginProblem> problems) {
         List<Path> jars;
         try {
             jars = listSorted(folder).stream().filter(PluginLayout::isJar).collect(Collectors.toList());
@@ -64,14 +60,14 @@ final class PluginLayout {
         catch (IOException | RuntimeException e) {
             problems.accept(new PluginProblem(folder.toString(), format(
                     "Skipped plugin %s: the folder cannot be read (%s). Check that you may list it.", folder, MethodRegistryLoader.describe(e))));
-            return Optional.empty();
+            return;
         }
         if (jars.isEmpty()) {
             problems.accept(new PluginProblem(folder.toString(), format(
                     "Skipped plugin %s: the folder contains no jar files. Put the plugin's jars into it, or remove the folder.", folder)));
-            return Optional.empty();
+            return;
         }
-        return Optional.of(new PluginBundle(folder, jars));
+        plugins.accept(new PluginBundle(folder, jars));
     }
 
     private static List<Path> listSorted(Path directory) throws IOException {

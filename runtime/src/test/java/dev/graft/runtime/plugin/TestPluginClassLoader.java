@@ -1,0 +1,96 @@
+package dev.graft.runtime.plugin;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.NDArray;
+import com.google.inject.Injector;
+import dev.graft.spi.PeftMethod;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+final class TestPluginClassLoader {
+    @TempDir
+    Path folder;
+
+    @Test
+    void testSharedClassesComeFromTheRuntime() throws Exception {
+        try (PluginClassLoader loader = emptyLoader()) {
+            assertThat(loader.loadClass(PeftMethod.class.getName())).isSameAs(PeftMethod.class);
+            assertThat(loader.loadClass(NDArray.class.getName())).isSameAs(NDArray.class);
+        }
+    }
+
+    @Test
+    void testApplicationClassPathIsInvisible() throws Exception {
+        try (PluginClassLoader loader = emptyLoader()) {
+            assertThatThrownBy(() -> loader.loadClass(Injector.class.getName())).isInstanceOf(ClassNotFoundException.class);
+            assertThatThrownBy(() -> loader.loadClass(MethodRegistry.class.getName())).isInstanceOf(ClassNotFoundException.class);
+            assertThat(loader.getResource("com/google/inject/Injector.class")).isNull();
+            assertThat(Collections.list(loader.getResources("META-INF/MANIFEST.MF"))).isEmpty();
+        }
+    }
+
+    @Test
+    void testJdkIsVisible() throws Exception {
+        try (PluginClassLoader loader = emptyLoader()) {
+            assertThat(loader.loadClass("java.lang.String")).isSameAs(String.class);
+            assertThat(loader.loadClass("java.sql.Connection")).isSameAs(java.sql.Connection.class);
+        }
+    }
+
+    @Test
+    void testPluginClassesAreLoadedChildFirstFromItsJars() throws Exception {
+        Path jar = JarFixtures.jar(folder.resolve("bundles-guice.jar"), JarFixtures.classFile(Injector.class));
+
+        try (PluginClassLoader loader = new PluginClassLoader("test", List.of(jar.toUri().toURL()), getClass().getClassLoader())) {
+            Class<?> pluginInjector = loader.loadClass(Injector.class.getName());
+
+            assertThat(pluginInjector).isNotSameAs(Injector.class);
+            assertThat(pluginInjector.getClassLoader()).isSameAs(loader);
+        }
+    }
+
+    @Test
+    void testSharedResourcesCannotBeShadowed() throws Exception {
+        Path jar = JarFixtures.jar(folder.resolve("shadows.jar"), Map.of(
+                "ai/djl/shadow.txt", "plugin".getBytes(StandardCharsets.UTF_8),
+                "own/resource.txt", "plugin".getBytes(StandardCharsets.UTF_8)));
+
+        try (PluginClassLoader loader = new PluginClassLoader("test", List.of(jar.toUri().toURL()), getClass().getClassLoader())) {
+            assertThat(loader.getResource("ai/djl/shadow.txt")).isNull();
+            assertThat(loader.getResource("own/resource.txt")).isNotNull();
+            assertThat(Collections.list(loader.getResources("own/resource.txt"))).hasSize(1);
+        }
+    }
+
+    @Test
+    void testDjlEngineServicesAreSeenThroughThePluginLoader() throws Exception {
+        try (PluginClassLoader loader = emptyLoader()) {
+            assertThat(Collections.list(loader.getResources("META-INF/services/ai.djl.engine.EngineProvider"))).isNotEmpty();
+        }
+    }
+
+    @Test
+    void testSharedPrefixes() {
+        assertThat(PluginClassLoader.isSharedClass("dev.graft.spi.PeftMethod")).isTrue();
+        assertThat(PluginClassLoader.isSharedClass("ai.djl.nn.Block")).isTrue();
+        assertThat(PluginClassLoader.isSharedClass("dev.graft.runtime.plugin.MethodRegistry")).isFalse();
+        assertThat(PluginClassLoader.isSharedClass("dev.graft.spiral.Thing")).isFalse();
+        assertThat(PluginClassLoader.isSharedResource("native/lib/pytorch.properties")).isTrue();
+        assertThat(PluginClassLoader.isSharedResource("/dev/graft/spi/PeftMethod.class")).isTrue();
+        assertThat(PluginClassLoader.isSharedResource(JarFixtures.SERVICE_FILE)).isFalse();
+    }
+
+    private PluginClassLoader emptyLoader() throws IOException {
+        return new PluginClassLoader("empty", List.of(), getClass().getClassLoader());
+    }
+}
