@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -27,6 +28,21 @@ import org.junit.jupiter.api.io.TempDir;
 final class TestDistribution {
     private static final String SERVICE_FILE = "META-INF/services/dev.graft.spi.PeftMethod";
     private static final ClassLoader NO_CLASS_PATH_METHODS = ClassLoader.getPlatformClassLoader();
+
+    /** Runs one PyTorch operation on the distribution's lib/ class path. */
+    private static final String ENGINE_CHECK = String.join("\n",
+            "import ai.djl.engine.Engine;",
+            "import ai.djl.ndarray.NDManager;",
+            "",
+            "public class EngineCheck {",
+            "    public static void main(String[] args) {",
+            "        try (NDManager manager = NDManager.newBaseManager()) {",
+            "            float sum = manager.create(new float[] {1, 2, 3}).sum().getFloat();",
+            "            System.out.println(Engine.getInstance().getEngineName() + \" \" + Engine.getInstance().getVersion() + \" sum=\" + sum);",
+            "        }",
+            "    }",
+            "}",
+            "");
 
     @TempDir
     static Path scratch;
@@ -54,6 +70,17 @@ final class TestDistribution {
                 .anyMatch(name -> name.startsWith("pytorch-jni-"))
                 .noneMatch(name -> name.startsWith("graft-plugin-"))
                 .noneMatch(name -> name.startsWith("graft-tck-"));
+    }
+
+    @Test
+    void testLibStartsPytorchOffline() throws Exception {
+        Path check = Files.writeString(scratch.resolve("EngineCheck.java"), ENGINE_CHECK);
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+
+        Result result = run(List.of(java.toString(), "-Dai.djl.offline=true", "-cp", distribution.resolve("lib") + "/*", check.toString()));
+
+        assertThat(result.exitCode()).as("exit code; stderr: %s", result.err()).isZero();
+        assertThat(result.out()).isEqualTo("PyTorch 2.7.1 sum=6.0" + System.lineSeparator());
     }
 
     @Test
@@ -135,17 +162,22 @@ final class TestDistribution {
         List<String> command = new ArrayList<>();
         command.add(distribution.resolve("bin").resolve("graft").toString());
         command.addAll(List.of(args));
+        return run(command);
+    }
+
+    private static Result run(List<String> command) throws Exception {
         ProcessBuilder builder = new ProcessBuilder(command)
                 .redirectOutput(scratch.resolve("launcher.out").toFile())
                 .redirectError(scratch.resolve("launcher.err").toFile());
         builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
-        builder.environment().put("DJL_CACHE_DIR", scratch.resolve("djl-cache").toString());
+        // the build's shared cache (set by surefire) keeps the PyTorch natives from being unpacked once per test
+        builder.environment().put("DJL_CACHE_DIR", Optional.ofNullable(System.getenv("DJL_CACHE_DIR")).orElse(scratch.resolve("djl-cache").toString()));
         builder.environment().remove("GRAFT_OPTS");
         Process process = builder.start();
         process.getOutputStream().close();
         if (!process.waitFor(120, TimeUnit.SECONDS)) {
             process.destroyForcibly();
-            throw new AssertionError("the launcher did not finish in 120 seconds: " + command);
+            throw new AssertionError("the process did not finish in 120 seconds: " + command);
         }
         return new Result(
                 process.exitValue(),

@@ -18,7 +18,7 @@ import java.util.List;
  * types appear in DJL's API) come only from the runtime's loader, parent-first, so that a plugin and the
  * runtime agree on {@code PeftMethod}, {@code NDArray} and friends, and DJL's native libraries load once per
  * JVM. Every other class is looked up child-first in the plugin's jars, then in the JDK. Resources follow the
- * same split ({@link #SHARED_RESOURCES}), which lets DJL find its engines and native libraries through the
+ * same split ({@link #SHARED_RESOURCES}, {@link #DJL_ENGINE_PROPERTIES_SUFFIX}), which lets DJL find its engines and native libraries through the
  * thread context class loader while plugin code runs.
  *
  * <p>Modelled on Trino's {@code PluginClassLoader}.
@@ -39,6 +39,12 @@ public final class PluginClassLoader extends URLClassLoader {
      * files (engine providers) and the descriptors of DJL's native libraries.
      */
     public static final List<String> SHARED_RESOURCES = sharedResources();
+
+    /**
+     * DJL engines describe themselves in a root resource {@code <engine>-engine.properties} (for example
+     * {@code pytorch-engine.properties}, which gives the JNI library's version); it is shared as well.
+     */
+    public static final String DJL_ENGINE_PROPERTIES_SUFFIX = "-engine.properties";
 
     private final ClassLoader sharedLoader;
 
@@ -111,7 +117,8 @@ public final class PluginClassLoader extends URLClassLoader {
     /** Whether {@code resourceName} is served by the runtime's loader rather than the plugin's jars. */
     public static boolean isSharedResource(String resourceName) {
         String name = resourceName.startsWith("/") ? resourceName.substring(1) : resourceName;
-        return SHARED_RESOURCES.stream().anyMatch(name::startsWith);
+        boolean engineProperties = name.indexOf('/') < 0 && name.endsWith(DJL_ENGINE_PROPERTIES_SUFFIX);
+        return engineProperties || SHARED_RESOURCES.stream().anyMatch(name::startsWith);
     }
 
     private static List<String> sharedResources() {

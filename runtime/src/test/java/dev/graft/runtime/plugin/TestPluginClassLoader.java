@@ -73,9 +73,12 @@ final class TestPluginClassLoader {
     }
 
     @Test
-    void testDjlEngineServicesAreSeenThroughThePluginLoader() throws Exception {
+    void testDjlEngineResourcesAreSeenThroughThePluginLoader() throws Exception {
         try (PluginClassLoader loader = emptyLoader()) {
             assertThat(Collections.list(loader.getResources("META-INF/services/ai.djl.engine.EngineProvider"))).isNotEmpty();
+            assertThat(loader.getResource("pytorch-engine.properties")).isNotNull();
+            assertThat(Collections.list(loader.getResources("native/lib/pytorch.properties"))).isNotEmpty();
+            assertThat(loader.getResource("jnilib/pytorch.properties")).isNotNull();
         }
     }
 
@@ -87,6 +90,8 @@ final class TestPluginClassLoader {
         assertThat(PluginClassLoader.isSharedClass("dev.graft.spiral.Thing")).isFalse();
         assertThat(PluginClassLoader.isSharedResource("native/lib/pytorch.properties")).isTrue();
         assertThat(PluginClassLoader.isSharedResource("/dev/graft/spi/PeftMethod.class")).isTrue();
+        assertThat(PluginClassLoader.isSharedResource("pytorch-engine.properties")).isTrue();
+        assertThat(PluginClassLoader.isSharedResource("config/my-engine.properties")).isFalse();
         assertThat(PluginClassLoader.isSharedResource(JarFixtures.SERVICE_FILE)).isFalse();
     }
 
