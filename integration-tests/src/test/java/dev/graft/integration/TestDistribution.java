@@ -26,24 +26,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The distribution built by runtime/distribution: its layout, its core plugins, and its launcher run as a process. */
 final class TestDistribution {
-    private static final String SERVICE_FILE = "META-INF/services/dev.graft.spi.PeftMethod";
-    private static final ClassLoader NO_CLASS_PATH_METHODS = ClassLoader.getPlatformClassLoader();
-
-    /** Runs one PyTorch operation on the distribution's lib/ class path. */
-    private static final String ENGINE_CHECK = String.join("\n",
-            "import ai.djl.engine.Engine;",
-            "import ai.djl.ndarray.NDManager;",
-            "",
-            "public class EngineCheck {",
-            "    public static void main(String[] args) {",
-            "        try (NDManager manager = NDManager.newBaseManager()) {",
-            "            float sum = manager.create(new float[] {1, 2, 3}).sum().getFloat();",
-            "            System.out.println(Engine.getInstance().getEngineName() + \" \" + Engine.getInstance().getVersion() + \" sum=\" + sum);",
-            "        }",
-            "    }",
-            "}",
-            "");
-
     @TempDir
     static Path scratch;
 
@@ -74,19 +56,19 @@ final class TestDistribution {
 
     @Test
     void testLibStartsPytorchOffline() throws Exception {
-        Path check = Files.writeString(scratch.resolve("EngineCheck.java"), ENGINE_CHECK);
+        Path check = Files.writeString(scratch.resolve("PytorchSum.java"), TestPlugins.PYTORCH_SUM);
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
 
         Result result = run(List.of(java.toString(), "-Dai.djl.offline=true", "-cp", distribution.resolve("lib") + "/*", check.toString()));
 
         assertThat(result.exitCode()).as("exit code; stderr: %s", result.err()).isZero();
-        assertThat(result.out()).isEqualTo("PyTorch 2.7.1 sum=6.0" + System.lineSeparator());
+        assertThat(result.out()).isEqualTo(TestPlugins.PYTORCH_SUM_RESULT + System.lineSeparator());
     }
 
     @Test
     void testNoMethodIsLoadedFromLib() throws IOException {
         for (Path jar : files(distribution.resolve("lib"))) {
-            assertThat(PluginJarBuilder.entries(jar)).as("entries of %s", jar).doesNotContain(SERVICE_FILE);
+            assertThat(PluginJarBuilder.entries(jar)).as("entries of %s", jar).doesNotContain(TestPlugins.SERVICE_FILE);
         }
     }
 
@@ -96,7 +78,7 @@ final class TestDistribution {
         List<Path> folders = files(plugins);
         assertThat(folders).extracting(folder -> folder.getFileName().toString()).contains("lora");
 
-        MethodRegistry registry = MethodRegistryLoader.load(NO_CLASS_PATH_METHODS, List.of(plugins));
+        MethodRegistry registry = MethodRegistryLoader.load(TestPlugins.NO_CLASS_PATH_METHODS, List.of(plugins));
 
         for (Path folder : folders) {
             assertThat(folder).isDirectory();
@@ -109,7 +91,7 @@ final class TestDistribution {
                 // a plugin module without sources yet: it must be reported, not silently ignored
                 assertThat(registry.problems()).as("problems").extracting(PluginProblem::message).contains(format(
                         "Skipped plugin %s: it declares no PeftMethod (no %s in its jars). Annotate the method class with @AutoService(PeftMethod.class) and rebuild the plugin, or remove it.",
-                        folder, SERVICE_FILE));
+                        folder, TestPlugins.SERVICE_FILE));
             }
         }
     }
@@ -118,7 +100,7 @@ final class TestDistribution {
     void testLauncherPrintsTheTableThenTheProblems() throws Exception {
         Result result = launch("methods", "--plugins", testPlugins.plugins().toString(), "--plugins", testPlugins.morePlugins().toString());
         MethodRegistry expected = MethodRegistryLoader.load(
-                NO_CLASS_PATH_METHODS, List.of(distribution.resolve("plugins"), testPlugins.plugins(), testPlugins.morePlugins()));
+                TestPlugins.NO_CLASS_PATH_METHODS, List.of(distribution.resolve("plugins"), testPlugins.plugins(), testPlugins.morePlugins()));
 
         assertThat(result.exitCode()).as("exit code; stderr: %s", result.err()).isZero();
         assertThat(result.err()).isEmpty();
@@ -187,7 +169,7 @@ final class TestDistribution {
 
     private static boolean declaresProvider(Path folder) throws IOException {
         for (Path jar : files(folder)) {
-            if (PluginJarBuilder.entries(jar).contains(SERVICE_FILE)) {
+            if (PluginJarBuilder.entries(jar).contains(TestPlugins.SERVICE_FILE)) {
                 return true;
             }
         }

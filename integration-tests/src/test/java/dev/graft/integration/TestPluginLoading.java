@@ -18,27 +18,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Loads plugin jars compiled at test time: good ones load, every broken one gives exactly one problem line. */
 final class TestPluginLoading {
-    /** Sees no providers: the test class path holds graft-plugin-lora, which must not mix into these tests. */
-    private static final ClassLoader NO_CLASS_PATH_METHODS = ClassLoader.getPlatformClassLoader();
-
-    /** Computes on the PyTorch engine with the plugin loader as context class loader, as plugin code will. */
-    private static final String DJL_PROBE = String.join("\n",
-            "package com.example.djl;",
-            "",
-            "import ai.djl.engine.Engine;",
-            "import ai.djl.ndarray.NDManager;",
-            "",
-            "final class DjlProbe {",
-            "    private DjlProbe() {}",
-            "",
-            "    static String sum() {",
-            "        try (NDManager manager = NDManager.newBaseManager()) {",
-            "            return Engine.getInstance().getEngineName() + \" sum=\" + manager.create(new float[] {1, 2, 3}).sum().getFloat();",
-            "        }",
-            "    }",
-            "}",
-            "");
-
     @TempDir
     static Path scratch;
 
@@ -48,7 +27,7 @@ final class TestPluginLoading {
     @BeforeAll
     static void buildAndLoad() throws IOException {
         plugins = TestPlugins.build(scratch);
-        registry = MethodRegistryLoader.load(NO_CLASS_PATH_METHODS, List.of(plugins.plugins(), plugins.morePlugins()));
+        registry = MethodRegistryLoader.load(TestPlugins.NO_CLASS_PATH_METHODS, List.of(plugins.plugins(), plugins.morePlugins()));
     }
 
     @Test
@@ -111,14 +90,14 @@ final class TestPluginLoading {
     void testPluginRunsDjlThroughTheSharedLayer() throws IOException {
         Path directory = scratch.resolve("djl-plugins");
         PluginJarBuilder.in(scratch.resolve("work"))
-                .method(MethodSource.method("com.example.djl.DjlMethod", "djl-probe").withDescription("DjlProbe.sum()"))
-                .source("com.example.djl.DjlProbe", DJL_PROBE)
+                .method(MethodSource.method("com.example.djl.DjlMethod", "djl-probe").withDescription("PytorchSum.sum()"))
+                .source("com.example.djl.PytorchSum", TestPlugins.PYTORCH_SUM)
                 .build(directory.resolve("djl-probe.jar"));
 
-        MethodRegistry djlRegistry = MethodRegistryLoader.load(NO_CLASS_PATH_METHODS, List.of(directory));
+        MethodRegistry djlRegistry = MethodRegistryLoader.load(TestPlugins.NO_CLASS_PATH_METHODS, List.of(directory));
 
         assertThat(djlRegistry.problems()).isEmpty();
-        assertThat(djlRegistry.requireMethod("djl-probe").descriptor().description()).isEqualTo("PyTorch sum=6.0");
+        assertThat(djlRegistry.requireMethod("djl-probe").descriptor().description()).isEqualTo(TestPlugins.PYTORCH_SUM_RESULT);
     }
 
     @Test

@@ -25,6 +25,40 @@ import java.util.Random;
  * @param morePlugins the second plugin directory
  */
 record TestPlugins(Path plugins, Path morePlugins) {
+    /** Sees no providers: the test class path holds graft-plugin-lora, which must not mix into these tests. */
+    static final ClassLoader NO_CLASS_PATH_METHODS = ClassLoader.getPlatformClassLoader();
+
+    /** Where the AutoService processor registers a plugin's methods. */
+    static final String SERVICE_FILE = "META-INF/services/dev.graft.spi.PeftMethod";
+
+    /**
+     * One PyTorch operation, as a class usable in a plugin ({@code PytorchSum.sum()}) and as a single-file program
+     * ({@code java PytorchSum.java}); it prints or returns {@link #PYTORCH_SUM_RESULT}.
+     */
+    static final String PYTORCH_SUM = String.join("\n",
+            "package com.example.djl;",
+            "",
+            "import ai.djl.engine.Engine;",
+            "import ai.djl.ndarray.NDManager;",
+            "",
+            "public final class PytorchSum {",
+            "    private PytorchSum() {}",
+            "",
+            "    public static void main(String[] args) {",
+            "        System.out.println(sum());",
+            "    }",
+            "",
+            "    public static String sum() {",
+            "        try (NDManager manager = NDManager.newBaseManager()) {",
+            "            float sum = manager.create(new float[] {1, 2, 3}).sum().getFloat();",
+            "            return Engine.getInstance().getEngineName() + \" \" + Engine.getInstance().getVersion() + \" sum=\" + sum;",
+            "        }",
+            "    }",
+            "}",
+            "");
+
+    static final String PYTORCH_SUM_RESULT = "PyTorch 2.7.1 sum=6.0";
+
     /** What the probe method reports when its loader is isolated as designed. */
     static final String ISOLATED = "context=plugin spi=shared djl=shared guice=hidden runtime=hidden junit=hidden";
 
