@@ -84,8 +84,13 @@ public final class GraftMain {
         if (command.getCommand() instanceof GraftCommand) {
             throw new ParameterException(command, "no command given");
         }
-        Injector injector = Guice.createInjector(new GraftModule(PluginConfiguration.of(graftHome, pluginDirectories(command))));
-        injector.injectMembers(command.getCommand());
+        try {
+            Injector injector = Guice.createInjector(new GraftModule(PluginConfiguration.of(graftHome, pluginDirectories(command))));
+            injector.injectMembers(command.getCommand());
+        }
+        catch (RuntimeException e) {
+            throw new CommandLine.ExecutionException(command, "cannot assemble the runtime: " + describe(e), e);
+        }
         return new CommandLine.RunLast().execute(parseResult);
     }
 
