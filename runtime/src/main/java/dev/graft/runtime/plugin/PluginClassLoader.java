@@ -36,7 +36,8 @@ public final class PluginClassLoader extends URLClassLoader {
 
     /**
      * Resource-name prefixes served by the runtime's loader: the shared packages' resources, DJL's service
-     * files (engine providers) and the descriptors of DJL's native libraries.
+     * files (engine providers), and the native libraries DJL unpacks on first use with their descriptors
+     * ({@code native/lib/}, {@code jnilib/} and {@code pytorch/<flavor>/<classifier>/}).
      */
     public static final List<String> SHARED_RESOURCES = sharedResources();
 
@@ -126,9 +127,12 @@ public final class PluginClassLoader extends URLClassLoader {
         for (String packagePrefix : SHARED_PACKAGES) {
             resources.add(packagePrefix.replace('.', '/'));
         }
+        // DJL's engine providers
         resources.add("META-INF/services/ai.djl.");
+        // descriptors and natives DJL unpacks: native/lib/<engine>.properties, the JNI glue, the libtorch libraries
         resources.add("native/lib/");
         resources.add("jnilib/");
+        resources.add("pytorch/");
         return List.copyOf(resources);
     }
 }

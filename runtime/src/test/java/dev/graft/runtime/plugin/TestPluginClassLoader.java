@@ -8,11 +8,13 @@ import com.google.inject.Injector;
 import dev.graft.spi.PeftMethod;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -79,6 +81,29 @@ final class TestPluginClassLoader {
             assertThat(loader.getResource("pytorch-engine.properties")).isNotNull();
             assertThat(Collections.list(loader.getResources("native/lib/pytorch.properties"))).isNotEmpty();
             assertThat(loader.getResource("jnilib/pytorch.properties")).isNotNull();
+        }
+    }
+
+    /**
+     * DJL unpacks libtorch on first use, with the context class loader, from the resources named in
+     * {@code native/lib/pytorch.properties}; plugin code may be the first to use the engine.
+     */
+    @Test
+    void testPytorchNativesCanBeUnpackedThroughThePluginLoader() throws Exception {
+        try (PluginClassLoader loader = emptyLoader()) {
+            Properties platform = new Properties();
+            try (InputStream input = loader.getResource("native/lib/pytorch.properties").openStream()) {
+                platform.load(input);
+            }
+            String folder = String.format("pytorch/%s/%s/", platform.getProperty("flavor"), platform.getProperty("classifier"));
+            List<String> libraries = List.of(platform.getProperty("libraries").split(","));
+
+            assertThat(libraries).isNotEmpty();
+            for (String library : libraries) {
+                assertThat(loader.getResource(folder + library)).as(folder + library).isNotNull();
+            }
+            assertThat(loader.getResource(String.format("jnilib/%s/%s/libdjl_torch.so", platform.getProperty("classifier"), platform.getProperty("flavor"))))
+                    .isNotNull();
         }
     }
 
