@@ -9,6 +9,7 @@ import dev.graft.spi.OptionSchema;
 import dev.graft.spi.OptionSpec;
 
 import java.util.List;
+import java.util.Locale;
 
 /**
  * PeriodicLoRA's validated options. LoRA's options keep PEFT's field names and defaults; the offload options are
@@ -82,14 +83,19 @@ public record PloraConfiguration(
                 options.getDouble("lora_dropout"),
                 options.getBoolean("use_rslora"),
                 options.getInt("offload_every"),
-                OffloadUnit.fromOption(options.getString("offload_unit")),
+                choice(OffloadUnit.class, options.getString("offload_unit")),
                 options.getDouble("momentum"),
-                OptimizerStatePolicy.fromOption(options.getString("optimizer_state")));
+                choice(OptimizerStatePolicy.class, options.getString("optimizer_state")));
     }
 
     /** {@code s = α/r}, or {@code α/√r} with rsLoRA. */
     public float scaling() {
         return (float) (useRslora ? alpha / Math.sqrt(rank) : alpha / rank);
+    }
+
+    /** The constant of {@code type} whose lower-case name is {@code value}, a value the schema's choices allowed. */
+    private static <E extends Enum<E>> E choice(Class<E> type, String value) {
+        return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
     }
 
     private static InvalidOptionsException invalid(String key, Object value, String allowed) {

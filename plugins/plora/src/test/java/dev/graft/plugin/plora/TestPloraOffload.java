@@ -66,9 +66,7 @@ final class TestPloraOffload {
             assertThat(maxDifference(before, baseLogits)).as("the trained adapter must matter for this test to mean anything").isGreaterThan(1e-3);
             float[] weightBefore = weight(model, QUERY);
             float[] downBefore = parameter(adapter, QUERY, PloraModule.LORA_A_WEIGHT).getArray().toFloatArray();
-            for (Parameter parameter : adapter.trainableParameters()) {
-                assertThat(optimizer.stepCount(parameter.getId())).isEqualTo(2);
-            }
+            assertStepCounts(optimizer, adapter, 2, "updates before the offload");
 
             model.dispatch(new TrainingEvent.StepEnd(3, 6, 2), trainer.context());
 
@@ -77,9 +75,7 @@ final class TestPloraOffload {
             assertThat(maxDifference(weight(model, QUERY), weightBefore)).as("the update moved into the base weight").isGreaterThan(1e-4);
             assertThat(parameter(adapter, QUERY, PloraModule.LORA_B_WEIGHT).getArray().toFloatArray()).containsOnly(0f);
             assertThat(parameter(adapter, QUERY, PloraModule.LORA_A_WEIGHT).getArray().toFloatArray()).isNotEqualTo(downBefore);
-            for (Parameter parameter : adapter.trainableParameters()) {
-                assertThat(optimizer.stepCount(parameter.getId())).as("step count of %s after the reset", parameter.getName()).isZero();
-            }
+            assertStepCounts(optimizer, adapter, 0, "updates right after the reset");
         }
     }
 
@@ -91,9 +87,7 @@ final class TestPloraOffload {
         try (PeftTrainer trainer = PeftTrainer.create(model, optimizer, Loss.l2Loss())) {
             train(trainer, 3);
             assertThat(instance(adapter).offloads()).isEqualTo(1);
-            for (Parameter parameter : adapter.trainableParameters()) {
-                assertThat(optimizer.stepCount(parameter.getId())).as("updates of %s since the offload at step 2", parameter.getName()).isEqualTo(1);
-            }
+            assertStepCounts(optimizer, adapter, 1, "updates since the offload at step 2");
         }
     }
 
@@ -141,9 +135,7 @@ final class TestPloraOffload {
         try (PeftTrainer trainer = PeftTrainer.create(model, optimizer, Loss.l2Loss())) {
             train(trainer, 3);
             assertThat(instance(adapter).offloads()).isEqualTo(1);
-            for (Parameter parameter : adapter.trainableParameters()) {
-                assertThat(optimizer.stepCount(parameter.getId())).isEqualTo(3);
-            }
+            assertStepCounts(optimizer, adapter, 3, "updates with the state kept across the offload");
         }
     }
 
@@ -262,6 +254,12 @@ final class TestPloraOffload {
             if (parameter.getName().equals(PloraModule.LORA_B_WEIGHT)) {
                 parameter.getArray().addi(0.1f);
             }
+        }
+    }
+
+    private static void assertStepCounts(ResettableAdamW optimizer, Adapter adapter, int expected, String what) {
+        for (Parameter parameter : adapter.trainableParameters()) {
+            assertThat(optimizer.stepCount(parameter.getId())).as("%s of %s", what, parameter.getName()).isEqualTo(expected);
         }
     }
 

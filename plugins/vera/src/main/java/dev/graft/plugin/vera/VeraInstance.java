@@ -5,7 +5,9 @@ import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
+import ai.djl.training.initializer.Initializer;
 import dev.graft.spi.CheckpointSupport;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.MethodInstance;
@@ -67,20 +69,8 @@ public final class VeraInstance implements MethodInstance {
         }
         VeraProjections projections = VeraProjections.draw(configuration.projectionPrngKey(), configuration.rank(), maxIn, maxOut);
         Map<String, Parameter> parameters = new LinkedHashMap<>();
-        parameters.put(SHARED_A_KEY, Parameter.builder()
-                .setName("vera_A")
-                .setType(Parameter.Type.WEIGHT)
-                .optShape(projections.shapeA())
-                .optInitializer(projections.initializerA())
-                .optRequiresGrad(false)
-                .build());
-        parameters.put(SHARED_B_KEY, Parameter.builder()
-                .setName("vera_B")
-                .setType(Parameter.Type.WEIGHT)
-                .optShape(projections.shapeB())
-                .optInitializer(projections.initializerB())
-                .optRequiresGrad(false)
-                .build());
+        parameters.put(SHARED_A_KEY, frozen("vera_A", projections.shapeA(), projections.initializerA()));
+        parameters.put(SHARED_B_KEY, frozen("vera_B", projections.shapeB(), projections.initializerB()));
         shared = Collections.unmodifiableMap(parameters);
     }
 
@@ -127,6 +117,10 @@ public final class VeraInstance implements MethodInstance {
                     "VeRA shared projections: the adapter has save_projection=false, so it loads no projections, but the checkpoint has %s; "
                             + "set save_projection to true to use them", new TreeSet<>(state.keySet())));
         }
+    }
+
+    private static Parameter frozen(String name, Shape shape, Initializer initializer) {
+        return Parameter.builder().setName(name).setType(Parameter.Type.WEIGHT).optShape(shape).optInitializer(initializer).optRequiresGrad(false).build();
     }
 
     private Map<String, Parameter> prepared() {
