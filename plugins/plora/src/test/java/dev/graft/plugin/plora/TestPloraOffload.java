@@ -81,14 +81,14 @@ final class TestPloraOffload {
 
     @Test
     void testResetOptimizerStateRestartsTheStepCount() {
-        PeftModel model = newModel();
-        Adapter adapter = attach(model, Map.of("r", 4, "offload_unit", "steps", "offload_every", 2));
-        ResettableAdamW optimizer = optimizer();
-        try (PeftTrainer trainer = PeftTrainer.create(model, optimizer, Loss.l2Loss())) {
-            train(trainer, 3);
-            assertThat(instance(adapter).offloads()).isEqualTo(1);
-            assertStepCounts(optimizer, adapter, 1, "updates since the offload at step 2");
-        }
+        // offload at step 2 of 3: one update since
+        assertStepCountsAfterThreeSteps(Map.of("r", 4, "offload_unit", "steps", "offload_every", 2), 1);
+    }
+
+    @Test
+    void testKeptOptimizerStateSurvivesTheOffload() {
+        // offload at step 3 of 3: every update kept
+        assertStepCountsAfterThreeSteps(Map.of("r", 4, "offload_unit", "steps", "offload_every", 3, "optimizer_state", "keep"), 3);
     }
 
     @Test
@@ -124,18 +124,6 @@ final class TestPloraOffload {
                 }
             }
             assertClose(weight(model, QUERY), expectedWeight, 1e-6, "W after the offload is W + (1 − m)·s·B·A");
-        }
-    }
-
-    @Test
-    void testKeptOptimizerStateSurvivesTheOffload() {
-        PeftModel model = newModel();
-        Adapter adapter = attach(model, Map.of("r", 4, "offload_unit", "steps", "offload_every", 3, "optimizer_state", "keep"));
-        ResettableAdamW optimizer = optimizer();
-        try (PeftTrainer trainer = PeftTrainer.create(model, optimizer, Loss.l2Loss())) {
-            train(trainer, 3);
-            assertThat(instance(adapter).offloads()).isEqualTo(1);
-            assertStepCounts(optimizer, adapter, 3, "updates with the state kept across the offload");
         }
     }
 
@@ -254,6 +242,17 @@ final class TestPloraOffload {
             if (parameter.getName().equals(PloraModule.LORA_B_WEIGHT)) {
                 parameter.getArray().addi(0.1f);
             }
+        }
+    }
+
+    private void assertStepCountsAfterThreeSteps(Map<String, Object> options, int expected) {
+        PeftModel model = newModel();
+        Adapter adapter = attach(model, options);
+        ResettableAdamW optimizer = optimizer();
+        try (PeftTrainer trainer = PeftTrainer.create(model, optimizer, Loss.l2Loss())) {
+            train(trainer, 3);
+            assertThat(instance(adapter).offloads()).isEqualTo(1);
+            assertStepCounts(optimizer, adapter, expected, "updates counted by the optimizer after 3 steps and 1 offload");
         }
     }
 
