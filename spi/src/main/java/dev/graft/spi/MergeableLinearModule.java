@@ -1,9 +1,12 @@
 package dev.graft.spi;
 
 /**
- * A linear-site module that can fold itself into the base weights and take itself out again. Merges and
- * unmerges return new arrays; the runtime swaps them in, computing in float32 where weights are half precision.
- * A module whose descriptor says {@code mergeable} implements this interface.
+ * A linear-site module that can fold itself into the base weights and take itself out again. A module whose
+ * descriptor says {@code mergeable} implements this interface.
+ *
+ * <p>The runtime passes float32 copies of the base weight and bias (whatever their stored precision), inside a
+ * memory scope; the arrays returned may be new or the ones passed in (an unchanged bias, say), and the runtime
+ * copies their values into the base parameters, converting back to the stored precision, then frees them.
  */
 public interface MergeableLinearModule extends MethodModule {
     /** The weights with this module folded in. Must not modify {@code base}. */

@@ -30,7 +30,8 @@ public interface MethodInstance {
 
     /**
      * Makes the module for {@code site}. Its parameters must have their shapes and initializers set; the
-     * runtime initialises them on the model's manager.
+     * runtime initialises them on the model's manager (in float32) with the module's own initializers and never
+     * replaces them.
      */
     MethodModule attach(Site site);
 
@@ -64,6 +65,16 @@ public interface MethodInstance {
      */
     default void loadSharedState(Map<String, NDArray> state) {
         CheckpointSupport.loadParameterValues("shared state", sharedParameters(), state);
+    }
+
+    /**
+     * The options (as raw values, schema keys) of an adapter of the same method whose low-rank modules have rank
+     * {@code ranksBySite.get(site name)} at each site and scaling 1, keeping this adapter's other settings
+     * (dropout, say). The runtime uses it to create the result of a weighted combination. Empty (the default)
+     * when the method cannot express it.
+     */
+    default java.util.Optional<Map<String, Object>> optionsForRanks(Map<String, Integer> ranksBySite) {
+        return java.util.Optional.empty();
     }
 
     /**

@@ -84,6 +84,11 @@ public final class MethodOptions {
         return typed(name, Map.class);
     }
 
+    @SuppressWarnings("unchecked")
+    public Map<String, Integer> getIntegerMap(String name) {
+        return typed(name, Map.class);
+    }
+
     private <T> T typed(String name, Class<T> type) {
         Object value = get(name);
         if (!type.isInstance(value)) {

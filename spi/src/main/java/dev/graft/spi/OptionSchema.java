@@ -126,6 +126,14 @@ public final class OptionSchema {
                     return Collections.unmodifiableMap(map);
                 }
                 break;
+            case INTEGER_MAP:
+                if (value instanceof Map<?, ?> && ((Map<?, ?>) value).entrySet().stream()
+                        .allMatch(entry -> entry.getKey() instanceof String && asInteger(entry.getValue()) != null)) {
+                    Map<String, Integer> map = new LinkedHashMap<>();
+                    ((Map<?, ?>) value).forEach((key, number) -> map.put((String) key, asInteger(number)));
+                    return Collections.unmodifiableMap(map);
+                }
+                break;
             case CHOICE:
                 for (Object choice : option.choices()) {
                     if (choice.equals(value)) {
@@ -170,6 +178,8 @@ public final class OptionSchema {
                 return "a list of whole numbers";
             case NUMBER_MAP:
                 return "a map from names to numbers";
+            case INTEGER_MAP:
+                return "a map from names to whole numbers";
             case CHOICE:
                 return "one of " + option.choices().stream().map(OptionSchema::render).collect(Collectors.joining(", "));
         }

@@ -72,6 +72,11 @@ public record OptionSpec(String name, OptionType type, Object defaultValue, bool
         return new OptionSpec(name, OptionType.NUMBER_MAP, Map.copyOf(defaultValue), false, List.of(), description);
     }
 
+    /** A string-to-whole-number map option with a default (often empty). */
+    public static OptionSpec integerMap(String name, Map<String, Integer> defaultValue, String description) {
+        return new OptionSpec(name, OptionType.INTEGER_MAP, Map.copyOf(defaultValue), false, List.of(), description);
+    }
+
     /** An option whose value is one of {@code choices}. */
     public static OptionSpec choice(String name, Object defaultValue, List<Object> choices, String description) {
         return new OptionSpec(name, OptionType.CHOICE, defaultValue, false, choices, description);

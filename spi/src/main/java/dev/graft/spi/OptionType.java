@@ -14,8 +14,10 @@ public enum OptionType {
     STRING_LIST,
     /** A list of whole numbers. */
     INTEGER_LIST,
-    /** A map from strings (usually module-name patterns) to numbers, like PEFT's {@code rank_pattern}. */
+    /** A map from strings (usually module-name patterns) to numbers, like PEFT's {@code alpha_pattern}. */
     NUMBER_MAP,
+    /** A map from strings to whole numbers, like PEFT's {@code rank_pattern}. */
+    INTEGER_MAP,
     /** One of a fixed set of values, which may mix strings and booleans (like PEFT's {@code init_lora_weights}). */
     CHOICE
 }

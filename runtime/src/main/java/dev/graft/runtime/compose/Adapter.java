@@ -7,6 +7,7 @@ import dev.graft.runtime.site.Attachment;
 import dev.graft.spi.MethodDescriptor;
 import dev.graft.spi.MethodInstance;
 import dev.graft.spi.MethodOptions;
+import dev.graft.spi.PeftMethod;
 import dev.graft.spi.Site;
 
 import java.util.ArrayList;
@@ -18,6 +19,8 @@ import java.util.Map;
 /** One named adapter on a {@link PeftModel}: its method, options, sites and attachments. */
 public final class Adapter {
     private final String name;
+    private final AdapterSpec spec;
+    private final PeftMethod method;
     private final MethodDescriptor descriptor;
     private final MethodOptions options;
     private final MethodInstance instance;
@@ -26,9 +29,11 @@ public final class Adapter {
     private final List<Parameter> trainableSharedParameters;
     private boolean trainable = true;
 
-    Adapter(String name, MethodDescriptor descriptor, MethodOptions options, MethodInstance instance, Composition composition,
+    Adapter(AdapterSpec spec, PeftMethod method, MethodDescriptor descriptor, MethodOptions options, MethodInstance instance, Composition composition,
             Map<Site, Attachment> attachments, List<Parameter> trainableSharedParameters) {
-        this.name = requireNonNull(name, "name is null");
+        this.spec = requireNonNull(spec, "spec is null");
+        this.method = requireNonNull(method, "method is null");
+        this.name = spec.name();
         this.descriptor = requireNonNull(descriptor, "descriptor is null");
         this.options = requireNonNull(options, "options is null");
         this.instance = requireNonNull(instance, "instance is null");
@@ -39,6 +44,16 @@ public final class Adapter {
 
     public String name() {
         return name;
+    }
+
+    /** What this adapter was attached with: options as given, targeting rules, composition, extra fields. */
+    public AdapterSpec spec() {
+        return spec;
+    }
+
+    /** The method this adapter is an instance of. */
+    public PeftMethod method() {
+        return method;
     }
 
     public MethodDescriptor descriptor() {

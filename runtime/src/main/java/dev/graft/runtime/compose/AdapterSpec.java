@@ -16,13 +16,22 @@ import java.util.Map;
  * @param options the method's options as parsed from JSON/YAML (targeting keys excluded)
  * @param targets PEFT targeting rules ({@code target_modules}, {@code exclude_modules}, {@code layers_to_transform})
  * @param composition sum or gated
+ * @param extraConfig configuration fields the method does not know (from a newer PEFT, say), kept so that a
+ *        saved adapter carries them on
  */
-public record AdapterSpec(String name, Map<String, Object> options, TargetRules targets, Composition composition) {
+public record AdapterSpec(String name, Map<String, Object> options, TargetRules targets, Composition composition, Map<String, Object> extraConfig) {
     public AdapterSpec {
         requireNonNull(name, "name is null");
         requireNonNull(options, "options is null");
         requireNonNull(targets, "targets is null");
         requireNonNull(composition, "composition is null");
+        requireNonNull(extraConfig, "extraConfig is null");
         options = Collections.unmodifiableMap(new LinkedHashMap<>(options));
+        extraConfig = Collections.unmodifiableMap(new LinkedHashMap<>(extraConfig));
+    }
+
+    /** A spec without extra configuration fields. */
+    public AdapterSpec(String name, Map<String, Object> options, TargetRules targets, Composition composition) {
+        this(name, options, targets, composition, Map.of());
     }
 }

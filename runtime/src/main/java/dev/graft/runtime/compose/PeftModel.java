@@ -125,7 +125,7 @@ public final class PeftModel extends AbstractBlock {
         if (!instance.sharedParameters().isEmpty()) {
             adapterBlocks.add(spec.name() + "/shared", new SharedParameters(instance.sharedParameters()));
         }
-        Adapter adapter = new Adapter(spec.name(), descriptor, options, instance, spec.composition(), attachments, trainableShared);
+        Adapter adapter = new Adapter(spec, method, descriptor, options, instance, spec.composition(), attachments, trainableShared);
         adapters.put(spec.name(), adapter);
         adapter.setTrainable(true);
         return adapter;
@@ -156,7 +156,7 @@ public final class PeftModel extends AbstractBlock {
                 }
             }
             chosenLinear = TargetSelector.select(spec.targets(), linear, base.outputLayerNames(),
-                    descriptor.defaultTargets().getOrDefault(base.modelType(), null));
+                    descriptor.defaultTargets().getOrDefault(base.modelType(), List.of()));
         }
         for (Site site : base.sites()) {
             boolean wanted = site instanceof LinearSite ? chosenLinear.contains(site) : descriptor.siteKinds().contains(site.kind());
@@ -201,6 +201,11 @@ public final class PeftModel extends AbstractBlock {
             boolean active = names.contains(adapter.name());
             adapter.attachments().values().forEach(attachment -> attachment.setActive(active));
         }
+    }
+
+    /** Activates or deactivates one adapter, leaving the others as they are. */
+    public void setActive(String name, boolean active) {
+        adapter(name).attachments().values().forEach(attachment -> attachment.setActive(active));
     }
 
     /** The names of the active adapters. */

@@ -1,0 +1,160 @@
+package dev.graft.plugin.bone;
+
+import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.engine.EngineException;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.ConstantInitializer;
+import ai.djl.util.PairList;
+import dev.graft.spi.LinearSite;
+import dev.graft.spi.LinearWeights;
+import dev.graft.spi.MergeableLinearModule;
+import dev.graft.spi.WeightTransformModule;
+
+/**
+ * Bat (block affine transformation) at one linear site, as PEFT's {@code BoneLinear} with {@code init_weights: "bat"}:
+ * {@code bone_block} of shape {@code (out/r, r, r)} holds one {@code r × r} matrix {@code B_i} per output block,
+ * zero at start. With {@code W_ij} the {@code r × r} block of {@code W} in output block {@code i} and input
+ * block {@code j}, the site computes with {@code W_ij + ΔW_ij}, where
+ * <pre>
+ *   ΔW_ij = W_ij·B_i + B_i
+ * </pre>
+ * Merge adds {@code ΔW}; unmerge inverts it exactly: {@code W_ij = (W'_ij − B_i)(I + B_i)⁻¹}, in float32.
+ */
+public final class BatModule extends AbstractBlock implements WeightTransformModule, MergeableLinearModule {
+    /** The parameter name (and checkpoint key suffix) of the blocks, shape {@code (out/r, r, r)}. */
+    public static final String BONE_BLOCK = "bone_block";
+
+    private static final byte VERSION = 1;
+
+    private final LinearSite site;
+    private final int rank;
+    private final Parameter block;
+
+    /**
+     * Makes the module and registers {@code bone_block}, zero at start.
+     *
+     * @param site the linear site; {@code in} and {@code out} must be multiples of {@code rank}
+     * @param rank the block size {@code r}
+     */
+    public BatModule(LinearSite site, int rank) {
+        super(VERSION);
+        this.site = requireNonNull(site, "site is null");
+        if (rank <= 0 || site.inFeatures() % rank != 0 || site.outFeatures() % rank != 0) {
+            throw new IllegalArgumentException(format(
+                    "Bat at %s: in=%d and out=%d must be multiples of r=%d (the weight must divide into r x r blocks)",
+                    site.name(), site.inFeatures(), site.outFeatures(), rank));
+        }
+        this.rank = rank;
+        this.block = addParameter(Parameter.builder()
+                .setName(BONE_BLOCK)
+                .setType(Parameter.Type.WEIGHT)
+                .optShape(new Shape(site.outFeatures() / rank, rank, rank))
+                .optInitializer(new ConstantInitializer(0f))
+                .build());
+    }
+
+    @Override
+    public LinearSite site() {
+        return site;
+    }
+
+    /** {@code ΔW} with {@code ΔW_ij = W_ij·B_i + B_i}, shape {@code (out, in)}, in {@code weight}'s data type. */
+    @Override
+    public NDArray weightDelta(ParameterStore parameterStore, NDArray weight, boolean training) {
+        requireNonNull(parameterStore, "parameterStore is null");
+        checkShape(requireNonNull(weight, "weight is null"));
+        NDArray blocks = parameterStore.getValue(block, weight.getDevice(), training);
+        return fromBlocks(toBlocks(weight).matMul(blocks).add(blocks));
+    }
+
+    /** {@code W + ΔW(W)}, in float32; the bias is unchanged. */
+    @Override
+    public LinearWeights merge(LinearWeights base) {
+        requireNonNull(base, "base is null");
+        NDArray weight = checkShape(base.weight());
+        try (NDManager scope = weight.getManager().newSubManager()) {
+            scope.tempAttachAll(weight, initialized());
+            NDArray weight32 = weight.toType(DataType.FLOAT32, false);
+            NDArray blocks = block.getArray().toType(DataType.FLOAT32, false);
+            NDArray merged = weight32.add(fromBlocks(toBlocks(weight32).matMul(blocks).add(blocks)));
+            return new LinearWeights(scope.ret(merged.toType(weight.getDataType(), false)), base.bias());
+        }
+    }
+
+    /**
+     * {@code W_ij = (W'_ij − B_i)(I + B_i)⁻¹}, in float32; the exact inverse of {@link #merge} where {@code I + B_i} is
+     * invertible.
+     *
+     * @throws IllegalStateException if some {@code I + B_i} is singular
+     */
+    @Override
+    public LinearWeights unmerge(LinearWeights merged) {
+        requireNonNull(merged, "merged is null");
+        NDArray weight = checkShape(merged.weight());
+        try (NDManager scope = weight.getManager().newSubManager()) {
+            scope.tempAttachAll(weight, initialized());
+            NDArray blocks = block.getArray().toType(DataType.FLOAT32, false);
+            NDArray inverse;
+            try {
+                inverse = scope.eye(rank).add(blocks).inverse();
+            }
+            catch (EngineException e) {
+                throw new IllegalStateException(format(
+                        "Bat at %s: cannot unmerge, because I + bone_block[i] is singular for some output block i, so the merged weight does not "
+                                + "determine the original; keep a copy of the base weights instead", site.name()), e);
+            }
+            NDArray restored = fromBlocks(toBlocks(weight.toType(DataType.FLOAT32, false)).sub(blocks).matMul(inverse));
+            return new LinearWeights(scope.ret(restored.toType(weight.getDataType(), false)), merged.bias());
+        }
+    }
+
+    /** {@code (out, in)} → {@code (in/r, out/r, r, r)}: element {@code [j, i]} is the block {@code W_ij}. */
+    private NDArray toBlocks(NDArray weight) {
+        return weight.reshape(site.outFeatures() / rank, rank, site.inFeatures() / rank, rank).transpose(2, 0, 1, 3);
+    }
+
+    /** The inverse of {@link #toBlocks}. */
+    private NDArray fromBlocks(NDArray blocks) {
+        return blocks.transpose(1, 2, 0, 3).reshape(site.outFeatures(), site.inFeatures());
+    }
+
+    private NDArray checkShape(NDArray weight) {
+        Shape expected = new Shape(site.outFeatures(), site.inFeatures());
+        if (!weight.getShape().equals(expected)) {
+            throw new IllegalArgumentException(format("Bat at %s: weight has shape %s, expected %s", site.name(), weight.getShape(), expected));
+        }
+        return weight;
+    }
+
+    private NDArray initialized() {
+        if (!block.isInitialized()) {
+            throw new IllegalStateException(format("Bat at %s: parameter %s is not initialized", site.name(), BONE_BLOCK));
+        }
+        return block.getArray();
+    }
+
+    /** Not used by the runtime, which calls {@link #weightDelta}; returns {@code ΔW} of the single input, a weight. */
+    @Override
+    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+        return new NDList(weightDelta(parameterStore, inputs.singletonOrThrow(), training));
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {new Shape(site.outFeatures(), site.inFeatures())};
+    }
+
+    @Override
+    public String toString() {
+        return format("BatModule(%s, r=%d)", site.name(), rank);
+    }
+}

@@ -1,0 +1,154 @@
+package dev.graft.plugin.bone;
+
+import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.norm.Dropout;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.ConstantInitializer;
+import ai.djl.training.initializer.UniformInitializer;
+import ai.djl.util.PairList;
+import dev.graft.spi.AdditiveLinearModule;
+import dev.graft.spi.LinearSite;
+import dev.graft.spi.LinearWeights;
+import dev.graft.spi.MergeableLinearModule;
+
+/**
+ * Bone at one linear site, as PEFT's {@code BoneLinear} with {@code init_weights} true or false: one
+ * {@code bone_block} of shape {@code (r, out)} shared by every {@code r}-column block of {@code W}.
+ * <ul>
+ *   <li>forward: {@code x} is zero-padded to a multiple of {@code r}, reshaped to {@code (..., in'/r, r)} and
+ *       summed over the blocks, then {@code Δy = x̃·bone_block};</li>
+ *   <li>merge: {@code bone_blockᵀ} {@code (out, r)} is added to every full {@code r}-column block of {@code W}; a
+ *       remainder block of {@code in mod r} columns gets the first {@code in mod r} columns of {@code bone_blockᵀ}
+ *       (exactly what the zero padding does in forward). Unmerge subtracts the same.</li>
+ * </ul>
+ */
+public final class BoneModule extends AbstractBlock implements AdditiveLinearModule, MergeableLinearModule {
+    /** The parameter name (and checkpoint key suffix) of the block, shape {@code (r, out)}. */
+    public static final String BONE_BLOCK = "bone_block";
+
+    private static final byte VERSION = 1;
+
+    private final LinearSite site;
+    private final int rank;
+    private final float dropout;
+    private final Parameter block;
+
+    /**
+     * Makes the module and registers {@code bone_block}.
+     *
+     * @param site the linear site
+     * @param rank the block size {@code r}
+     * @param randomStart {@code init_weights: false}: Kaiming-uniform ({@code a = √5}, fan-in {@code out}) instead of zero
+     * @param dropout the dropout probability on the input while training, in {@code [0, 1)}
+     */
+    public BoneModule(LinearSite site, int rank, boolean randomStart, float dropout) {
+        super(VERSION);
+        this.site = requireNonNull(site, "site is null");
+        if (rank <= 0) {
+            throw new IllegalArgumentException(format("Bone at %s: r must be greater than 0, but is %d", site.name(), rank));
+        }
+        if (!(dropout >= 0 && dropout < 1)) {
+            throw new IllegalArgumentException(format("Bone at %s: dropout must be in [0, 1), but is %s", site.name(), dropout));
+        }
+        this.rank = rank;
+        this.dropout = dropout;
+        this.block = addParameter(Parameter.builder()
+                .setName(BONE_BLOCK)
+                .setType(Parameter.Type.WEIGHT)
+                .optShape(new Shape(rank, site.outFeatures()))
+                .optInitializer(randomStart ? new UniformInitializer((float) (1 / Math.sqrt(site.outFeatures()))) : new ConstantInitializer(0f))
+                .build());
+    }
+
+    @Override
+    public LinearSite site() {
+        return site;
+    }
+
+    /** Always 1, as PEFT's Bone. */
+    @Override
+    public float scaling() {
+        return 1f;
+    }
+
+    /** {@code sum over blocks of pad(dropout(x))} times {@code bone_block}, shape {@code (..., out)}. */
+    @Override
+    public NDArray delta(ParameterStore parameterStore, NDArray x, boolean training) {
+        requireNonNull(parameterStore, "parameterStore is null");
+        requireNonNull(x, "x is null");
+        Shape shape = x.getShape();
+        if (shape.dimension() == 0 || shape.getLastDimension() != site.inFeatures()) {
+            throw new IllegalArgumentException(format(
+                    "Bone at %s: input has shape %s, but its last dimension must be in=%d", site.name(), shape, site.inFeatures()));
+        }
+        NDArray weights = parameterStore.getValue(block, x.getDevice(), training);
+        NDArray input = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
+        int remainder = site.inFeatures() % rank;
+        if (remainder != 0) {
+            Shape padding = shape.slice(0, shape.dimension() - 1).add(rank - remainder);
+            input = NDArrays.concat(new NDList(input, input.getManager().zeros(padding, input.getDataType(), input.getDevice())), -1);
+        }
+        long blocks = input.getShape().getLastDimension() / rank;
+        NDArray summed = input.reshape(shape.slice(0, shape.dimension() - 1).add(blocks, rank)).sum(new int[] {shape.dimension() - 1});
+        return summed.matMul(weights);
+    }
+
+    /** {@code W} plus {@code bone_blockᵀ} in every {@code r}-column block, in float32; the bias is unchanged. */
+    @Override
+    public LinearWeights merge(LinearWeights base) {
+        return addBlocks(requireNonNull(base, "base is null"), 1f);
+    }
+
+    /** {@code W} minus {@code bone_blockᵀ} in every {@code r}-column block; the inverse of {@link #merge}. */
+    @Override
+    public LinearWeights unmerge(LinearWeights merged) {
+        return addBlocks(requireNonNull(merged, "merged is null"), -1f);
+    }
+
+    private LinearWeights addBlocks(LinearWeights weights, float sign) {
+        NDArray weight = weights.weight();
+        Shape expected = new Shape(site.outFeatures(), site.inFeatures());
+        if (!weight.getShape().equals(expected)) {
+            throw new IllegalArgumentException(format("Bone at %s: weight has shape %s, expected %s", site.name(), weight.getShape(), expected));
+        }
+        if (!block.isInitialized()) {
+            throw new IllegalStateException(format("Bone at %s: parameter %s is not initialized", site.name(), BONE_BLOCK));
+        }
+        try (NDManager scope = weight.getManager().newSubManager()) {
+            scope.tempAttachAll(weight, block.getArray());
+            long blocks = (site.inFeatures() + rank - 1) / rank;
+            NDArray delta = block.getArray().toType(DataType.FLOAT32, false).transpose()
+                    .tile(new long[] {1, blocks})
+                    .get(new NDIndex(":, :{}", site.inFeatures()));
+            NDArray updated = weight.toType(DataType.FLOAT32, false).add(delta.mul(sign)).toType(weight.getDataType(), false);
+            return new LinearWeights(scope.ret(updated), weights.bias());
+        }
+    }
+
+    @Override
+    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+        return new NDList(delta(parameterStore, inputs.singletonOrThrow(), training));
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        Shape input = inputShapes[0];
+        return new Shape[] {input.slice(0, input.dimension() - 1).add(site.outFeatures())};
+    }
+
+    @Override
+    public String toString() {
+        return format("BoneModule(%s, r=%d, dropout=%s)", site.name(), rank, dropout);
+    }
+}

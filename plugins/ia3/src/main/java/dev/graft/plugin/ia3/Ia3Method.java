@@ -1,0 +1,64 @@
+package dev.graft.plugin.ia3;
+
+import static java.util.Objects.requireNonNull;
+
+import com.google.auto.service.AutoService;
+import dev.graft.spi.MethodDescriptor;
+import dev.graft.spi.MethodInstance;
+import dev.graft.spi.MethodOptions;
+import dev.graft.spi.ModelContext;
+import dev.graft.spi.PeftMethod;
+import dev.graft.spi.SiteKind;
+import dev.graft.spi.SpiVersion;
+
+import java.util.Set;
+
+/**
+ * (IA)³, infused adapter by inhibiting and amplifying inner activations (Liu et al. 2022), with Hugging Face PEFT's
+ * semantics, options and checkpoint layout: each targeted linear layer learns one vector {@code ia3_l} that scales
+ * its output ({@code (out, 1)}) or, for feed-forward modules, its input ({@code (1, in)}); {@code out} or {@code in}
+ * parameters per layer, ones at start (a no-op).
+ *
+ * <p>Default targets follow PEFT: llama {@code k_proj, v_proj, down_proj} with feed-forward {@code down_proj}; bert
+ * and roberta {@code key, value, output.dense} with feed-forward {@code output.dense}. A module is feed-forward
+ * when its name ends with an entry of {@code feedforward_modules} (PEFT's plain suffix rule). PEFT also accepts a
+ * regular expression string there; the option schema of SPI 1.0 cannot type "string or list", so Graft accepts the
+ * list form only ({@link FeedForwardModules#ofPattern} implements the string form for callers of the Java API).
+ *
+ * <p>Merging multiplies the weight's rows (and the bias) or columns by the vector; unmerging divides by it plus
+ * {@code 1e-8}, as PEFT. Checkpoints hold {@code base_model.model.<module>.ia3_l} with {@code peft_type: IA3}.
+ */
+@AutoService(PeftMethod.class)
+public final class Ia3Method implements PeftMethod {
+    private static final MethodDescriptor DESCRIPTOR = new MethodDescriptor(
+            Ia3Configuration.METHOD_ID,
+            "0.1.0",
+            SpiVersion.CURRENT,
+            "IA3",
+            Set.of(SiteKind.LINEAR),
+            true,
+            Ia3Configuration.SCHEMA,
+            Ia3Configuration.DEFAULT_TARGETS,
+            "(IA)3: learned vectors rescaling linear layers' outputs, or feed-forward layers' inputs (Hugging Face PEFT compatible)");
+
+    /** Creates the provider; it holds no tensors. */
+    public Ia3Method() {}
+
+    @Override
+    public MethodDescriptor descriptor() {
+        return DESCRIPTOR;
+    }
+
+    /**
+     * Creates an IA³ adapter.
+     *
+     * @throws dev.graft.spi.InvalidOptionsException for {@code fan_in_fan_out: true}, or when
+     *         {@code feedforward_modules} is absent and PEFT has no default for the model's type
+     */
+    @Override
+    public MethodInstance create(MethodOptions options, ModelContext model) {
+        requireNonNull(options, "options is null");
+        requireNonNull(model, "model is null");
+        return new Ia3Instance(Ia3Configuration.fromOptions(options, model.modelType()));
+    }
+}

@@ -1,0 +1,52 @@
+package dev.graft.plugin.ia3;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.graft.spi.InvalidOptionsException;
+import dev.graft.spi.MethodOptions;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** PEFT's feed-forward rule and the per-model defaults. */
+final class TestFeedForwardModules {
+    @Test
+    void testListEntriesMatchAsPlainSuffixes() {
+        FeedForwardModules modules = FeedForwardModules.ofList(List.of("down_proj"));
+        assertThat(modules.matches("model.layers.0.mlp.down_proj")).isTrue();
+        assertThat(modules.matches("down_proj")).isTrue();
+        assertThat(modules.matches("model.layers.0.self_attn.k_proj")).isFalse();
+        assertThat(modules.matches("model.layers.0.mlp.down_proj.extra")).isFalse();
+        // PEFT tests key.endswith(entry), without a dot boundary
+        assertThat(FeedForwardModules.ofList(List.of("proj")).matches("model.layers.0.self_attn.k_proj")).isTrue();
+        assertThat(FeedForwardModules.ofList(List.of("mlp.down_proj")).matches("model.layers.1.mlp.down_proj")).isTrue();
+        assertThat(FeedForwardModules.ofList(List.of()).matches("model.layers.1.mlp.down_proj")).isFalse();
+    }
+
+    @Test
+    void testPatternMustMatchTheWholeName() {
+        FeedForwardModules modules = FeedForwardModules.ofPattern("model\\.layers\\.\\d+\\.mlp\\.down_proj");
+        assertThat(modules.matches("model.layers.12.mlp.down_proj")).isTrue();
+        assertThat(modules.matches("prefix.model.layers.12.mlp.down_proj")).isFalse();
+        assertThat(FeedForwardModules.ofPattern("down_proj").matches("model.layers.0.mlp.down_proj")).isFalse();
+        assertThatThrownBy(() -> FeedForwardModules.ofPattern("mlp.(down")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("mlp.(down");
+    }
+
+    @Test
+    void testDefaultsFollowTheModelType() {
+        MethodOptions defaults = Ia3Configuration.SCHEMA.validate(Ia3Configuration.METHOD_ID, Map.of());
+        Ia3Configuration llama = Ia3Configuration.fromOptions(defaults, "llama");
+        assertThat(llama.explicitFeedforwardModules()).isFalse();
+        assertThat(llama.feedforwardModules().entries()).containsExactly("down_proj");
+        assertThat(Ia3Configuration.fromOptions(defaults, "bert").feedforwardModules().entries()).containsExactly("output.dense");
+        assertThatThrownBy(() -> Ia3Configuration.fromOptions(defaults, "gpt2"))
+                .isInstanceOf(InvalidOptionsException.class)
+                .hasMessageContaining("'ia3'").hasMessageContaining("feedforward_modules").hasMessageContaining("gpt2");
+        MethodOptions given = Ia3Configuration.SCHEMA.validate(Ia3Configuration.METHOD_ID, Map.of("feedforward_modules", List.of("up_proj")));
+        Ia3Configuration explicit = Ia3Configuration.fromOptions(given, "gpt2");
+        assertThat(explicit.explicitFeedforwardModules()).isTrue();
+        assertThat(explicit.feedforwardModules().entries()).containsExactly("up_proj");
+    }
+}

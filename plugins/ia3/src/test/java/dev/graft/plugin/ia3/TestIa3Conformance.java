@@ -1,0 +1,63 @@
+package dev.graft.plugin.ia3;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.types.Shape;
+import dev.graft.runtime.compose.Adapter;
+import dev.graft.runtime.compose.Composition;
+import dev.graft.runtime.compose.PeftModel;
+import dev.graft.spi.PeftMethod;
+import dev.graft.spi.ScalingLinearModule;
+import dev.graft.spi.Site;
+import dev.graft.tck.MethodConformanceTest;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The conformance kit on IA³ with PEFT's llama targets (k_proj, v_proj, down_proj; down_proj feed-forward), plus
+ * the issue's parameter count and the side each target scales.
+ */
+final class TestIa3Conformance extends MethodConformanceTest {
+    @Override
+    protected PeftMethod method() {
+        return new Ia3Method();
+    }
+
+    @Override
+    protected List<String> targetModules() {
+        return List.of("k_proj", "v_proj", "down_proj");
+    }
+
+    @Override
+    protected Map<String, Map<String, Object>> invalidOptions() {
+        return Map.of(
+                "fan_in_fan_out", Map.of("fan_in_fan_out", true),
+                "feed-forward module that is not a target", Map.of("feedforward_modules", List.of("down_proj", "up_proj")),
+                "feed-forward modules as a string", Map.of("feedforward_modules", "down_proj"));
+    }
+
+    @Test
+    void testParameterCountIsOutPerAttentionTargetAndInPerFeedForwardTarget() {
+        PeftModel model = newModel();
+        attach(model, "default", Composition.SUM);
+        // k_proj and v_proj: out = 32 each; down_proj: in = 128; times 2 layers
+        assertThat(model.trainableParameterCount()).isEqualTo(384);
+    }
+
+    @Test
+    void testFeedForwardTargetScalesItsInputAndOthersTheirOutput() {
+        PeftModel model = newModel();
+        Adapter adapter = attach(model, "default", Composition.SUM);
+        assertThat(adapter.sites()).hasSize(6);
+        for (Site site : adapter.sites()) {
+            Ia3Module module = (Ia3Module) adapter.attachments().get(site).module();
+            boolean feedForward = site.name().endsWith("mlp.down_proj");
+            assertThat(module.side()).as("side of %s", site.name())
+                    .isEqualTo(feedForward ? ScalingLinearModule.Side.INPUT : ScalingLinearModule.Side.OUTPUT);
+            assertThat(module.getParameters().get(Ia3Module.IA3_L).getArray().getShape()).as("ia3_l of %s", site.name())
+                    .isEqualTo(feedForward ? new Shape(1, 128) : new Shape(32, 1));
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package dev.graft.plugin.vera;
+
+import static java.util.Objects.requireNonNull;
+
+import com.google.auto.service.AutoService;
+import dev.graft.spi.MethodDescriptor;
+import dev.graft.spi.MethodInstance;
+import dev.graft.spi.MethodOptions;
+import dev.graft.spi.ModelContext;
+import dev.graft.spi.PeftMethod;
+import dev.graft.spi.SiteKind;
+import dev.graft.spi.SpiVersion;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Vector-based random matrix adaptation (VeRA, Kopiczko et al. 2024) with Hugging Face PEFT's semantics, options
+ * and checkpoint layout. One pair of frozen random projections is shared by every targeted linear layer, sized to
+ * the largest target ({@code vera_A (r × max_in)}, {@code vera_B (max_out × r)}); each layer trains only two
+ * vectors, {@code vera_lambda_b (out)} (initially 0) and {@code vera_lambda_d (r)} (initially {@code d_initial}),
+ * so {@code out + r} parameters per layer:
+ * <pre>
+ *   y = x·Wᵀ + b + λ_b ⊙ ((λ_d ⊙ (dropout(x)·A_sᵀ))·B_sᵀ)      A_s = vera_A[:, :in], B_s = vera_B[:out, :]
+ * </pre>
+ * Merging adds {@code (λ_b·B_s)(λ_d·A_s)} to {@code W}.
+ *
+ * <p>Checkpoints hold {@code base_model.model.<module>.vera_lambda_b}, {@code ...vera_lambda_d} and, with
+ * {@code save_projection: true} (the default), {@code base_model.vera_A} and {@code base_model.vera_B}. The
+ * projections' values differ from PEFT's for the same key (see {@link VeraProjections}), so keep
+ * {@code save_projection: true} to exchange adapters with Python PEFT. {@code fan_in_fan_out: true} and a
+ * {@code bias} other than {@code "none"} are not supported.
+ */
+@AutoService(PeftMethod.class)
+public final class VeraMethod implements PeftMethod {
+    private static final MethodDescriptor DESCRIPTOR = new MethodDescriptor(
+            VeraConfiguration.METHOD_ID,
+            "0.1.0",
+            SpiVersion.CURRENT,
+            "VERA",
+            Set.of(SiteKind.LINEAR),
+            true,
+            VeraConfiguration.SCHEMA,
+            Map.of(
+                    "llama", List.of("q_proj", "v_proj"),
+                    "bert", List.of("query", "value"),
+                    "roberta", List.of("query", "value")),
+            "VeRA: shared frozen random projections scaled by trainable vectors, out + r parameters per linear layer (Hugging Face PEFT compatible)");
+
+    /** Creates the provider; it holds no tensors. */
+    public VeraMethod() {}
+
+    @Override
+    public MethodDescriptor descriptor() {
+        return DESCRIPTOR;
+    }
+
+    /**
+     * Creates a VeRA adapter.
+     *
+     * @throws dev.graft.spi.InvalidOptionsException for {@code r < 1}, {@code vera_dropout} outside {@code [0, 1)},
+     *         a non-finite {@code d_initial}, or {@code fan_in_fan_out: true}
+     */
+    @Override
+    public MethodInstance create(MethodOptions options, ModelContext model) {
+        requireNonNull(options, "options is null");
+        requireNonNull(model, "model is null");
+        return new VeraInstance(VeraConfiguration.fromOptions(options));
+    }
+}

@@ -1,0 +1,131 @@
+package dev.graft.runtime.cli;
+
+import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
+
+import com.google.inject.Guice;
+import com.google.inject.Injector;
+import com.google.inject.ProvisionException;
+import dev.graft.runtime.inject.GraftModule;
+import dev.graft.runtime.plugin.PluginConfiguration;
+
+import java.io.PrintWriter;
+import java.nio.charset.Charset;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+import picocli.CommandLine;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
+
+/**
+ * The {@code graft} command-line entry point.
+ *
+ * <p>Picocli parses the arguments into the chosen subcommand; then the runtime's injector is built once, from
+ * the distribution's plugin folder ({@code -Dgraft.home}, set by the launcher) and the subcommand's
+ * {@code --plugins} directories; the subcommand's {@code @Inject} members are injected and it runs.
+ *
+ * <p>Exit codes: 0 success, 1 the command failed, 2 bad input (unknown option, missing directory, no command).
+ * Every error is one line on standard error.
+ */
+public final class GraftMain {
+    /** The system property holding the distribution's root folder. */
+    public static final String GRAFT_HOME_PROPERTY = "graft.home";
+
+    static final int EXIT_FAILURE = CommandLine.ExitCode.SOFTWARE;
+    static final int EXIT_BAD_INPUT = CommandLine.ExitCode.USAGE;
+
+    private GraftMain() {}
+
+    /** Runs {@code graft} with {@code args} and exits with its exit code. */
+    public static void main(String[] args) {
+        Optional<Path> graftHome = Optional.ofNullable(System.getProperty(GRAFT_HOME_PROPERTY)).map(Path::of);
+        PrintWriter out = new PrintWriter(System.out, true, Charset.defaultCharset());
+        PrintWriter err = new PrintWriter(System.err, true, Charset.defaultCharset());
+        System.exit(run(List.of(args), graftHome, out, err));
+    }
+
+    /**
+     * Runs {@code graft} with {@code args}.
+     *
+     * @param graftHome the distribution's root, whose {@code plugins/} folder is searched first
+     * @param out where results go
+     * @param err where errors go, one line each
+     * @return the exit code
+     */
+    public static int run(List<String> args, Optional<Path> graftHome, PrintWriter out, PrintWriter err) {
+        requireNonNull(args, "args is null");
+        requireNonNull(graftHome, "graftHome is null");
+        requireNonNull(out, "out is null");
+        requireNonNull(err, "err is null");
+        CommandLine commandLine = new CommandLine(new GraftCommand());
+        commandLine.setOut(out);
+        commandLine.setErr(err);
+        commandLine.setParameterExceptionHandler(GraftMain::reportBadInput);
+        commandLine.setExecutionExceptionHandler((exception, failed, parseResult) -> {
+            failed.getErr().println(format("%s: %s", failed.getCommandSpec().qualifiedName(), describe(exception)));
+            return EXIT_FAILURE;
+        });
+        commandLine.setExecutionStrategy(parseResult -> execute(parseResult, graftHome));
+        int exitCode = commandLine.execute(args.toArray(new String[0]));
+        out.flush();
+        err.flush();
+        return exitCode;
+    }
+
+    private static int execute(ParseResult parseResult, Optional<Path> graftHome) {
+        Integer helpExitCode = CommandLine.executeHelpRequest(parseResult);
+        if (helpExitCode != null) {
+            return helpExitCode;
+        }
+        CommandLine command = leaf(parseResult).commandSpec().commandLine();
+        if (command.getCommand() instanceof GraftCommand) {
+            throw new ParameterException(command, "no command given");
+        }
+        try {
+            Injector injector = Guice.createInjector(new GraftModule(PluginConfiguration.of(graftHome, pluginDirectories(command))));
+            injector.injectMembers(command.getCommand());
+        }
+        catch (RuntimeException e) {
+            throw new CommandLine.ExecutionException(command, "cannot assemble the runtime: " + describe(e), e);
+        }
+        return new CommandLine.RunLast().execute(parseResult);
+    }
+
+    private static ParseResult leaf(ParseResult parseResult) {
+        ParseResult current = parseResult;
+        while (current.subcommand() != null) {
+            current = current.subcommand();
+        }
+        return current;
+    }
+
+    private static List<Path> pluginDirectories(CommandLine command) {
+        List<Path> directories = new ArrayList<>();
+        for (Object mixin : command.getMixins().values()) {
+            if (mixin instanceof PluginOptions) {
+                directories.addAll(((PluginOptions) mixin).pluginDirectories());
+            }
+        }
+        return directories;
+    }
+
+    private static int reportBadInput(ParameterException exception, String[] args) {
+        CommandLine command = exception.getCommandLine();
+        command.getErr().println(format(
+                "%s: %s. Run '%s --help' for usage.",
+                command.getCommandSpec().qualifiedName(), exception.getMessage(), command.getCommandSpec().qualifiedName()));
+        return EXIT_BAD_INPUT;
+    }
+
+    private static String describe(Exception exception) {
+        Throwable cause = exception;
+        while (cause.getCause() != null && (cause.getMessage() == null || cause instanceof ProvisionException)) {
+            cause = cause.getCause();
+        }
+        String message = cause.getMessage() == null ? cause.getClass().getName() : cause.getMessage();
+        return message.replaceAll("\\s*\\R\\s*", " ").strip();
+    }
+}

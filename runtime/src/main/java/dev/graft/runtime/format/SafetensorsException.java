@@ -1,0 +1,18 @@
+package dev.graft.runtime.format;
+
+/**
+ * Thrown when a safetensors file, a sharded checkpoint index or a tensor cannot be read or written.
+ * The message names the file and, where one is involved, the tensor; it says what is wrong and, where
+ * there is one, how to fix it.
+ */
+public final class SafetensorsException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public SafetensorsException(String message) {
+        super(message);
+    }
+
+    public SafetensorsException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

@@ -1,0 +1,45 @@
+package dev.graft.runtime.plugin;
+
+import static java.util.Objects.requireNonNull;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Where the runtime looks for plugins besides its own class path.
+ *
+ * @param pluginDirectories plugin directories, searched in order; stored absolute and normalised, each once
+ */
+public record PluginConfiguration(List<Path> pluginDirectories) {
+    /** The name of the plugin folder inside a Graft distribution. */
+    public static final String DISTRIBUTION_PLUGIN_FOLDER = "plugins";
+
+    public PluginConfiguration {
+        requireNonNull(pluginDirectories, "pluginDirectories is null");
+        Set<Path> unique = new LinkedHashSet<>();
+        for (Path directory : pluginDirectories) {
+            unique.add(requireNonNull(directory, "plugin directory is null").toAbsolutePath().normalize());
+        }
+        pluginDirectories = List.copyOf(unique);
+    }
+
+    /**
+     * The distribution's {@code plugins/} folder (when {@code graftHome} is given) followed by
+     * {@code additionalDirectories}.
+     *
+     * @param graftHome the root of the Graft distribution, if known (the launcher passes {@code -Dgraft.home})
+     * @param additionalDirectories directories given by the user, such as {@code --plugins DIR}
+     */
+    public static PluginConfiguration of(Optional<Path> graftHome, List<Path> additionalDirectories) {
+        requireNonNull(graftHome, "graftHome is null");
+        requireNonNull(additionalDirectories, "additionalDirectories is null");
+        List<Path> directories = new ArrayList<>();
+        graftHome.ifPresent(home -> directories.add(home.resolve(DISTRIBUTION_PLUGIN_FOLDER)));
+        directories.addAll(additionalDirectories);
+        return new PluginConfiguration(directories);
+    }
+}

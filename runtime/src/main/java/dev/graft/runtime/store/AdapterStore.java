@@ -1,0 +1,237 @@
+package dev.graft.runtime.store;
+
+import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.graft.runtime.compose.Adapter;
+import dev.graft.runtime.compose.AdapterSpec;
+import dev.graft.runtime.compose.Composition;
+import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.format.SafetensorsFile;
+import dev.graft.runtime.format.SafetensorsWriter;
+import dev.graft.runtime.targeting.TargetRules;
+import dev.graft.spi.MethodDescriptor;
+import dev.graft.spi.PeftMethod;
+import dev.graft.spi.SiteKind;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Saves and loads adapters in Hugging Face PEFT's layout: {@code adapter_config.json} (every config field,
+ * {@code peft_type} naming the method) and {@code adapter_model.safetensors} with PEFT's key names. An adapter
+ * trained with Python PEFT loads here and one saved here loads there. Methods PEFT lacks use their own
+ * {@code peft_type}; a gated adapter records {@code "graft_composition": "gated"}. Fields a method does not
+ * know are warned about on load (one line) and written back on save.
+ */
+public final class AdapterStore {
+    /** The config file name. */
+    public static final String CONFIG_FILE = "adapter_config.json";
+    /** The weights file name. */
+    public static final String WEIGHTS_FILE = "adapter_model.safetensors";
+    /** Graft's config field recording a gated composition. */
+    public static final String COMPOSITION_FIELD = "graft_composition";
+
+    private static final Logger LOG = LoggerFactory.getLogger(AdapterStore.class);
+    private static final Set<String> TARGETING_FIELDS = Set.of("target_modules", "exclude_modules", "layers_to_transform", "layers_pattern");
+    private static final Set<String> COMMON_FIELDS = Set.of("peft_type", "task_type", "base_model_name_or_path", "revision", "inference_mode",
+            "auto_mapping", "peft_version", "modules_to_save");
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+
+    private AdapterStore() {}
+
+    /**
+     * Writes {@code adapterName} of {@code model} to {@code directory} (created if needed): the weights first,
+     * then the config, each to a temporary file moved into place, so an existing adapter there is replaced
+     * whole or not at all.
+     */
+    public static void save(PeftModel model, String adapterName, Path directory, String baseModelNameOrPath) {
+        Adapter adapter = model.adapter(adapterName);
+        try {
+            Files.createDirectories(directory);
+        }
+        catch (IOException e) {
+            throw new StoreException(format("Cannot create adapter directory %s: %s", directory, e.getMessage()), e);
+        }
+        try (NDManager scratch = NDManager.newBaseManager()) {
+            LinkedHashMap<String, NDArray> tensors = new LinkedHashMap<>(AdapterState.collect(adapter, scratch));
+            SafetensorsWriter.write(directory.resolve(WEIGHTS_FILE), tensors, Map.of("format", "pt"));
+        }
+        writeAtomically(directory.resolve(CONFIG_FILE), configOf(model, adapter, baseModelNameOrPath));
+    }
+
+    /** Every field of {@code adapter}'s {@code adapter_config.json}, keys sorted as PEFT writes them. */
+    public static Map<String, Object> configOf(PeftModel model, Adapter adapter, String baseModelNameOrPath) {
+        MethodDescriptor descriptor = adapter.descriptor();
+        Map<String, Object> config = new TreeMap<>(adapter.spec().extraConfig());
+        config.putAll(adapter.options().asMap());
+        Map<String, Object> targets = new LinkedHashMap<>(adapter.spec().targets().toConfig());
+        if (descriptor.siteKinds().contains(SiteKind.LINEAR) && targets.get("target_modules") == null) {
+            targets.put("target_modules", descriptor.defaultTargets().get(model.base().modelType()));
+        }
+        config.putAll(targets);
+        config.put("peft_type", descriptor.peftType());
+        config.put("task_type", "llama".equals(model.base().modelType()) ? "CAUSAL_LM" : "FEATURE_EXTRACTION");
+        config.put("base_model_name_or_path", baseModelNameOrPath);
+        config.putIfAbsent("revision", null);
+        config.put("inference_mode", true);
+        config.putIfAbsent("modules_to_save", null);
+        if (adapter.composition() == Composition.GATED) {
+            config.put(COMPOSITION_FIELD, "gated");
+        }
+        return config;
+    }
+
+    /**
+     * Loads the adapter in {@code directory} onto {@code model} as {@code adapterName}, choosing the method by the
+     * config's {@code peft_type}. On any error nothing stays attached.
+     *
+     * @param methodsByPeftType the loaded methods by {@code peft_type} (from the method registry)
+     * @throws StoreException on a missing or unreadable file, an unknown {@code peft_type}, or unsupported fields
+     * @throws IllegalArgumentException naming the key on missing, unexpected or misshapen tensors, or bad options
+     */
+    public static Adapter load(PeftModel model, Path directory, String adapterName, Function<String, PeftMethod> methodsByPeftType) {
+        Path configFile = directory.resolve(CONFIG_FILE);
+        Map<String, Object> config = readConfig(configFile);
+        Object peftType = config.get("peft_type");
+        if (!(peftType instanceof String)) {
+            throw new StoreException(format("%s has no peft_type string; is this a PEFT adapter folder?", configFile));
+        }
+        PeftMethod method = methodsByPeftType.apply((String) peftType);
+        if (method == null) {
+            throw new StoreException(format("%s: no loaded method has peft_type %s; add its plugin to a plugin folder (see `graft methods`)", configFile, peftType));
+        }
+        Object modulesToSave = config.get("modules_to_save");
+        if (modulesToSave != null && !(modulesToSave instanceof List<?> && ((List<?>) modulesToSave).isEmpty())) {
+            throw new StoreException(format("%s: modules_to_save %s is not supported yet; remove it or save those modules separately", configFile, modulesToSave));
+        }
+        MethodDescriptor descriptor = method.descriptor();
+        Map<String, Object> options = new LinkedHashMap<>();
+        Map<String, Object> targets = new LinkedHashMap<>();
+        Map<String, Object> extra = new LinkedHashMap<>();
+        Composition composition = Composition.SUM;
+        List<String> optionNames = descriptor.options().names();
+        for (Map.Entry<String, Object> field : config.entrySet()) {
+            String key = field.getKey();
+            if (TARGETING_FIELDS.contains(key)) {
+                targets.put(key, field.getValue());
+            }
+            else if (COMPOSITION_FIELD.equals(key)) {
+                composition = "gated".equals(field.getValue()) ? Composition.GATED : Composition.SUM;
+            }
+            else if (optionNames.contains(key)) {
+                options.put(key, field.getValue());
+            }
+            else if (!COMMON_FIELDS.contains(key)) {
+                extra.put(key, field.getValue());
+            }
+        }
+        if (!extra.isEmpty()) {
+            LOG.warn("{}: ignoring fields method '{}' does not know: {} (they are kept when the adapter is saved again)", configFile, descriptor.id(), extra.keySet());
+        }
+        Adapter adapter = model.addAdapter(new AdapterSpec(adapterName, options, TargetRules.fromConfig(targets), composition, extra), method);
+        try (NDManager scratch = NDManager.newBaseManager();
+                SafetensorsFile weights = SafetensorsFile.open(directory.resolve(WEIGHTS_FILE))) {
+            Map<String, NDArray> state = new LinkedHashMap<>();
+            for (String name : weights.names()) {
+                state.put(name, weights.load(name, scratch));
+            }
+            AdapterState.apply(adapter, state);
+        }
+        catch (RuntimeException e) {
+            model.deleteAdapter(adapterName);
+            throw e;
+        }
+        return adapter;
+    }
+
+    /**
+     * Loads PEFT's multi-adapter layout: an adapter at the root of {@code directory} is {@code default}, and each
+     * sub-folder holding an {@code adapter_config.json} is an adapter named after the folder.
+     */
+    public static List<Adapter> loadAll(PeftModel model, Path directory, Function<String, PeftMethod> methodsByPeftType) {
+        List<Adapter> loaded = new ArrayList<>();
+        if (Files.isRegularFile(directory.resolve(CONFIG_FILE))) {
+            loaded.add(load(model, directory, "default", methodsByPeftType));
+        }
+        try (Stream<Path> children = Files.list(directory)) {
+            for (Path child : children.sorted().toList()) {
+                if (Files.isRegularFile(child.resolve(CONFIG_FILE))) {
+                    loaded.add(load(model, child, child.getFileName().toString(), methodsByPeftType));
+                }
+            }
+        }
+        catch (IOException e) {
+            throw new StoreException(format("Cannot list adapter directory %s: %s", directory, e.getMessage()), e);
+        }
+        if (loaded.isEmpty()) {
+            throw new StoreException(format("%s holds no %s, neither at its root nor in a sub-folder", directory, CONFIG_FILE));
+        }
+        return loaded;
+    }
+
+    private static Map<String, Object> readConfig(Path configFile) {
+        if (!Files.isRegularFile(configFile)) {
+            throw new StoreException(format("%s does not exist: an adapter folder holds %s and %s", configFile, CONFIG_FILE, WEIGHTS_FILE));
+        }
+        try {
+            return JSON.readValue(configFile.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
+        }
+        catch (JsonProcessingException e) {
+            throw new StoreException(format("%s is not valid JSON: %s", configFile, e.getOriginalMessage()), e);
+        }
+        catch (IOException e) {
+            throw new StoreException(format("Cannot read %s: %s", configFile, e.getMessage()), e);
+        }
+        catch (RuntimeException e) {
+            throw new StoreException(format("%s is not a JSON object: %s", configFile, e.getMessage()), e);
+        }
+    }
+
+    private static void writeAtomically(Path file, Map<String, Object> config) {
+        Path temporary = null;
+        try {
+            temporary = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".tmp");
+            Files.write(temporary, (JSON.writeValueAsString(config) + "\n").getBytes(StandardCharsets.UTF_8));
+            try {
+                Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            }
+            catch (AtomicMoveNotSupportedException e) {
+                Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        catch (IOException e) {
+            throw new StoreException(format("Cannot write %s: %s", file, e.getMessage()), e);
+        }
+        finally {
+            if (temporary != null) {
+                try {
+                    Files.deleteIfExists(temporary);
+                }
+                catch (IOException ignored) {
+                    // the move succeeded or the original error is more useful
+                }
+            }
+        }
+    }
+}

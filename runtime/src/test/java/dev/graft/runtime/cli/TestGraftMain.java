@@ -1,0 +1,132 @@
+package dev.graft.runtime.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+final class TestGraftMain {
+    @TempDir
+    Path folder;
+
+    @Test
+    void testNoCommandIsBadInput() {
+        Result result = run(Optional.empty());
+
+        assertThat(result.exitCode()).isEqualTo(2);
+        assertThat(result.out()).isEmpty();
+        assertThat(result.err()).isEqualTo("graft: no command given. Run 'graft --help' for usage.\n");
+    }
+
+    @Test
+    void testUnknownCommandIsBadInput() {
+        Result result = run(Optional.empty(), "metods");
+
+        assertThat(result.exitCode()).isEqualTo(2);
+        assertThat(result.err()).hasLineCount(1).startsWith("graft: Unmatched argument at index 0: 'metods'");
+    }
+
+    @Test
+    void testMissingPluginDirectoryIsBadInput() {
+        Path missing = folder.resolve("no-such-folder");
+
+        Result result = run(Optional.empty(), "methods", "--plugins", missing.toString());
+
+        assertThat(result.exitCode()).isEqualTo(2);
+        assertThat(result.out()).isEmpty();
+        assertThat(result.err()).isEqualTo(String.format(
+                "graft methods: Invalid value for option '--plugins' (DIR): plugin directory '%s' does not exist or is not a directory;"
+                        + " pass a folder that holds plugin jars or plugin folders. Run 'graft methods --help' for usage.%n", missing));
+    }
+
+    @Test
+    void testUnknownOptionIsBadInput() {
+        Result result = run(Optional.empty(), "methods", "--plugin", folder.toString());
+
+        assertThat(result.exitCode()).isEqualTo(2);
+        assertThat(result.err()).hasLineCount(1).startsWith("graft methods: Unknown options: '--plugin', '" + folder + "'.");
+    }
+
+    @Test
+    void testMethodsListsNothingAndNamesWhereItSearched() {
+        Result result = run(Optional.empty(), "methods", "--plugins", folder.toString());
+
+        assertThat(result.exitCode()).isZero();
+        assertThat(result.err()).isEmpty();
+        assertThat(result.out()).isEqualTo(String.format(
+                "ID  VERSION  SPI  SITE KINDS  MERGEABLE  LOADED FROM%n(no methods loaded; searched the class path, %s)%n", folder));
+    }
+
+    @Test
+    void testMethodsPrintsProblemsBelowTheTable() throws IOException {
+        byte[] noise = new byte[256];
+        new Random(7).nextBytes(noise);
+        Path broken = Files.write(folder.resolve("broken.jar"), noise);
+
+        Result result = run(Optional.empty(), "methods", "--plugins", folder.toString());
+
+        assertThat(result.exitCode()).isZero();
+        assertThat(result.out().lines()).hasSize(5);
+        assertThat(result.out().lines().skip(2)).containsExactly(
+                "",
+                "1 problem:",
+                "  Skipped plugin " + broken + ": the file is not a valid jar file (java.util.zip.ZipException: zip END header not found)."
+                        + " Replace it with the jar the plugin's build produced, or remove it.");
+    }
+
+    @Test
+    void testDistributionPluginFolderIsSearchedFirst() throws IOException {
+        Path home = folder.resolve("graft");
+        Files.createDirectories(home.resolve("plugins"));
+        Path extra = Files.createDirectories(folder.resolve("extra"));
+
+        Result result = run(Optional.of(home), "methods", "--plugins", extra.toString());
+
+        assertThat(result.exitCode()).isZero();
+        assertThat(result.out()).contains(String.format("searched the class path, %s, %s)", home.resolve("plugins"), extra));
+    }
+
+    @Test
+    void testDistributionWithoutPluginFolderIsAProblem() {
+        Path home = folder.resolve("graft");
+
+        Result result = run(Optional.of(home), "methods");
+
+        assertThat(result.exitCode()).isZero();
+        assertThat(result.out()).contains("  Plugin directory " + home.resolve("plugins") + " does not exist or is not a directory.");
+    }
+
+    @Test
+    void testHelpListsTheMethodsCommand() {
+        Result result = run(Optional.empty(), "--help");
+
+        assertThat(result.exitCode()).isZero();
+        assertThat(result.out()).startsWith("Usage: graft [-hV] COMMAND").contains("  methods  Lists the PEFT methods Graft can load");
+    }
+
+    @Test
+    void testVersionNamesTheSpi() {
+        Result result = run(Optional.empty(), "--version");
+
+        assertThat(result.exitCode()).isZero();
+        assertThat(result.out()).startsWith("graft ").endsWith(", SPI 1.0" + System.lineSeparator());
+    }
+
+    private static Result run(Optional<Path> graftHome, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exitCode = GraftMain.run(List.of(args), graftHome, new PrintWriter(out), new PrintWriter(err));
+        return new Result(exitCode, out.toString(), err.toString());
+    }
+
+    private record Result(int exitCode, String out, String err) {}
+}
