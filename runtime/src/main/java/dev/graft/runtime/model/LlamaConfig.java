@@ -1,6 +1,7 @@
 package dev.graft.runtime.model;
 
 import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
 
 /**
  * The shape of a Llama-family decoder, with Hugging Face's {@code config.json} field meanings.
@@ -17,6 +18,7 @@ import static java.lang.String.format;
  * @param tieWordEmbeddings {@code tie_word_embeddings}
  * @param attentionBias {@code attention_bias}
  * @param mlpBias {@code mlp_bias}
+ * @param ropeScaling {@code rope_scaling}
  */
 public record LlamaConfig(
         int vocabularySize,
@@ -30,8 +32,10 @@ public record LlamaConfig(
         double ropeTheta,
         boolean tieWordEmbeddings,
         boolean attentionBias,
-        boolean mlpBias) {
+        boolean mlpBias,
+        RopeScaling ropeScaling) {
     public LlamaConfig {
+        requireNonNull(ropeScaling, "ropeScaling is null");
         if (vocabularySize <= 0 || hiddenSize <= 0 || intermediateSize <= 0 || numLayers <= 0 || numAttentionHeads <= 0 || numKeyValueHeads <= 0 || headDim <= 0) {
             throw new IllegalArgumentException(format("Llama config sizes must be positive: %s", describe(vocabularySize, hiddenSize, intermediateSize, numLayers, numAttentionHeads, numKeyValueHeads, headDim)));
         }
@@ -41,6 +45,19 @@ public record LlamaConfig(
         if (headDim % 2 != 0) {
             throw new IllegalArgumentException(format("head_dim (%d) must be even for rotary embeddings", headDim));
         }
+    }
+
+    /** A config without rope scaling. */
+    public LlamaConfig(int vocabularySize, int hiddenSize, int intermediateSize, int numLayers, int numAttentionHeads, int numKeyValueHeads, int headDim,
+            double rmsNormEps, double ropeTheta, boolean tieWordEmbeddings, boolean attentionBias, boolean mlpBias) {
+        this(vocabularySize, hiddenSize, intermediateSize, numLayers, numAttentionHeads, numKeyValueHeads, headDim, rmsNormEps, ropeTheta, tieWordEmbeddings,
+                attentionBias, mlpBias, RopeScaling.none());
+    }
+
+    /** A config equal to this one but with {@code scaling}. */
+    public LlamaConfig withRopeScaling(RopeScaling scaling) {
+        return new LlamaConfig(vocabularySize, hiddenSize, intermediateSize, numLayers, numAttentionHeads, numKeyValueHeads, headDim, rmsNormEps, ropeTheta,
+                tieWordEmbeddings, attentionBias, mlpBias, scaling);
     }
 
     /**

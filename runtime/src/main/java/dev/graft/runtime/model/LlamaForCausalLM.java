@@ -61,7 +61,7 @@ public final class LlamaForCausalLM extends AbstractBlock implements Transformer
         }
         norm = addChildBlock("norm", new RmsNorm(config.rmsNormEps()));
         languageModelHead = addChildBlock("lm_head", new LinearSiteBlock(new dev.graft.spi.LinearSite("lm_head", -1, config.hiddenSize(), config.vocabularySize(), false)));
-        rotary = new RotaryEmbedding(config.headDim(), config.ropeTheta());
+        rotary = new RotaryEmbedding(config.headDim(), config.ropeTheta(), config.ropeScaling());
 
         SiteRegistry.Builder registry = SiteRegistry.builder().add(embedding.site);
         for (LlamaDecoderLayer layer : layers) {

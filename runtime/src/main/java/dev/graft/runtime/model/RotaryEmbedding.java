@@ -7,17 +7,15 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 
 /**
- * Rotary position embeddings as Hugging Face's Llama computes them: {@code inv_freq_i = θ^(−2i/d)}, angles
- * {@code pos·inv_freq} repeated twice along the head dimension, and {@code x·cos + rotate_half(x)·sin}.
+ * Rotary position embeddings as Hugging Face's Llama computes them: {@code inv_freq_i = θ^(−2i/d)} (scaled as
+ * {@code rope_scaling} says), angles {@code pos·inv_freq} repeated twice along the head dimension, and
+ * {@code x·cos + rotate_half(x)·sin}.
  */
 final class RotaryEmbedding {
     private final float[] inverseFrequencies;
 
-    RotaryEmbedding(int headDim, double theta) {
-        inverseFrequencies = new float[headDim / 2];
-        for (int index = 0; index < inverseFrequencies.length; index++) {
-            inverseFrequencies[index] = (float) (1.0 / Math.pow(theta, (2.0 * index) / headDim));
-        }
+    RotaryEmbedding(int headDim, double theta, RopeScaling scaling) {
+        inverseFrequencies = scaling.inverseFrequencies(headDim, theta);
     }
 
     /**

@@ -76,13 +76,35 @@ final class LlamaReference {
             double[] rotated = new double[headDim];
             for (int dim = 0; dim < headDim; dim++) {
                 int index = dim % half;
-                double inverseFrequency = (float) (1.0 / Math.pow(config.ropeTheta(), (2.0 * index) / headDim));
+                double inverseFrequency = scaled((float) (1.0 / Math.pow(config.ropeTheta(), (2.0 * index) / headDim)));
                 double angle = position * inverseFrequency;
                 double x = vector[head * headDim + dim];
                 double partner = dim < half ? -vector[head * headDim + dim + half] : vector[head * headDim + dim - half];
                 rotated[dim] = x * Math.cos(angle) + partner * Math.sin(angle);
             }
             System.arraycopy(rotated, 0, vector, head * headDim, headDim);
+        }
+    }
+
+    /** HF's {@code _compute_linear_scaling_rope_parameters} and {@code _compute_llama3_parameters}, step by step. */
+    private double scaled(double inverseFrequency) {
+        RopeScaling scaling = config.ropeScaling();
+        double factor = scaling.factor();
+        switch (scaling.type()) {
+            case LINEAR:
+                return inverseFrequency / factor;
+            case LLAMA3:
+                double oldContextLength = scaling.originalMaxPositionEmbeddings();
+                double lowFrequencyWavelength = oldContextLength / scaling.lowFrequencyFactor();
+                double highFrequencyWavelength = oldContextLength / scaling.highFrequencyFactor();
+                double wavelength = 2 * Math.PI / inverseFrequency;
+                double llama = wavelength > lowFrequencyWavelength ? inverseFrequency / factor : inverseFrequency;
+                double smoothFactor = (oldContextLength / wavelength - scaling.lowFrequencyFactor()) / (scaling.highFrequencyFactor() - scaling.lowFrequencyFactor());
+                double smoothed = (1 - smoothFactor) * llama / factor + smoothFactor * llama;
+                boolean mediumFrequency = !(wavelength < highFrequencyWavelength) && !(wavelength > lowFrequencyWavelength);
+                return mediumFrequency ? smoothed : llama;
+            default:
+                return inverseFrequency;
         }
     }
 

@@ -55,6 +55,31 @@ final class TestLlamaForCausalLM {
     }
 
     @Test
+    void testRopeScalingMatchesReference() {
+        LlamaConfig plain = LlamaConfig.tiny();
+        long[][] ids = {{5, 17, 99, 3, 42, 7, 11, 60, 2, 90, 31, 8}};
+        int[][] mask = {{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}};
+        for (RopeScaling scaling : List.of(RopeScaling.linear(4.0), RopeScaling.llama3(8.0, 1.0, 4.0, 64))) {
+            LlamaConfig config = plain.withRopeScaling(scaling);
+            try (NDManager manager = NDManager.newBaseManager()) {
+                Map<String, NDArray> weights = LlamaWeights.random(config, manager, 42);
+                Map<String, float[]> values = ModelAssertions.plain(weights);
+                LlamaForCausalLM model = LlamaForCausalLM.create(config, weights, manager, null);
+                float[] logits = model.forward(new ParameterStore(manager, false), new NDList(manager.create(ids), manager.create(mask)), false).singletonOrThrow().toFloatArray();
+                ModelAssertions.assertClose(logits, new LlamaReference(config, values).logits(ids, mask, 0, null, null), mask);
+                double[][][] unscaled = new LlamaReference(plain, values).logits(ids, mask, 0, null, null);
+                double difference = 0;
+                for (int position = 0; position < ids[0].length; position++) {
+                    for (int token = 0; token < plain.vocabularySize(); token++) {
+                        difference = Math.max(difference, Math.abs(logits[position * plain.vocabularySize() + token] - unscaled[0][position][token]));
+                    }
+                }
+                assertThat(difference).as("%s scaling changes the logits", scaling.type()).isGreaterThan(1e-3);
+            }
+        }
+    }
+
+    @Test
     void testSitesAreNamedLikeHuggingFace() {
         try (NDManager manager = NDManager.newBaseManager()) {
             LlamaForCausalLM model = LlamaForCausalLM.create(LlamaConfig.tiny(), LlamaWeights.random(LlamaConfig.tiny(), manager, 1), manager, null);
