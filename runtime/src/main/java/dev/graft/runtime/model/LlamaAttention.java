@@ -17,7 +17,8 @@ import dev.graft.spi.LinearSite;
 
 /**
  * Llama self-attention with grouped-query attention and rotary embeddings, as Hugging Face's eager attention:
- * scores in the input's precision plus an additive mask of the dtype's minimum, softmax in float32.
+ * scores in the input's precision, then in float32 the additive mask (the float32 minimum where masked) and the
+ * softmax, so half-precision activations never meet an infinite mask.
  * Prefix keys/values (from the attention site) sit before the real ones, unrotated, always visible.
  */
 final class LlamaAttention extends AbstractBlock {
@@ -71,8 +72,8 @@ final class LlamaAttention extends AbstractBlock {
             value = value.repeat(1, repeats);
         }
         NDArray scores = query.matMul(key.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(headDim)));
-        scores = scores.add(maskBias(x.getManager(), attentionMask, sequence, prefixLength).toType(scores.getDataType(), false));
-        NDArray probabilities = scores.toType(DataType.FLOAT32, false).softmax(-1).toType(query.getDataType(), false);
+        NDArray masked = scores.toType(DataType.FLOAT32, false).add(maskBias(x.getManager(), attentionMask, sequence, prefixLength));
+        NDArray probabilities = masked.softmax(-1).toType(query.getDataType(), false);
         NDArray context = probabilities.matMul(value).transpose(0, 2, 1, 3).reshape(batch, sequence, (long) heads * headDim);
         return outputProjection.forward(parameterStore, context, training);
     }

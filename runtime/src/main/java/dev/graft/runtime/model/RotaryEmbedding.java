@@ -29,12 +29,15 @@ final class RotaryEmbedding {
         return new NDList(embedding.cos(), embedding.sin());
     }
 
-    /** {@code x·cos + rotate_half(x)·sin} for {@code x} of shape {@code (batch, heads, sequence, headDim)}. */
+    /**
+     * {@code x·cos + rotate_half(x)·sin} for {@code x} of shape {@code (batch, heads, sequence, headDim)}, with
+     * {@code cos} and {@code sin} in {@code x}'s data type, as Hugging Face casts them.
+     */
     static NDArray apply(NDArray x, NDArray cos, NDArray sin) {
         long half = x.getShape().get(3) / 2;
         NDArray first = x.get(new NDIndex("..., :{}", half));
         NDArray second = x.get(new NDIndex("..., {}:", half));
         NDArray rotated = NDArrays.concat(new NDList(second.neg(), first), -1);
-        return x.mul(cos).add(rotated.mul(sin));
+        return x.mul(cos.toType(x.getDataType(), false)).add(rotated.mul(sin.toType(x.getDataType(), false)));
     }
 }

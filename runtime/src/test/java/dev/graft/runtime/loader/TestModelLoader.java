@@ -137,6 +137,36 @@ final class TestModelLoader {
     }
 
     @Test
+    void testHalfPrecisionLlamaRunsWithLeftPadding(@TempDir Path directory) throws IOException {
+        LlamaConfig config = LlamaConfig.tiny();
+        try (NDManager manager = NDManager.newBaseManager()) {
+            save(directory, llamaJson("llama"), LlamaWeights.random(config, manager, 12), Dtype.F16);
+            try (NDManager loadManager = NDManager.newBaseManager()) {
+                TransformerModel kept = ModelLoader.load(directory, loadManager, WeightPrecision.AS_STORED).model();
+                assertThat(kept.stateDict().values()).allMatch(array -> array.getDataType() == DataType.FLOAT16);
+                NDArray halfLogits = kept.forward(new ParameterStore(loadManager, false), new NDList(loadManager.create(LLAMA_IDS), loadManager.create(LLAMA_MASK)), false)
+                        .singletonOrThrow();
+                assertThat(halfLogits.getDataType()).isEqualTo(DataType.FLOAT16);
+                float[] fromHalf = halfLogits.toType(DataType.FLOAT32, false).toFloatArray();
+                float[] fromSingle = logits(ModelLoader.load(directory, loadManager).model(), loadManager);
+                double maximum = 0;
+                for (int example = 0; example < LLAMA_IDS.length; example++) {
+                    for (int position = 0; position < LLAMA_IDS[0].length; position++) {
+                        for (int token = 0; token < config.vocabularySize(); token++) {
+                            int index = (example * LLAMA_IDS[0].length + position) * config.vocabularySize() + token;
+                            assertThat(fromHalf[index]).as("logit [%d][%d][%d]", example, position, token).isFinite();
+                            if (LLAMA_MASK[example][position] == 1) {
+                                maximum = Math.max(maximum, Math.abs(fromHalf[index] - fromSingle[index]));
+                            }
+                        }
+                    }
+                }
+                assertThat(maximum).as("float16 forward against float32 forward of the same F16 weights").isLessThan(2e-2);
+            }
+        }
+    }
+
+    @Test
     void testBadDirectoriesFailWithOneLine(@TempDir Path directory) throws IOException {
         try (NDManager manager = NDManager.newBaseManager()) {
             Path absent = directory.resolve("absent");
