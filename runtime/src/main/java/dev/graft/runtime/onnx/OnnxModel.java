@@ -314,10 +314,10 @@ public final class OnnxModel {
                     tensor = readTensor(reader.readMessage());
                     break;
                 case ATTRIBUTE_FLOATS:
-                    readFixed32s(reader, wireType, "AttributeProto.floats", bits -> floats.add(Float.intBitsToFloat(bits)));
+                    readRepeated(reader, wireType, ProtobufReader.FIXED32, "AttributeProto.floats", element -> floats.add(Float.intBitsToFloat(element.readFixed32())));
                     break;
                 case ATTRIBUTE_INTS:
-                    readVarints(reader, wireType, "AttributeProto.ints", ints::add);
+                    readRepeated(reader, wireType, ProtobufReader.VARINT, "AttributeProto.ints", element -> ints.add(element.readVarint()));
                     break;
                 default:
                     reader.skip(wireType);
@@ -342,7 +342,7 @@ public final class OnnxModel {
             int wireType = ProtobufReader.wireType(tag);
             switch (ProtobufReader.field(tag)) {
                 case TENSOR_DIMS:
-                    readVarints(reader, wireType, "TensorProto.dims", dims::add);
+                    readRepeated(reader, wireType, ProtobufReader.VARINT, "TensorProto.dims", element -> dims.add(element.readVarint()));
                     break;
                 case TENSOR_DATA_TYPE:
                     reader.expectWireType(tag, ProtobufReader.VARINT, "TensorProto.data_type");
@@ -351,14 +351,14 @@ public final class OnnxModel {
                 case TENSOR_SEGMENT:
                     throw reader.error(start, format("tensor '%s' is segmented, which this reader does not support", name));
                 case TENSOR_FLOAT_DATA:
-                    readFixed32s(reader, wireType, "TensorProto.float_data", bits -> floatData.add(Float.intBitsToFloat(bits)));
+                    readRepeated(reader, wireType, ProtobufReader.FIXED32, "TensorProto.float_data", element -> floatData.add(Float.intBitsToFloat(element.readFixed32())));
                     break;
                 case TENSOR_INT32_DATA:
-                    readVarints(reader, wireType, "TensorProto.int32_data", value -> integerData.add((long) (int) value));
+                    readRepeated(reader, wireType, ProtobufReader.VARINT, "TensorProto.int32_data", element -> integerData.add((long) (int) element.readVarint()));
                     break;
                 case TENSOR_INT64_DATA:
                 case TENSOR_UINT64_DATA:
-                    readVarints(reader, wireType, "TensorProto.int64_data", integerData::add);
+                    readRepeated(reader, wireType, ProtobufReader.VARINT, "TensorProto.int64_data", element -> integerData.add(element.readVarint()));
                     break;
                 case TENSOR_NAME:
                     reader.expectWireType(tag, ProtobufReader.LENGTH_DELIMITED, "TensorProto.name");
@@ -369,7 +369,7 @@ public final class OnnxModel {
                     rawData = reader.readBytes();
                     break;
                 case TENSOR_DOUBLE_DATA:
-                    readFixed64s(reader, wireType, "TensorProto.double_data", bits -> doubleData.add(Double.longBitsToDouble(bits)));
+                    readRepeated(reader, wireType, ProtobufReader.FIXED64, "TensorProto.double_data", element -> doubleData.add(Double.longBitsToDouble(element.readFixed64())));
                     break;
                 case TENSOR_EXTERNAL_DATA:
                     external = true;
@@ -397,86 +397,36 @@ public final class OnnxModel {
         try {
             return new OnnxTensor(name, dims, type, rawData,
                     rawData == null && !floatData.isEmpty() ? toFloats(floatData) : null,
-                    rawData == null && !doubleData.isEmpty() ? toDoubles(doubleData) : null,
-                    rawData == null && !integerData.isEmpty() ? toLongs(integerData) : null);
+                    rawData == null && !doubleData.isEmpty() ? doubleData.stream().mapToDouble(Double::doubleValue).toArray() : null,
+                    rawData == null && !integerData.isEmpty() ? integerData.stream().mapToLong(Long::longValue).toArray() : null);
         }
         catch (OnnxFormatException e) {
             throw reader.error(start, e.getMessage());
         }
     }
 
-    private interface LongSink {
-        void accept(long value);
+    private interface ElementReader {
+        void read(ProtobufReader reader);
     }
 
-    private interface IntSink {
-        void accept(int value);
-    }
-
-    /** A repeated varint field, packed (one length-delimited run) or not (one value per tag). */
-    private static void readVarints(ProtobufReader reader, int wireType, String what, LongSink sink) {
+    /** A repeated numeric field, packed (one length-delimited run) or not (one {@code elementWireType} value per tag). */
+    private static void readRepeated(ProtobufReader reader, int wireType, int elementWireType, String what, ElementReader element) {
         if (wireType == ProtobufReader.LENGTH_DELIMITED) {
             ProtobufReader packed = reader.readMessage();
             while (packed.hasNext()) {
-                sink.accept(packed.readVarint());
+                element.read(packed);
             }
         }
-        else if (wireType == ProtobufReader.VARINT) {
-            sink.accept(reader.readVarint());
+        else if (wireType == elementWireType) {
+            element.read(reader);
         }
         else {
-            throw reader.error(reader.offset(), format("%s has wire type %d, expected a varint or a packed run", what, wireType));
-        }
-    }
-
-    private static void readFixed32s(ProtobufReader reader, int wireType, String what, IntSink sink) {
-        if (wireType == ProtobufReader.LENGTH_DELIMITED) {
-            ProtobufReader packed = reader.readMessage();
-            while (packed.hasNext()) {
-                sink.accept(packed.readFixed32());
-            }
-        }
-        else if (wireType == ProtobufReader.FIXED32) {
-            sink.accept(reader.readFixed32());
-        }
-        else {
-            throw reader.error(reader.offset(), format("%s has wire type %d, expected fixed32 or a packed run", what, wireType));
-        }
-    }
-
-    private static void readFixed64s(ProtobufReader reader, int wireType, String what, LongSink sink) {
-        if (wireType == ProtobufReader.LENGTH_DELIMITED) {
-            ProtobufReader packed = reader.readMessage();
-            while (packed.hasNext()) {
-                sink.accept(packed.readFixed64());
-            }
-        }
-        else if (wireType == ProtobufReader.FIXED64) {
-            sink.accept(reader.readFixed64());
-        }
-        else {
-            throw reader.error(reader.offset(), format("%s has wire type %d, expected fixed64 or a packed run", what, wireType));
+            throw reader.error(reader.offset(), format("%s has wire type %d, expected %d or a packed run", what, wireType, elementWireType));
         }
     }
 
     private static float[] toFloats(List<Float> values) {
         float[] array = new float[values.size()];
-        for (int index = 0; index < array.length; index++) {
-            array[index] = values.get(index);
-        }
-        return array;
-    }
-
-    private static double[] toDoubles(List<Double> values) {
-        double[] array = new double[values.size()];
-        for (int index = 0; index < array.length; index++) {
-            array[index] = values.get(index);
-        }
-        return array;
-    }
-
-    private static long[] toLongs(List<Long> values) {
-        long[] array = new long[values.size()];
         for (int index = 0; index < array.length; index++) {
             array[index] = values.get(index);
         }

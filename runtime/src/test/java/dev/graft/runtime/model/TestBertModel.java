@@ -31,17 +31,15 @@ final class TestBertModel {
     void testOutputsMatchReferenceWithPaddingAndTokenTypes() {
         BertConfig config = BertConfig.tiny();
         try (NDManager manager = NDManager.newBaseManager()) {
-            Map<String, NDArray> weights = BertWeights.random(config, manager, 42);
-            BertReference reference = new BertReference(config, ModelAssertions.plain(weights));
-            BertModel model = BertModel.create(config, weights, manager, null);
+            Fixture fixture = Fixture.of(config, manager, 42);
+            BertModel model = fixture.model();
+            BertReference reference = fixture.reference();
             try (NDManager batch = manager.newSubManager()) {
                 NDList output = model.forward(new ParameterStore(batch, false), inputs(batch), false);
                 assertThat(output).hasSize(2);
                 assertThat(output.get(0).getShape()).isEqualTo(new Shape(2, 7, 32));
                 assertThat(output.get(1).getShape()).isEqualTo(new Shape(2, 32));
-                BertReference.Output expected = reference.forward(IDS, MASK, TYPES, null, BertReference.Additions.none());
-                assertClose(output.get(0).toFloatArray(), expected.lastHiddenState());
-                assertClose(output.get(1).toFloatArray(), new double[][][] {expected.pooled()});
+                assertMatches(output, reference.forward(IDS, MASK, TYPES, null, BertReference.Additions.none()));
             }
         }
     }
@@ -65,12 +63,12 @@ final class TestBertModel {
         BertConfig config = BertConfig.tiny();
         long[][] positions = {{6, 5, 4, 3, 2, 1, 0}, {10, 11, 12, 13, 14, 15, 16}};
         try (NDManager manager = NDManager.newBaseManager()) {
-            Map<String, NDArray> weights = BertWeights.random(config, manager, 3);
-            BertReference reference = new BertReference(config, ModelAssertions.plain(weights));
-            BertModel model = BertModel.create(config, weights, manager, null);
+            Fixture fixture = Fixture.of(config, manager, 3);
+            BertModel model = fixture.model();
+            BertReference reference = fixture.reference();
             NDList output = model.forward(new ParameterStore(manager, false),
                     new NDList(manager.create(IDS), manager.create(MASK), manager.create(TYPES), manager.create(positions)), false);
-            assertClose(output.get(0).toFloatArray(), reference.forward(IDS, MASK, TYPES, positions, BertReference.Additions.none()).lastHiddenState());
+            assertMatches(output, reference.forward(IDS, MASK, TYPES, positions, BertReference.Additions.none()));
         }
     }
 
@@ -79,15 +77,13 @@ final class TestBertModel {
         BertConfig config = BertConfig.tiny();
         double[][] prompt = FixedModules.random(1, 3, config.hiddenSize(), 5)[0];
         try (NDManager manager = NDManager.newBaseManager()) {
-            Map<String, NDArray> weights = BertWeights.random(config, manager, 11);
-            BertReference reference = new BertReference(config, ModelAssertions.plain(weights));
-            BertModel model = BertModel.create(config, weights, manager, null);
+            Fixture fixture = Fixture.of(config, manager, 11);
+            BertModel model = fixture.model();
+            BertReference reference = fixture.reference();
             attach(model, new FixedModules.Prompt(site(model, SiteKind.EMBEDDING, "embeddings.word_embeddings"), prompt));
             NDList output = model.forward(new ParameterStore(manager, false), inputs(manager), false);
             assertThat(output.get(0).getShape()).isEqualTo(new Shape(2, 7, 32));
-            BertReference.Output expected = reference.forward(IDS, MASK, TYPES, null, new BertReference.Additions(prompt, null, null, null));
-            assertClose(output.get(0).toFloatArray(), expected.lastHiddenState());
-            assertClose(output.get(1).toFloatArray(), new double[][][] {expected.pooled()});
+            assertMatches(output, reference.forward(IDS, MASK, TYPES, null, new BertReference.Additions(prompt, null, null, null)));
         }
     }
 
@@ -98,18 +94,16 @@ final class TestBertModel {
         double[][][][] keys = new double[config.numLayers()][][][];
         double[][][][] values = new double[config.numLayers()][][][];
         try (NDManager manager = NDManager.newBaseManager()) {
-            Map<String, NDArray> weights = BertWeights.random(config, manager, 13);
-            BertReference reference = new BertReference(config, ModelAssertions.plain(weights));
-            BertModel model = BertModel.create(config, weights, manager, null);
+            Fixture fixture = Fixture.of(config, manager, 13);
+            BertModel model = fixture.model();
+            BertReference reference = fixture.reference();
             for (int layer = 0; layer < config.numLayers(); layer++) {
                 keys[layer] = FixedModules.random(heads, 2, config.headDim(), 100 + layer);
                 values[layer] = FixedModules.random(heads, 2, config.headDim(), 200 + layer);
                 attach(model, new FixedModules.Prefix(site(model, SiteKind.ATTENTION, "encoder.layer." + layer + ".attention.self"), keys[layer], values[layer]));
             }
             NDList output = model.forward(new ParameterStore(manager, false), inputs(manager), false);
-            BertReference.Output expected = reference.forward(IDS, MASK, TYPES, null, new BertReference.Additions(null, keys, values, null));
-            assertClose(output.get(0).toFloatArray(), expected.lastHiddenState());
-            assertClose(output.get(1).toFloatArray(), new double[][][] {expected.pooled()});
+            assertMatches(output, reference.forward(IDS, MASK, TYPES, null, new BertReference.Additions(null, keys, values, null)));
         }
     }
 
@@ -117,17 +111,16 @@ final class TestBertModel {
     void testSublayerSitesSeeTheSublayerInputAndTheDenseOutputBeforeTheResidual() {
         BertConfig config = BertConfig.tiny();
         try (NDManager manager = NDManager.newBaseManager()) {
-            Map<String, NDArray> weights = BertWeights.random(config, manager, 17);
-            BertReference reference = new BertReference(config, ModelAssertions.plain(weights));
-            BertModel model = BertModel.create(config, weights, manager, null);
+            Fixture fixture = Fixture.of(config, manager, 17);
+            BertModel model = fixture.model();
+            BertReference reference = fixture.reference();
             for (Site site : model.sites()) {
                 if (site.kind() == SiteKind.SUBLAYER) {
                     attach(model, new FixedModules.Sublayer(site, 0.5f, 0.25f));
                 }
             }
             NDList output = model.forward(new ParameterStore(manager, false), inputs(manager), false);
-            BertReference.Output expected = reference.forward(IDS, MASK, TYPES, null, new BertReference.Additions(null, null, null, new double[] {0.5, 0.25}));
-            assertClose(output.get(0).toFloatArray(), expected.lastHiddenState());
+            assertMatches(output, reference.forward(IDS, MASK, TYPES, null, new BertReference.Additions(null, null, null, new double[] {0.5, 0.25})));
         }
     }
 
@@ -187,13 +180,13 @@ final class TestBertModel {
     void testWithoutPoolerOnlyTheLastHiddenStateComesBack() {
         BertConfig config = BertConfig.tiny().withPoolingLayer(false);
         try (NDManager manager = NDManager.newBaseManager()) {
-            Map<String, NDArray> weights = BertWeights.random(config, manager, 21);
-            assertThat(weights).doesNotContainKey("pooler.dense.weight");
-            BertReference reference = new BertReference(config, ModelAssertions.plain(weights));
-            BertModel model = BertModel.create(config, weights, manager, null);
+            assertThat(BertWeights.shapes(config)).doesNotContainKey("pooler.dense.weight");
+            Fixture fixture = Fixture.of(config, manager, 21);
+            BertModel model = fixture.model();
+            BertReference reference = fixture.reference();
             NDList output = model.forward(new ParameterStore(manager, false), inputs(manager), false);
             assertThat(output).hasSize(1);
-            assertClose(output.get(0).toFloatArray(), reference.forward(IDS, MASK, TYPES, null, BertReference.Additions.none()).lastHiddenState());
+            assertMatches(output, reference.forward(IDS, MASK, TYPES, null, BertReference.Additions.none()));
             assertThat(model.sites()).extracting(Site::name).doesNotContain("pooler.dense");
         }
     }
@@ -252,6 +245,23 @@ final class TestBertModel {
                     .hasMessage("attention_mask has shape (1, 3), but input_ids has (1, 2)");
             assertThatThrownBy(() -> model.forward(store, new NDList(manager.zeros(new Shape(1, 41), ai.djl.ndarray.types.DataType.INT64)), false))
                     .hasMessageStartingWith("position 40 (41 tokens after 0 prompt and 0 prefix tokens) is beyond max_position_embeddings 40");
+        }
+    }
+
+    /** Asserts {@code last_hidden_state} and, with a pooler, {@code pooler_output} equal the reference's. */
+    private static void assertMatches(NDList output, BertReference.Output expected) {
+        assertClose(output.get(0).toFloatArray(), expected.lastHiddenState());
+        if (output.size() > 1) {
+            assertClose(output.get(1).toFloatArray(), new double[][][] {expected.pooled()});
+        }
+    }
+
+    /** A model of seeded random weights and the reference over the same weights. */
+    private record Fixture(BertModel model, BertReference reference) {
+        static Fixture of(BertConfig config, NDManager manager, long seed) {
+            Map<String, NDArray> weights = BertWeights.random(config, manager, seed);
+            BertReference reference = new BertReference(config, ModelAssertions.plain(weights));
+            return new Fixture(BertModel.create(config, weights, manager, null), reference);
         }
     }
 
