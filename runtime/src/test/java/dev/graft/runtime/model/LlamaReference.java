@@ -90,10 +90,10 @@ final class LlamaReference {
     private double scaled(double inverseFrequency) {
         RopeScaling scaling = config.ropeScaling();
         double factor = scaling.factor();
-        switch (scaling.type()) {
-            case LINEAR:
-                return inverseFrequency / factor;
-            case LLAMA3:
+        return switch (scaling.type()) {
+            case NONE -> inverseFrequency;
+            case LINEAR -> inverseFrequency / factor;
+            case LLAMA3 -> {
                 double oldContextLength = scaling.originalMaxPositionEmbeddings();
                 double lowFrequencyWavelength = oldContextLength / scaling.lowFrequencyFactor();
                 double highFrequencyWavelength = oldContextLength / scaling.highFrequencyFactor();
@@ -102,10 +102,9 @@ final class LlamaReference {
                 double smoothFactor = (oldContextLength / wavelength - scaling.lowFrequencyFactor()) / (scaling.highFrequencyFactor() - scaling.lowFrequencyFactor());
                 double smoothed = (1 - smoothFactor) * llama / factor + smoothFactor * llama;
                 boolean mediumFrequency = !(wavelength < highFrequencyWavelength) && !(wavelength > lowFrequencyWavelength);
-                return mediumFrequency ? smoothed : llama;
-            default:
-                return inverseFrequency;
-        }
+                yield mediumFrequency ? smoothed : llama;
+            }
+        };
     }
 
     private double[][] rmsNorm(double[][] x, float[] weight) {
