@@ -114,7 +114,7 @@ public final class PeftModel extends AbstractBlock {
                 gate = new Gate(gateWidth(site));
                 gate.initialize(base.manager(), DataType.FLOAT32, exampleInput(site));
             }
-            attachments.put(site, new Attachment(spec.name(), descriptor.id(), module, gate));
+            attachments.put(site, new Attachment(spec.name(), descriptor.id(), module, gate, List.copyOf(instance.sharedParameters().values())));
         }
         for (Map.Entry<Site, Attachment> entry : attachments.entrySet()) {
             base.attachments(entry.getKey()).add(entry.getValue());
@@ -320,10 +320,17 @@ public final class PeftModel extends AbstractBlock {
         return readings;
     }
 
-    /** Delivers a training event to every adapter's method instance. */
+    /**
+     * Delivers a training event to the adapters' method instances: step and epoch ends only to adapters that
+     * are being trained (trainable, active, not merged), so a method never acts on an adapter that is not
+     * learning (PeriodicLoRA must not offload a merged adapter); save events to every adapter.
+     */
     public void dispatch(TrainingEvent event, TrainingContext context) {
         for (Adapter adapter : adapters.values()) {
-            adapter.instance().onEvent(event, context);
+            boolean training = adapter.isTrainable() && adapter.isActive() && !adapter.isMerged();
+            if (event instanceof TrainingEvent.Save || training) {
+                adapter.instance().onEvent(event, context);
+            }
         }
     }
 
