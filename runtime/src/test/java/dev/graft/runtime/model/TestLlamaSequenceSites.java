@@ -23,6 +23,8 @@ import dev.graft.spi.SiteKind;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -35,86 +37,80 @@ final class TestLlamaSequenceSites {
     private static final int[][] MASK = {{1, 1, 1, 1, 1, 1}, {0, 0, 1, 1, 1, 1}};
     private static final long[] PROMPT_IDS = {9, 33, 120};
 
+    private final LlamaConfig config = LlamaConfig.tiny();
+    private NDManager manager;
+    private Map<String, float[]> plain;
+    private LlamaForCausalLM model;
+
+    @BeforeEach
+    void createModel() {
+        manager = NDManager.newBaseManager();
+        Map<String, NDArray> weights = LlamaWeights.random(config, manager, 42);
+        plain = plain(weights);
+        model = LlamaForCausalLM.create(config, weights, manager, null);
+    }
+
+    @AfterEach
+    void closeModel() {
+        manager.close();
+    }
+
     @Test
     void testPrefixKeysAndValuesMatchReferenceWithShiftedPositions() {
-        LlamaConfig config = LlamaConfig.tiny();
-        try (NDManager manager = NDManager.newBaseManager()) {
-            Map<String, NDArray> weights = LlamaWeights.random(config, manager, 42);
-            Map<String, float[]> plain = plain(weights);
-            LlamaForCausalLM model = LlamaForCausalLM.create(config, weights, manager, null);
-            int virtual = 3;
-            double[][][][] keys = random(config, virtual, 11);
-            double[][][][] values = random(config, virtual, 12);
-            attachPrefix(model, "prefix", keys, values);
+        int virtual = 3;
+        double[][][][] keys = random(virtual, 11);
+        double[][][][] values = random(virtual, 12);
+        attachPrefix("prefix", keys, values);
 
-            float[] logits = logits(model, manager, IDS, MASK);
+        float[] logits = logits(IDS, MASK);
 
-            double[][][] expected = new LlamaReference(config, plain).logits(IDS, MASK, virtual, keys, values);
-            assertClose(logits, expected, MASK);
-            double[][][] unshifted = new LlamaReference(config, plain).logits(IDS, MASK, 0, keys, values);
-            assertThat(maximumDifference(logits, unshifted, MASK)).as("positions must be shifted by the prefix length").isGreaterThan(1e-3);
-        }
+        double[][][] expected = new LlamaReference(config, plain).logits(IDS, MASK, virtual, keys, values);
+        assertClose(logits, expected, MASK);
+        double[][][] unshifted = new LlamaReference(config, plain).logits(IDS, MASK, 0, keys, values);
+        assertThat(maximumDifference(logits, unshifted, MASK)).as("positions must be shifted by the prefix length").isGreaterThan(1e-3);
     }
 
     @Test
     void testTwoPrefixesAreConcatenatedInAttachmentOrder() {
-        LlamaConfig config = LlamaConfig.tiny();
-        try (NDManager manager = NDManager.newBaseManager()) {
-            Map<String, NDArray> weights = LlamaWeights.random(config, manager, 42);
-            Map<String, float[]> plain = plain(weights);
-            LlamaForCausalLM model = LlamaForCausalLM.create(config, weights, manager, null);
-            double[][][][] firstKeys = random(config, 2, 21);
-            double[][][][] firstValues = random(config, 2, 22);
-            double[][][][] secondKeys = random(config, 3, 23);
-            double[][][][] secondValues = random(config, 3, 24);
-            attachPrefix(model, "first", firstKeys, firstValues);
-            attachPrefix(model, "second", secondKeys, secondValues);
+        double[][][][] firstKeys = random(2, 21);
+        double[][][][] firstValues = random(2, 22);
+        double[][][][] secondKeys = random(3, 23);
+        double[][][][] secondValues = random(3, 24);
+        attachPrefix("first", firstKeys, firstValues);
+        attachPrefix("second", secondKeys, secondValues);
 
-            float[] logits = logits(model, manager, IDS, MASK);
+        float[] logits = logits(IDS, MASK);
 
-            double[][][] expected = new LlamaReference(config, plain)
-                    .logits(IDS, MASK, 5, concatenate(firstKeys, secondKeys), concatenate(firstValues, secondValues));
-            assertClose(logits, expected, MASK);
-        }
+        double[][][] expected = new LlamaReference(config, plain)
+                .logits(IDS, MASK, 5, concatenate(firstKeys, secondKeys), concatenate(firstValues, secondValues));
+        assertClose(logits, expected, MASK);
     }
 
     @Test
     void testPromptEqualsPrependedTokensAndReturnsOnlyRealPositions() {
-        LlamaConfig config = LlamaConfig.tiny();
-        try (NDManager manager = NDManager.newBaseManager()) {
-            Map<String, NDArray> weights = LlamaWeights.random(config, manager, 42);
-            Map<String, float[]> plain = plain(weights);
-            LlamaForCausalLM model = LlamaForCausalLM.create(config, weights, manager, null);
-            attachPrompt(model, embeddingRows(plain.get("model.embed_tokens.weight"), config.hiddenSize(), PROMPT_IDS));
+        attachPrompt(PROMPT_IDS);
 
-            float[] logits = logits(model, manager, IDS, MASK);
+        float[] logits = logits(IDS, MASK);
 
-            assertThat(logits).hasSize(2 * 6 * config.vocabularySize());
-            double[][][] expected = realPositions(new LlamaReference(config, plain).logits(withPrompt(IDS), withPromptMask(MASK), 0, null, null));
-            assertClose(logits, expected, MASK);
-        }
+        assertThat(logits).hasSize(2 * 6 * config.vocabularySize());
+        double[][][] expected = realPositions(new LlamaReference(config, plain).logits(withPrompt(IDS), withPromptMask(MASK), 0, null, null));
+        assertClose(logits, expected, MASK);
     }
 
     @Test
     void testPromptAndPrefixTogetherShiftPositionsByBoth() {
-        LlamaConfig config = LlamaConfig.tiny();
-        try (NDManager manager = NDManager.newBaseManager()) {
-            Map<String, NDArray> weights = LlamaWeights.random(config, manager, 42);
-            Map<String, float[]> plain = plain(weights);
-            LlamaForCausalLM model = LlamaForCausalLM.create(config, weights, manager, null);
-            double[][][][] keys = random(config, 2, 31);
-            double[][][][] values = random(config, 2, 32);
-            attachPrefix(model, "prefix", keys, values);
-            attachPrompt(model, embeddingRows(plain.get("model.embed_tokens.weight"), config.hiddenSize(), PROMPT_IDS));
+        double[][][][] keys = random(2, 31);
+        double[][][][] values = random(2, 32);
+        attachPrefix("prefix", keys, values);
+        attachPrompt(PROMPT_IDS);
 
-            float[] logits = logits(model, manager, IDS, MASK);
+        float[] logits = logits(IDS, MASK);
 
-            double[][][] expected = realPositions(new LlamaReference(config, plain).logits(withPrompt(IDS), withPromptMask(MASK), 2, keys, values));
-            assertClose(logits, expected, MASK);
-        }
+        double[][][] expected = realPositions(new LlamaReference(config, plain).logits(withPrompt(IDS), withPromptMask(MASK), 2, keys, values));
+        assertClose(logits, expected, MASK);
     }
 
-    private static float[] logits(LlamaForCausalLM model, NDManager manager, long[][] ids, int[][] mask) {
+    private float[] logits(long[][] ids, int[][] mask) {
         try (NDManager batch = manager.newSubManager()) {
             NDArray output = model.forward(new ParameterStore(batch, false), new NDList(batch.create(ids), batch.create(mask)), false).singletonOrThrow();
             assertThat(output.getShape()).isEqualTo(new Shape(ids.length, ids[0].length, model.config().vocabularySize()));
@@ -122,7 +118,7 @@ final class TestLlamaSequenceSites {
         }
     }
 
-    private static void attachPrefix(LlamaForCausalLM model, String adapterName, double[][][][] keys, double[][][][] values) {
+    private void attachPrefix(String adapterName, double[][][][] keys, double[][][][] values) {
         for (Site site : model.sites()) {
             if (site.kind() == SiteKind.ATTENTION) {
                 AttentionSite attention = (AttentionSite) site;
@@ -132,13 +128,15 @@ final class TestLlamaSequenceSites {
         }
     }
 
-    private static void attachPrompt(LlamaForCausalLM model, double[][] rows) {
+    /** Attaches a prompt whose virtual tokens are the embeddings of {@code tokenIds}. */
+    private void attachPrompt(long[] tokenIds) {
+        double[][] rows = embeddingRows(plain.get("model.embed_tokens.weight"), config.hiddenSize(), tokenIds);
         Site embedding = model.sites().stream().filter(site -> site.kind() == SiteKind.EMBEDDING).findFirst().orElseThrow();
         model.attachments(embedding).add(new Attachment("prompt", "fixed-prompt", new FixedPrompt(embedding, rows), null));
     }
 
     /** Per layer {@code [kvHeads][n][headDim]} values drawn uniformly from (−1, 1). */
-    private static double[][][][] random(LlamaConfig config, int virtual, long seed) {
+    private double[][][][] random(int virtual, long seed) {
         Random random = new Random(seed);
         double[][][][] values = new double[config.numLayers()][config.numKeyValueHeads()][virtual][config.headDim()];
         for (double[][][] layer : values) {
