@@ -5,13 +5,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.format.SafetensorsFile;
+import dev.graft.runtime.store.AdapterStore;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.Site;
 import dev.graft.tck.MethodConformanceTest;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * AdapterHub's {@code bert} initialization (not a no-op), with explicit placement, activation, reduction, dropout and
@@ -55,5 +59,31 @@ final class TestBottleneckBertInitConformance extends MethodConformanceTest {
             largest = Math.max(largest, Math.abs(adapted[index] - base[index]));
         }
         assertThat(largest).as("bert init starts as a small perturbation, not a no-op").isGreaterThan(1e-6).isLessThan(0.1);
+    }
+
+    @Test
+    void testAdapterStoreRoundTripKeepsTheOverridesAndTheKeys(@TempDir Path directory) {
+        PeftModel model = newModel();
+        Adapter adapter = attach(model, "default", Composition.SUM);
+        perturb(adapter);
+        float[] expected = logits(model);
+
+        AdapterStore.save(model, "default", directory, "tiny-llama");
+
+        assertThat(AdapterStore.configOf(model, adapter, "tiny-llama")).containsEntry("peft_type", "BOTTLENECK").containsEntry("config", "pfeiffer")
+                .containsEntry("mh_adapter", true).containsEntry("reduction_factor", 8.0).containsEntry("leave_out", List.of(0))
+                .doesNotContainKey("output_adapter");
+        try (SafetensorsFile weights = SafetensorsFile.open(directory.resolve(AdapterStore.WEIGHTS_FILE))) {
+            assertThat(weights.names()).containsExactlyInAnyOrder(
+                    "base_model.model.model.layers.1.self_attn.adapter_down.weight", "base_model.model.model.layers.1.self_attn.adapter_down.bias",
+                    "base_model.model.model.layers.1.self_attn.adapter_up.weight", "base_model.model.model.layers.1.self_attn.adapter_up.bias",
+                    "base_model.model.model.layers.1.mlp.adapter_down.weight", "base_model.model.model.layers.1.mlp.adapter_down.bias",
+                    "base_model.model.model.layers.1.mlp.adapter_up.weight", "base_model.model.model.layers.1.mlp.adapter_up.bias");
+            assertThat(weights.info("base_model.model.model.layers.1.mlp.adapter_down.weight").shape()).containsExactly(8L, 64L);
+        }
+        PeftModel reloaded = newModel();
+        Adapter loaded = AdapterStore.load(reloaded, directory, "default", peftType -> "BOTTLENECK".equals(peftType) ? new BottleneckAdapterMethod() : null);
+        assertThat(loaded.sites()).extracting(Site::name).containsExactly("model.layers.1.self_attn", "model.layers.1.mlp");
+        assertClose(logits(reloaded), expected, 0, "logits after saving and loading through adapter_config.json and adapter_model.safetensors");
     }
 }

@@ -211,8 +211,8 @@ final class PrefixEncoder {
 
     /**
      * A parameter's value, attached to {@code scope} until it closes, so that every array computed from it lands in
-     * the scope and not in the model's manager (the runtime attaches only a module's own parameters). An array already
-     * in the scope is not attached again: a second temporary attachment would make the scope its owner.
+     * the scope and not in the model's manager, whatever scope the caller opened (a test, or saving, opens none). An
+     * array already in the scope is not attached again: a second temporary attachment would make the scope its owner.
      */
     private static NDArray read(ParameterStore parameterStore, Parameter parameter, Device device, boolean training, NDManager scope) {
         NDArray value = parameterStore.getValue(parameter, device, training);

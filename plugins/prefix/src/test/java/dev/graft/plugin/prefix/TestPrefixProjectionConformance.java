@@ -6,12 +6,16 @@ import ai.djl.ndarray.NDArray;
 import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.format.SafetensorsFile;
 import dev.graft.runtime.store.AdapterState;
+import dev.graft.runtime.store.AdapterStore;
 import dev.graft.spi.PeftMethod;
 import dev.graft.tck.MethodConformanceTest;
 
+import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Prefix tuning through the projection MLP passes the conformance kit; its checkpoint is still the flat prefix. */
 final class TestPrefixProjectionConformance extends MethodConformanceTest {
@@ -56,5 +60,26 @@ final class TestPrefixProjectionConformance extends MethodConformanceTest {
         assertThat(reloaded.trainableParameterCount()).as("the unused projection MLP is frozen").isZero();
         float[] resaved = AdapterState.collect(fresh, reloaded.base().manager()).get("prompt_embeddings").toFloatArray();
         assertThat(resaved).containsExactly(saved.get("prompt_embeddings").toFloatArray());
+    }
+
+    @Test
+    void testAdapterStoreWritesPeftsConfigAndFlatPrefixAndLoadsThem(@TempDir Path directory) {
+        PeftModel model = newModel();
+        Adapter adapter = attach(model, "default", Composition.SUM);
+        perturb(adapter);
+        float[] expected = logits(model);
+
+        AdapterStore.save(model, "default", directory, "tiny-llama");
+
+        Map<String, Object> config = AdapterStore.configOf(model, adapter, "tiny-llama");
+        assertThat(config).containsEntry("peft_type", "PREFIX_TUNING").containsEntry("num_virtual_tokens", 5)
+                .containsEntry("prefix_projection", true).containsEntry("encoder_hidden_size", 16);
+        try (SafetensorsFile weights = SafetensorsFile.open(directory.resolve(AdapterStore.WEIGHTS_FILE))) {
+            assertThat(weights.names()).containsExactly("prompt_embeddings");
+            assertThat(weights.info("prompt_embeddings").shape()).containsExactly(5L, 128L);
+        }
+        PeftModel reloaded = newModel();
+        AdapterStore.load(reloaded, directory, "default", peftType -> "PREFIX_TUNING".equals(peftType) ? new PrefixTuningMethod() : null);
+        assertClose(logits(reloaded), expected, 0, "logits after saving and loading through adapter_config.json and adapter_model.safetensors");
     }
 }
