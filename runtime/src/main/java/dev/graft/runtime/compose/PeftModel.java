@@ -171,14 +171,19 @@ public final class PeftModel extends AbstractBlock {
         return selected;
     }
 
-    private static Shape exampleInput(Site site) {
+    private Shape exampleInput(Site site) {
         if (site instanceof LinearSite) {
             return new Shape(1, ((LinearSite) site).inFeatures());
         }
         return new Shape(1, 1, gateWidth(site));
     }
 
-    private static int gateWidth(Site site) {
+    /**
+     * The width of what a gate at {@code site} reads: a linear site's input, a sublayer's or the embeddings' hidden
+     * states, and for an attention site the attention layer's input, which is the model's hidden size (not
+     * {@code heads·headDim}: the two differ where a model sets {@code head_dim} explicitly).
+     */
+    private int gateWidth(Site site) {
         if (site instanceof LinearSite) {
             return ((LinearSite) site).inFeatures();
         }
@@ -186,8 +191,7 @@ public final class PeftModel extends AbstractBlock {
             return ((SublayerSite) site).hiddenSize();
         }
         if (site instanceof AttentionSite) {
-            AttentionSite attention = (AttentionSite) site;
-            return attention.numHeads() * attention.headDim();
+            return base.context().hiddenSize();
         }
         return ((EmbeddingSite) site).hiddenSize();
     }
