@@ -114,8 +114,9 @@ public final class BottleneckAdapterModule extends AbstractBlock implements Subl
 
     /**
      * {@code up(f(down(z)))}, unscaled, with dropout on the result while training; {@code z} is {@code sublayerOutput}
-     * for a serial adapter and {@code sublayerInput} for a parallel one. Temporaries live in a sub-manager; the result
-     * is attached to {@code z}'s manager.
+     * for a serial adapter and {@code sublayerInput} for a parallel one. It is computed in the parameters' precision
+     * (float32), as PEFT casts adapter inputs, and returned in {@code z}'s. Temporaries live in a sub-manager; the
+     * result is attached to {@code z}'s manager.
      */
     @Override
     public NDArray delta(ParameterStore parameterStore, NDArray sublayerInput, NDArray sublayerOutput, boolean training) {
@@ -127,11 +128,13 @@ public final class BottleneckAdapterModule extends AbstractBlock implements Subl
         }
         try (NDManager scope = z.getManager().newSubManager()) {
             scope.tempAttachAll(z);
-            NDArray down = Linear.linear(z, value(parameterStore, downWeight, z, training), value(parameterStore, downBias, z, training)).singletonOrThrow();
+            NDArray weight = value(parameterStore, downWeight, z, training);
+            NDArray input = z.getDataType() == weight.getDataType() ? z : z.toType(weight.getDataType(), false);
+            NDArray down = Linear.linear(input, weight, value(parameterStore, downBias, z, training)).singletonOrThrow();
             NDArray up = Linear.linear(nonLinearity.apply(down), value(parameterStore, upWeight, z, training), value(parameterStore, upBias, z, training))
                     .singletonOrThrow();
             NDArray result = training && dropout > 0 ? Dropout.dropout(up, dropout, true).singletonOrThrow() : up;
-            return scope.ret(result);
+            return scope.ret(result.getDataType() == z.getDataType() ? result : result.toType(z.getDataType(), false));
         }
     }
 

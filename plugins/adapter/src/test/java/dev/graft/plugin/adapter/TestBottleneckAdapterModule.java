@@ -63,6 +63,17 @@ final class TestBottleneckAdapterModule {
     }
 
     @Test
+    void testHalfPrecisionInputIsComputedInFloat32AndReturnedInHalf() {
+        BottleneckAdapterModule module = handSet(NonLinearity.RELU, false);
+        NDArray output = batchManager.create(new float[] {1, -2, 3}, new Shape(1, 1, 3)).toType(DataType.FLOAT16, false);
+
+        NDArray delta = module.delta(parameterStore, output, output, false);
+
+        assertThat(delta.getDataType()).isEqualTo(DataType.FLOAT16);
+        assertThat(delta.toType(DataType.FLOAT32, false).toFloatArray()).containsExactly(4.5f, 1f, 8f);
+    }
+
+    @Test
     void testActivationsByHand() {
         NDArray input = batchManager.create(new float[] {0, 0, 0}, new Shape(1, 3));
         // With z = 0 the down-projection is its bias [0.5, −1]; the up-projection then gives
