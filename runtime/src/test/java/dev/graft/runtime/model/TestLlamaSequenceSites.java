@@ -12,17 +12,32 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import dev.graft.runtime.compose.Adapter;
+import dev.graft.runtime.compose.AdapterSpec;
+import dev.graft.runtime.compose.Composition;
+import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.site.Attachment;
+import dev.graft.runtime.targeting.TargetRules;
 import dev.graft.spi.AttentionSite;
+import dev.graft.spi.MethodDescriptor;
+import dev.graft.spi.MethodInstance;
+import dev.graft.spi.MethodModule;
+import dev.graft.spi.MethodOptions;
+import dev.graft.spi.ModelContext;
+import dev.graft.spi.OptionSchema;
+import dev.graft.spi.PeftMethod;
 import dev.graft.spi.PrefixKeyValues;
 import dev.graft.spi.PrefixModule;
 import dev.graft.spi.PromptModule;
 import dev.graft.spi.Site;
 import dev.graft.spi.SiteKind;
+import dev.graft.spi.SpiVersion;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -30,7 +45,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The attention (prefix) and embedding (prompt) sites of the DJL Llama against {@link LlamaReference}: virtual keys
  * and values sit before the rotated real keys, are always visible, and shift real positions by their number; virtual
- * token embeddings are prepended and only real positions are returned.
+ * token embeddings are prepended and only real positions are returned. A gated prefix reads the hidden size.
  */
 final class TestLlamaSequenceSites {
     private static final long[][] IDS = {{5, 17, 99, 3, 42, 7}, {0, 0, 64, 12, 127, 1}};
@@ -108,6 +123,24 @@ final class TestLlamaSequenceSites {
 
         double[][][] expected = realPositions(new LlamaReference(config, plain).logits(withPrompt(IDS), withPromptMask(MASK), 2, keys, values));
         assertClose(logits, expected, MASK);
+    }
+
+    @Test
+    void testGatedPrefixReadsTheHiddenSizeWhenHeadsAreWider() {
+        // 4 heads of 16 on a hidden size of 32, as configs with an explicit head_dim (Mistral-Nemo: 32·128 on 5120).
+        LlamaConfig wideHeads = new LlamaConfig(50, 32, 48, 2, 4, 2, 16, 1e-6, 10000.0, false, false, false);
+        NDManager wideManager = manager.newSubManager();
+        PeftModel peft = new PeftModel(LlamaForCausalLM.create(wideHeads, LlamaWeights.random(wideHeads, wideManager, 3), wideManager, null));
+        Adapter adapter = peft.addAdapter(new AdapterSpec("gated", Map.of(), TargetRules.fromConfig(Map.of()), Composition.GATED),
+                new FixedPrefixMethod(random(2, 41), random(2, 42)));
+
+        assertThat(adapter.attachments().values()).allSatisfy(attachment ->
+                assertThat(attachment.gate().orElseThrow().getParameters().get("weight").getArray().getShape()).isEqualTo(new Shape(1, 32)));
+        try (NDManager batch = manager.newSubManager()) {
+            NDArray logits = peft.forward(new ParameterStore(batch, false), new NDList(batch.create(new long[][] {{1, 2, 3, 4}})), false).singletonOrThrow();
+            assertThat(logits.getShape()).isEqualTo(new Shape(1, 4, 50));
+        }
+        assertThat(peft.gateReadings()).hasSize(2).allSatisfy(reading -> assertThat(reading.values()[0]).isStrictlyBetween(0f, 1f));
     }
 
     private float[] logits(long[][] ids, int[][] mask) {
@@ -225,6 +258,38 @@ final class TestLlamaSequenceSites {
             }
         }
         return flat;
+    }
+
+    /** A prefix method whose module at layer i gives {@code keys[i]} and {@code values[i]}, without parameters. */
+    private static final class FixedPrefixMethod implements PeftMethod {
+        private final double[][][][] keys;
+        private final double[][][][] values;
+
+        FixedPrefixMethod(double[][][][] keys, double[][][][] values) {
+            this.keys = requireNonNull(keys, "keys is null");
+            this.values = requireNonNull(values, "values is null");
+        }
+
+        @Override
+        public MethodDescriptor descriptor() {
+            return new MethodDescriptor("fixed-prefix", "1.0.0", SpiVersion.CURRENT, "FIXED_PREFIX", Set.of(SiteKind.ATTENTION), false, OptionSchema.of(),
+                    Map.of(), "fixed virtual keys and values, for testing");
+        }
+
+        @Override
+        public MethodInstance create(MethodOptions options, ModelContext model) {
+            return new MethodInstance() {
+                @Override
+                public MethodModule attach(Site site) {
+                    return new FixedPrefix((AttentionSite) site, keys[site.layerIndex()], values[site.layerIndex()]);
+                }
+
+                @Override
+                public long trainableParameterCount(List<Site> sites) {
+                    return 0;
+                }
+            };
+        }
     }
 
     /** A hand-written prefix module with fixed virtual keys and values {@code [kvHeads][n][headDim]}. */
