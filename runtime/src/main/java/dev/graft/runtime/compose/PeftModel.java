@@ -114,7 +114,7 @@ public final class PeftModel extends AbstractBlock {
                 gate = new Gate(gateWidth(site));
                 gate.initialize(base.manager(), DataType.FLOAT32, exampleInput(site));
             }
-            attachments.put(site, new Attachment(spec.name(), descriptor.id(), module, gate));
+            attachments.put(site, new Attachment(spec.name(), descriptor.id(), module, gate, List.copyOf(instance.sharedParameters().values())));
         }
         for (Map.Entry<Site, Attachment> entry : attachments.entrySet()) {
             base.attachments(entry.getKey()).add(entry.getValue());
@@ -171,14 +171,19 @@ public final class PeftModel extends AbstractBlock {
         return selected;
     }
 
-    private static Shape exampleInput(Site site) {
+    private Shape exampleInput(Site site) {
         if (site instanceof LinearSite) {
             return new Shape(1, ((LinearSite) site).inFeatures());
         }
         return new Shape(1, 1, gateWidth(site));
     }
 
-    private static int gateWidth(Site site) {
+    /**
+     * The width of what a gate at {@code site} reads: a linear site's input, a sublayer's or the embeddings' hidden
+     * states, and for an attention site the attention layer's input, which is the model's hidden size (not
+     * {@code heads·headDim}: the two differ where a model sets {@code head_dim} explicitly).
+     */
+    private int gateWidth(Site site) {
         if (site instanceof LinearSite) {
             return ((LinearSite) site).inFeatures();
         }
@@ -186,8 +191,7 @@ public final class PeftModel extends AbstractBlock {
             return ((SublayerSite) site).hiddenSize();
         }
         if (site instanceof AttentionSite) {
-            AttentionSite attention = (AttentionSite) site;
-            return attention.numHeads() * attention.headDim();
+            return base.context().hiddenSize();
         }
         return ((EmbeddingSite) site).hiddenSize();
     }
@@ -320,10 +324,17 @@ public final class PeftModel extends AbstractBlock {
         return readings;
     }
 
-    /** Delivers a training event to every adapter's method instance. */
+    /**
+     * Delivers a training event to the adapters' method instances: step and epoch ends only to adapters that
+     * are being trained (trainable, active, not merged), so a method never acts on an adapter that is not
+     * learning (PeriodicLoRA must not offload a merged adapter); save events to every adapter.
+     */
     public void dispatch(TrainingEvent event, TrainingContext context) {
         for (Adapter adapter : adapters.values()) {
-            adapter.instance().onEvent(event, context);
+            boolean training = adapter.isTrainable() && adapter.isActive() && !adapter.isMerged();
+            if (event instanceof TrainingEvent.Save || training) {
+                adapter.instance().onEvent(event, context);
+            }
         }
     }
 

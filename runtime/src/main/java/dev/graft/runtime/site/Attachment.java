@@ -4,6 +4,9 @@ import static java.util.Objects.requireNonNull;
 
 import dev.graft.spi.MethodModule;
 
+import ai.djl.nn.Parameter;
+
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -15,14 +18,29 @@ public final class Attachment {
     private final String methodId;
     private final MethodModule module;
     private final Gate gate;
+    private final List<Parameter> sharedParameters;
     private boolean active = true;
     private boolean merged;
 
     public Attachment(String adapterName, String methodId, MethodModule module, Gate gate) {
+        this(adapterName, methodId, module, gate, List.of());
+    }
+
+    /**
+     * @param sharedParameters the adapter's shared parameters the module may read; the runtime scopes them with
+     *        the module's own during forward and merge
+     */
+    public Attachment(String adapterName, String methodId, MethodModule module, Gate gate, List<Parameter> sharedParameters) {
         this.adapterName = requireNonNull(adapterName, "adapterName is null");
         this.methodId = requireNonNull(methodId, "methodId is null");
         this.module = requireNonNull(module, "module is null");
         this.gate = gate;
+        this.sharedParameters = List.copyOf(requireNonNull(sharedParameters, "sharedParameters is null"));
+    }
+
+    /** The adapter's shared parameters (empty for most methods). */
+    public List<Parameter> sharedParameters() {
+        return sharedParameters;
     }
 
     public String adapterName() {

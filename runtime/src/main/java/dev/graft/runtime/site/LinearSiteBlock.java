@@ -9,7 +9,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
-import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
@@ -123,7 +122,7 @@ public final class LinearSiteBlock extends AbstractBlock {
             return;
         }
         MergeableLinearModule module = mergeable(attachment);
-        applyInFloat32(module::merge);
+        applyInFloat32(attachment, module::merge);
         attachment.setMerged(true);
     }
 
@@ -134,25 +133,21 @@ public final class LinearSiteBlock extends AbstractBlock {
             return;
         }
         MergeableLinearModule module = mergeable(attachment);
-        applyInFloat32(module::unmerge);
+        applyInFloat32(attachment, module::unmerge);
         attachment.setMerged(false);
     }
 
-    private void applyInFloat32(java.util.function.UnaryOperator<LinearWeights> operation) {
+    /**
+     * Runs a merge or unmerge on float32 copies of the base weights inside a scope holding the weights, the
+     * module's and its adapter's shared parameters, then copies the result back: nothing it makes outlives it.
+     */
+    private void applyInFloat32(Attachment attachment, java.util.function.UnaryOperator<LinearWeights> operation) {
         NDArray current = weight.getArray();
-        try (NDManager scope = current.getManager().newSubManager()) {
+        List<NDArray> others = bias == null ? List.of() : List.of(bias.getArray());
+        try (NDManager scope = Scopes.open(current, others, List.of(attachment.module()), attachment.sharedParameters())) {
             NDArray weight32 = current.toType(DataType.FLOAT32, true);
             NDArray bias32 = bias == null ? null : bias.getArray().toType(DataType.FLOAT32, true);
-            scope.attachAll(weight32);
-            if (bias32 != null) {
-                scope.attachAll(bias32);
-            }
-            LinearWeights result = operation.apply(new LinearWeights(weight32, bias32));
-            scope.attachAll(result.weight());
-            if (result.hasBias()) {
-                scope.attachAll(result.bias());
-            }
-            replaceWeights(result);
+            replaceWeights(operation.apply(new LinearWeights(weight32, bias32)));
         }
     }
 
@@ -182,12 +177,7 @@ public final class LinearSiteBlock extends AbstractBlock {
         if (live.isEmpty()) {
             return b == null ? Linear.linear(x, w).singletonOrThrow() : Linear.linear(x, w, b).singletonOrThrow();
         }
-        List<Block> blocks = new ArrayList<>();
-        for (Attachment attachment : live) {
-            blocks.add(attachment.module());
-            attachment.gate().ifPresent(blocks::add);
-        }
-        try (NDManager scope = Scopes.open(x, List.of(w), blocks)) {
+        try (NDManager scope = Scopes.open(x, List.of(w), SiteOps.blocks(live), SiteOps.sharedParameters(live))) {
             if (b != null) {
                 scope.tempAttachAll(b);
             }

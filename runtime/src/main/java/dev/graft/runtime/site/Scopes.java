@@ -23,6 +23,14 @@ public final class Scopes {
      * {@code blocks} temporarily attached to it. Close it after {@code scope.ret(output)}.
      */
     public static NDManager open(NDArray anchor, List<NDArray> others, List<? extends Block> blocks) {
+        return open(anchor, others, blocks, List.of());
+    }
+
+    /**
+     * Like {@link #open(NDArray, List, List)}, also attaching {@code parameters} that belong to no block of the
+     * list (an adapter's shared parameters, such as VeRA's projections).
+     */
+    public static NDManager open(NDArray anchor, List<NDArray> others, List<? extends Block> blocks, List<Parameter> parameters) {
         NDManager scope = anchor.getManager().newSubManager();
         List<NDArray> attach = new ArrayList<>();
         attach.add(anchor);
@@ -37,6 +45,12 @@ public final class Scopes {
                 if (array != null && !attach.contains(array)) {
                     attach.add(array);
                 }
+            }
+        }
+        for (Parameter parameter : parameters) {
+            NDArray array = parameter.getArray();
+            if (array != null && !attach.contains(array)) {
+                attach.add(array);
             }
         }
         scope.tempAttachAll(attach.toArray(new NDArray[0]));

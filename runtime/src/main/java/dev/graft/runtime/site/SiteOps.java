@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import dev.graft.spi.PrefixKeyValues;
 import dev.graft.spi.PrefixModule;
@@ -26,7 +27,7 @@ public final class SiteOps {
         if (live.isEmpty()) {
             return sublayerOutput;
         }
-        try (NDManager scope = Scopes.open(sublayerOutput, List.of(sublayerInput), blocks(live))) {
+        try (NDManager scope = Scopes.open(sublayerOutput, List.of(sublayerInput), blocks(live), sharedParameters(live))) {
             NDArray result = sublayerOutput;
             for (Attachment attachment : live) {
                 SublayerModule module = (SublayerModule) attachment.module();
@@ -60,7 +61,7 @@ public final class SiteOps {
             return null;
         }
         long batch = attentionInput.getShape().get(0);
-        try (NDManager scope = Scopes.open(attentionInput, List.of(), blocks(live))) {
+        try (NDManager scope = Scopes.open(attentionInput, List.of(), blocks(live), sharedParameters(live))) {
             NDList keys = new NDList();
             NDList values = new NDList();
             for (Attachment attachment : live) {
@@ -90,7 +91,7 @@ public final class SiteOps {
             return embeddings;
         }
         long batch = embeddings.getShape().get(0);
-        try (NDManager scope = Scopes.open(embeddings, List.of(), blocks(live))) {
+        try (NDManager scope = Scopes.open(embeddings, List.of(), blocks(live), sharedParameters(live))) {
             NDList parts = new NDList();
             for (Attachment attachment : live) {
                 NDArray tokens = broadcastBatch(((PromptModule) attachment.module()).virtualTokens(parameterStore, embeddings, training), batch);
@@ -120,7 +121,17 @@ public final class SiteOps {
         return array.expandDims(0).broadcast(new ai.djl.ndarray.types.Shape(shape));
     }
 
-    private static List<Block> blocks(List<Attachment> live) {
+    /** The shared parameters of the attachments' adapters. */
+    static List<Parameter> sharedParameters(List<Attachment> live) {
+        List<Parameter> parameters = new ArrayList<>();
+        for (Attachment attachment : live) {
+            parameters.addAll(attachment.sharedParameters());
+        }
+        return parameters;
+    }
+
+    /** The modules and gates of the attachments. */
+    static List<Block> blocks(List<Attachment> live) {
         List<Block> blocks = new ArrayList<>();
         for (Attachment attachment : live) {
             blocks.add(attachment.module());

@@ -268,13 +268,18 @@ public abstract class MethodConformanceTest {
     }
 
     @Test
-    void testForwardLeavesNothingInTheModelManager() {
+    void testForwardAndMergeLeaveNothingInTheModelManager() {
         PeftModel model = newModel();
         Adapter adapter = attach(model, "default", Composition.SUM);
         perturb(adapter);
         model.base().manager().cap();
         logits(model);
         logits(model);
+        if (adapter.descriptor().mergeable()) {
+            model.merge(List.of("default"));
+            logits(model);
+            model.unmerge(List.of("default"));
+        }
     }
 
     @Test
