@@ -9,9 +9,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
-import ai.djl.util.PairList;
 import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.AdapterSpec;
 import dev.graft.runtime.compose.Composition;
@@ -26,9 +24,6 @@ import dev.graft.spi.MethodOptions;
 import dev.graft.spi.ModelContext;
 import dev.graft.spi.OptionSchema;
 import dev.graft.spi.PeftMethod;
-import dev.graft.spi.PrefixKeyValues;
-import dev.graft.spi.PrefixModule;
-import dev.graft.spi.PromptModule;
 import dev.graft.spi.Site;
 import dev.graft.spi.SiteKind;
 import dev.graft.spi.SpiVersion;
@@ -156,7 +151,7 @@ final class TestLlamaSequenceSites {
             if (site.kind() == SiteKind.ATTENTION) {
                 AttentionSite attention = (AttentionSite) site;
                 int layer = attention.layerIndex();
-                model.attachments(site).add(new Attachment(adapterName, "fixed-prefix", new FixedPrefix(attention, keys[layer], values[layer]), null));
+                model.attachments(site).add(new Attachment(adapterName, "fixed-prefix", new FixedModules.Prefix(attention, keys[layer], values[layer]), null));
             }
         }
     }
@@ -165,7 +160,7 @@ final class TestLlamaSequenceSites {
     private void attachPrompt(long[] tokenIds) {
         double[][] rows = embeddingRows(plain.get("model.embed_tokens.weight"), config.hiddenSize(), tokenIds);
         Site embedding = model.sites().stream().filter(site -> site.kind() == SiteKind.EMBEDDING).findFirst().orElseThrow();
-        model.attachments(embedding).add(new Attachment("prompt", "fixed-prompt", new FixedPrompt(embedding, rows), null));
+        model.attachments(embedding).add(new Attachment("prompt", "fixed-prompt", new FixedModules.Prompt(embedding, rows), null));
     }
 
     /** Per layer {@code [kvHeads][n][headDim]} values drawn uniformly from (−1, 1). */
@@ -250,16 +245,6 @@ final class TestLlamaSequenceSites {
         return maximum;
     }
 
-    private static float[] flatten(double[][] matrix) {
-        float[] flat = new float[matrix.length * matrix[0].length];
-        for (int row = 0; row < matrix.length; row++) {
-            for (int column = 0; column < matrix[row].length; column++) {
-                flat[row * matrix[row].length + column] = (float) matrix[row][column];
-            }
-        }
-        return flat;
-    }
-
     /** A prefix method whose module at layer i gives {@code keys[i]} and {@code values[i]}, without parameters. */
     private static final class FixedPrefixMethod implements PeftMethod {
         private final double[][][][] keys;
@@ -281,7 +266,7 @@ final class TestLlamaSequenceSites {
             return new MethodInstance() {
                 @Override
                 public MethodModule attach(Site site) {
-                    return new FixedPrefix((AttentionSite) site, keys[site.layerIndex()], values[site.layerIndex()]);
+                    return new FixedModules.Prefix(site, keys[site.layerIndex()], values[site.layerIndex()]);
                 }
 
                 @Override
@@ -289,93 +274,6 @@ final class TestLlamaSequenceSites {
                     return 0;
                 }
             };
-        }
-    }
-
-    /** A hand-written prefix module with fixed virtual keys and values {@code [kvHeads][n][headDim]}. */
-    private static final class FixedPrefix extends AbstractBlock implements PrefixModule {
-        private final AttentionSite site;
-        private final double[][][] keys;
-        private final double[][][] values;
-
-        FixedPrefix(AttentionSite site, double[][][] keys, double[][][] values) {
-            super((byte) 1);
-            this.site = requireNonNull(site, "site is null");
-            this.keys = requireNonNull(keys, "keys is null");
-            this.values = requireNonNull(values, "values is null");
-        }
-
-        @Override
-        public Site site() {
-            return site;
-        }
-
-        @Override
-        public int numVirtualTokens() {
-            return keys[0].length;
-        }
-
-        @Override
-        public PrefixKeyValues keyValues(ParameterStore parameterStore, NDArray like, boolean training) {
-            return new PrefixKeyValues(toArray(like.getManager(), keys), toArray(like.getManager(), values));
-        }
-
-        private static NDArray toArray(NDManager manager, double[][][] heads) {
-            float[] flat = new float[heads.length * heads[0].length * heads[0][0].length];
-            int index = 0;
-            for (double[][] head : heads) {
-                for (float value : flatten(head)) {
-                    flat[index++] = value;
-                }
-            }
-            return manager.create(flat, new Shape(heads.length, heads[0].length, heads[0][0].length));
-        }
-
-        @Override
-        protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
-            throw new UnsupportedOperationException("read through keyValues");
-        }
-
-        @Override
-        public Shape[] getOutputShapes(Shape[] inputShapes) {
-            return inputShapes;
-        }
-    }
-
-    /** A hand-written prompt module with fixed virtual token embeddings {@code [n][hidden]}. */
-    private static final class FixedPrompt extends AbstractBlock implements PromptModule {
-        private final Site site;
-        private final double[][] rows;
-
-        FixedPrompt(Site site, double[][] rows) {
-            super((byte) 1);
-            this.site = requireNonNull(site, "site is null");
-            this.rows = requireNonNull(rows, "rows is null");
-        }
-
-        @Override
-        public Site site() {
-            return site;
-        }
-
-        @Override
-        public int numVirtualTokens() {
-            return rows.length;
-        }
-
-        @Override
-        public NDArray virtualTokens(ParameterStore parameterStore, NDArray like, boolean training) {
-            return like.getManager().create(flatten(rows), new Shape(rows.length, rows[0].length));
-        }
-
-        @Override
-        protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
-            throw new UnsupportedOperationException("read through virtualTokens");
-        }
-
-        @Override
-        public Shape[] getOutputShapes(Shape[] inputShapes) {
-            return inputShapes;
         }
     }
 }
