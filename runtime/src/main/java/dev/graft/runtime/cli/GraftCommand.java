@@ -18,6 +18,9 @@ import picocli.CommandLine.Command;
         synopsisSubcommandLabel = "COMMAND",
         subcommands = {
                 MethodsCommand.class,
+                ForwardCommand.class,
+                InspectCommand.class,
+                MergeCommand.class,
         })
 public final class GraftCommand {
 }

@@ -1,0 +1,143 @@
+package dev.graft.runtime.cli;
+
+import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.huggingface.tokenizers.Encoding;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.training.ParameterStore;
+import com.google.inject.Inject;
+import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.format.Dtype;
+import dev.graft.runtime.format.SafetensorsFile;
+import dev.graft.runtime.format.SafetensorsWriter;
+import dev.graft.runtime.loader.LoadedModel;
+import dev.graft.runtime.plugin.MethodRegistry;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code graft forward --model DIR|minilm [--adapter DIR]... [--merge] (--input FILE | --text TEXT...) --output FILE}:
+ * runs the model (with adapters, optionally merged) and writes its outputs as float32 safetensors:
+ * {@code logits} for a decoder, {@code last_hidden_state} and (where the model has a pooler) {@code pooler_output}
+ * for an encoder.
+ */
+@Command(name = "forward", mixinStandardHelpOptions = true, description = "Runs a model, with PEFT adapters, on token ids or text and saves the outputs.")
+public final class ForwardCommand implements Callable<Integer> {
+    @Mixin
+    private PluginOptions pluginOptions;
+
+    @Mixin
+    private ModelOptions modelOptions;
+
+    @Option(names = "--merge", description = "Merge the adapters into the base weights before running (methods that cannot merge are refused).")
+    private boolean merge;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    private Inputs inputs;
+
+    @Option(names = "--output", paramLabel = "FILE", required = true, description = "The safetensors file to write.")
+    private Path output;
+
+    @Spec
+    private CommandSpec spec;
+
+    private MethodRegistry registry;
+
+    static final class Inputs {
+        @Option(names = "--input", paramLabel = "FILE", description = "A safetensors file with input_ids (and optionally attention_mask, token_type_ids).")
+        private Path file;
+
+        @Option(names = "--text", paramLabel = "TEXT", description = "A text to tokenize with the model's tokenizer. Repeatable: one batch row each, padded.")
+        private List<String> texts;
+    }
+
+    @Inject
+    void setRuntime(MethodRegistry registry) {
+        this.registry = requireNonNull(registry, "registry is null");
+    }
+
+    @Override
+    public Integer call() {
+        try (NDManager manager = NDManager.newBaseManager();
+                LoadedModel loaded = modelOptions.loadModel(manager)) {
+            PeftModel model = new PeftModel(loaded.model());
+            List<String> adapters = modelOptions.loadAdapters(model, registry);
+            if (merge) {
+                model.merge(adapters);
+            }
+            NDList batch = inputs.file != null ? readInputs(inputs.file, manager) : tokenize(loaded, inputs.texts, manager);
+            NDList outputs = model.forward(new ParameterStore(manager, false), batch, false);
+            List<String> names = "llama".equals(loaded.model().modelType()) ? List.of("logits") : List.of("last_hidden_state", "pooler_output");
+            SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
+            int written = Math.min(names.size(), outputs.size());
+            for (int index = 0; index < written; index++) {
+                writer.add(names.get(index), outputs.get(index).toType(DataType.FLOAT32, false), Dtype.F32);
+            }
+            writer.write(output);
+            PrintWriter out = spec.commandLine().getOut();
+            for (int index = 0; index < written; index++) {
+                out.println(format("%s %s -> %s", names.get(index), outputs.get(index).getShape(), output));
+            }
+            out.flush();
+        }
+        return 0;
+    }
+
+    private static NDList readInputs(Path file, NDManager manager) {
+        try (SafetensorsFile inputs = SafetensorsFile.open(file)) {
+            if (!inputs.contains("input_ids")) {
+                throw new IllegalArgumentException(format("%s has no input_ids tensor; it holds %s", file, inputs.names()));
+            }
+            NDList batch = new NDList(inputs.load("input_ids", manager).toType(DataType.INT64, false));
+            NDArray mask = inputs.contains("attention_mask") ? inputs.load("attention_mask", manager).toType(DataType.INT64, false)
+                    : batch.get(0).onesLike();
+            batch.add(mask);
+            if (inputs.contains("token_type_ids")) {
+                batch.add(inputs.load("token_type_ids", manager).toType(DataType.INT64, false));
+            }
+            return batch;
+        }
+    }
+
+    private static NDList tokenize(LoadedModel loaded, List<String> texts, NDManager manager) {
+        HuggingFaceTokenizer tokenizer = loaded.tokenizer().orElseThrow(() -> new IllegalArgumentException(
+                "the model has no tokenizer.json, so --text cannot be used; give token ids with --input FILE"));
+        Encoding[] encodings = tokenizer.batchEncode(texts);
+        int length = 0;
+        for (Encoding encoding : encodings) {
+            length = Math.max(length, encoding.getIds().length);
+        }
+        long[][] ids = new long[encodings.length][length];
+        long[][] mask = new long[encodings.length][length];
+        long[][] types = new long[encodings.length][length];
+        for (int row = 0; row < encodings.length; row++) {
+            long[] rowIds = encodings[row].getIds();
+            long[] rowTypes = encodings[row].getTypeIds();
+            for (int column = 0; column < rowIds.length; column++) {
+                ids[row][column] = rowIds[column];
+                mask[row][column] = 1;
+                types[row][column] = rowTypes[column];
+            }
+        }
+        NDList batch = new NDList(manager.create(ids), manager.create(mask));
+        if (!"llama".equals(loaded.model().modelType())) {
+            batch.add(manager.create(types));
+        }
+        return batch;
+    }
+}

@@ -1,0 +1,114 @@
+package dev.graft.runtime.cli;
+
+import static java.lang.String.format;
+
+import ai.djl.ndarray.NDManager;
+import dev.graft.runtime.compose.Adapter;
+import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.loader.LoadedModel;
+import dev.graft.runtime.loader.MiniLm;
+import dev.graft.runtime.loader.ModelLoader;
+import dev.graft.runtime.plugin.LoadedMethod;
+import dev.graft.runtime.plugin.MethodRegistry;
+import dev.graft.runtime.store.AdapterStore;
+import dev.graft.spi.PeftMethod;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import picocli.CommandLine.Option;
+
+/**
+ * The {@code --model DIR|minilm} and {@code --adapter DIR} options shared by {@code forward}, {@code merge} and
+ * {@code inspect}, and loading them: the model through {@link ModelLoader} (or the bundled all-MiniLM-L6-v2),
+ * each adapter folder through {@link AdapterStore}, its method chosen by {@code peft_type} in the registry.
+ */
+public final class ModelOptions {
+    /** The name that selects the bundled all-MiniLM-L6-v2. */
+    public static final String MINILM = "minilm";
+
+    @Option(names = "--model", paramLabel = "DIR|minilm", required = true,
+            description = "A Hugging Face model folder (config.json, safetensors, tokenizer.json), or 'minilm' for the bundled all-MiniLM-L6-v2.")
+    private String model;
+
+    @Option(names = "--adapter", paramLabel = "DIR",
+            description = "A PEFT adapter folder (adapter_config.json + adapter_model.safetensors), or a folder of them (PEFT's multi-adapter layout). Repeatable.")
+    private List<Path> adapters = new ArrayList<>();
+
+    /** The model argument as given. */
+    public String model() {
+        return model;
+    }
+
+    /** The adapter folders, in order. */
+    public List<Path> adapterDirectories() {
+        return List.copyOf(adapters);
+    }
+
+    /** The model folder, or empty for {@code minilm}. */
+    public java.util.Optional<Path> modelDirectory() {
+        return MINILM.equals(model) ? java.util.Optional.empty() : java.util.Optional.of(Path.of(model));
+    }
+
+    /** Loads the model into {@code manager}. */
+    LoadedModel loadModel(NDManager manager) {
+        return MINILM.equals(model) ? MiniLm.load(manager) : ModelLoader.load(Path.of(model), manager);
+    }
+
+    /**
+     * Loads every {@code --adapter} onto {@code peftModel}, active. An adapter folder is named after the folder;
+     * a folder of adapters gives PEFT's names ({@code default} for one at its root).
+     *
+     * @return the names of the loaded adapters, in order
+     */
+    List<String> loadAdapters(PeftModel peftModel, MethodRegistry registry) {
+        List<String> names = new ArrayList<>();
+        Set<String> taken = new HashSet<>();
+        for (Path directory : adapters) {
+            if (!Files.isDirectory(directory)) {
+                throw new IllegalArgumentException(format("adapter folder %s does not exist", directory.toAbsolutePath().normalize()));
+            }
+            if (Files.isRegularFile(directory.resolve(AdapterStore.CONFIG_FILE))) {
+                String name = uniqueName(adapterName(directory, registry), taken);
+                names.add(AdapterStore.load(peftModel, directory, name, peftType -> method(registry, peftType)).name());
+            }
+            else {
+                for (Adapter adapter : AdapterStore.loadAll(peftModel, directory, peftType -> method(registry, peftType))) {
+                    taken.add(adapter.name());
+                    names.add(adapter.name());
+                }
+            }
+        }
+        return names;
+    }
+
+    /**
+     * The folder's name, made a valid adapter name; prefixed with {@code adapter-} where it would collide with a
+     * method's checkpoint key prefix (a folder named {@code lora}).
+     */
+    private static String adapterName(Path directory, MethodRegistry registry) {
+        Path fileName = directory.toAbsolutePath().normalize().getFileName();
+        String name = fileName == null ? "default" : fileName.toString().replaceAll("[^A-Za-z0-9_-]", "-");
+        String collidingName = name;
+        boolean collides = registry.ids().stream().anyMatch(id -> collidingName.equals(id) || collidingName.startsWith(id + "_"))
+                || List.of("base_model", "model", "weight", "bias").contains(name);
+        return name.isEmpty() || collides || !Character.isLetterOrDigit(name.charAt(0)) ? "adapter-" + name : name;
+    }
+
+    private static String uniqueName(String name, Set<String> taken) {
+        String candidate = name;
+        for (int suffix = 2; !taken.add(candidate); suffix++) {
+            candidate = name + "-" + suffix;
+        }
+        return candidate;
+    }
+
+    private static PeftMethod method(MethodRegistry registry, String peftType) {
+        List<LoadedMethod> methods = registry.methodsForPeftType(peftType);
+        return methods.isEmpty() ? null : methods.get(0).method();
+    }
+}
