@@ -1,0 +1,191 @@
+package dev.graft.integration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.data.Offset.offset;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.plugin.lora.LoraMethod;
+import dev.graft.plugin.prefix.PrefixTuningMethod;
+import dev.graft.runtime.cli.GraftMain;
+import dev.graft.runtime.compose.Adapter;
+import dev.graft.runtime.compose.AdapterSpec;
+import dev.graft.runtime.compose.Composition;
+import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.format.SafetensorsFile;
+import dev.graft.runtime.format.SafetensorsWriter;
+import dev.graft.runtime.model.LlamaConfig;
+import dev.graft.runtime.model.LlamaForCausalLM;
+import dev.graft.runtime.model.LlamaWeights;
+import dev.graft.runtime.store.AdapterStore;
+import dev.graft.runtime.targeting.TargetRules;
+import dev.graft.spi.PeftMethod;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code graft forward}, {@code merge} and {@code inspect} end to end, in process, on a tiny Llama saved in
+ * Hugging Face layout, with adapters saved in PEFT layout and methods loaded from the distribution's plugins.
+ */
+final class TestCommandLine {
+    private static final LlamaConfig CONFIG = LlamaConfig.tiny();
+
+    @TempDir
+    static Path scratch;
+
+    private static Path distribution;
+    private static Path model;
+    private static Path input;
+    private static Path first;
+    private static Path second;
+    private static Path prefix;
+
+    @BeforeAll
+    static void writeModelAndAdapters() throws IOException {
+        distribution = Path.of(System.getProperty("graft.distribution", "../runtime/distribution/target/graft")).toAbsolutePath().normalize();
+        model = scratch.resolve("tiny-llama");
+        input = scratch.resolve("input.safetensors");
+        first = scratch.resolve("first");
+        second = scratch.resolve("second");
+        prefix = scratch.resolve("virtual-tokens");
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Files.createDirectories(model);
+            Map<String, Object> config = new LinkedHashMap<>();
+            config.put("model_type", "llama");
+            config.put("vocab_size", CONFIG.vocabularySize());
+            config.put("hidden_size", CONFIG.hiddenSize());
+            config.put("intermediate_size", CONFIG.intermediateSize());
+            config.put("num_hidden_layers", CONFIG.numLayers());
+            config.put("num_attention_heads", CONFIG.numAttentionHeads());
+            config.put("num_key_value_heads", CONFIG.numKeyValueHeads());
+            config.put("rms_norm_eps", CONFIG.rmsNormEps());
+            config.put("rope_theta", CONFIG.ropeTheta());
+            config.put("tie_word_embeddings", false);
+            new ObjectMapper().writeValue(model.resolve("config.json").toFile(), config);
+            Map<String, NDArray> weights = LlamaWeights.random(CONFIG, manager, 21);
+            SafetensorsWriter.write(model.resolve("model.safetensors"), new LinkedHashMap<>(weights), Map.of("format", "pt"));
+
+            SafetensorsWriter.write(input, new LinkedHashMap<>(Map.of(
+                    "input_ids", manager.create(new long[][] {{1, 7, 42, 9, 3}, {0, 0, 5, 6, 7}}),
+                    "attention_mask", manager.create(new long[][] {{1, 1, 1, 1, 1}, {0, 0, 1, 1, 1}}))), Map.of());
+
+            saveAdapter(manager, new LoraMethod(), Map.of("r", 4, "lora_alpha", 8), Map.of("target_modules", List.of("q_proj", "v_proj")), first, 1);
+            saveAdapter(manager, new LoraMethod(), Map.of("r", 2, "lora_alpha", 4, "use_rslora", true), Map.of("target_modules", List.of("q_proj", "v_proj")), second, 2);
+            saveAdapter(manager, new PrefixTuningMethod(), Map.of("num_virtual_tokens", 3), Map.of(), prefix, 3);
+        }
+    }
+
+    @Test
+    void testForwardMergedEqualsUnmergedAndMergeRoundTrips() throws IOException {
+        Path unmerged = scratch.resolve("unmerged.safetensors");
+        Path merged = scratch.resolve("merged.safetensors");
+        Path exported = scratch.resolve("exported");
+        Path fromExport = scratch.resolve("from-export.safetensors");
+
+        assertSucceeds("forward", "--model", model.toString(), "--adapter", first.toString(), "--input", input.toString(), "--output", unmerged.toString());
+        assertSucceeds("forward", "--model", model.toString(), "--adapter", first.toString(), "--merge", "--input", input.toString(), "--output", merged.toString());
+        assertSucceeds("merge", "--model", model.toString(), "--adapter", first.toString(), "--output", exported.toString());
+        assertSucceeds("forward", "--model", exported.toString(), "--input", input.toString(), "--output", fromExport.toString());
+        Path base = scratch.resolve("base.safetensors");
+        assertSucceeds("forward", "--model", model.toString(), "--input", input.toString(), "--output", base.toString());
+
+        float[] expected = logits(unmerged);
+        assertThat(expected).hasSize(2 * 5 * CONFIG.vocabularySize());
+        assertClose(logits(merged), expected, "forward --merge");
+        assertClose(logits(fromExport), expected, "forward on the merged export");
+        assertThat(logits(base)).as("the adapter changes the logits").isNotEqualTo(expected);
+    }
+
+    @Test
+    void testWeightedMergeOfTwoAdaptersEqualsBothActive() throws IOException {
+        Path both = scratch.resolve("both.safetensors");
+        Path exported = scratch.resolve("exported-pair");
+        Path fromExport = scratch.resolve("pair.safetensors");
+
+        assertSucceeds("forward", "--model", model.toString(), "--adapter", first.toString(), "--adapter", second.toString(),
+                "--input", input.toString(), "--output", both.toString());
+        assertSucceeds("merge", "--model", model.toString(), "--adapter", first.toString(), "--weight", "1", "--adapter", second.toString(), "--weight", "1",
+                "--output", exported.toString());
+        assertSucceeds("forward", "--model", exported.toString(), "--input", input.toString(), "--output", fromExport.toString());
+
+        assertClose(logits(fromExport), logits(both), "merged pair vs both adapters active");
+    }
+
+    @Test
+    void testInspectPrintsAttachmentsAndPeftLine() {
+        Result result = graft("inspect", "--model", model.toString(), "--adapter", first.toString());
+
+        assertThat(result.exitCode()).as(result.err()).isZero();
+        assertThat(result.out()).contains("first  lora  sum  linear  model.layers.0.self_attn.q_proj  lora_A.weight(4, 64) lora_B.weight(64, 4)")
+                .contains("trainable params: 1,792 || all params: 92,224 || trainable%: 1.9431");
+    }
+
+    @Test
+    void testMergingAPrefixIsRefusedWithOneLineAndNothingWritten() {
+        Path output = scratch.resolve("never");
+
+        Result result = graft("merge", "--model", model.toString(), "--adapter", prefix.toString(), "--output", output.toString());
+
+        assertThat(result.exitCode()).isEqualTo(1);
+        assertThat(result.err().strip()).hasLineCount(1).startsWith("graft merge: ").contains("virtual-tokens").contains("prefix").contains("cannot be merged");
+        assertThat(output).doesNotExist();
+    }
+
+    private static void saveAdapter(NDManager manager, PeftMethod method, Map<String, Object> options, Map<String, Object> targets, Path directory, long seed) {
+        NDManager modelManager = manager.newSubManager();
+        PeftModel peftModel = new PeftModel(LlamaForCausalLM.create(CONFIG, LlamaWeights.random(CONFIG, modelManager, 21), modelManager, null));
+        Adapter adapter = peftModel.addAdapter(new AdapterSpec("default", options, TargetRules.fromConfig(targets), Composition.SUM), method);
+        ai.djl.engine.Engine.getInstance().setRandomSeed((int) seed);
+        adapter.trainableParameters().forEach(parameter -> parameter.getArray().addi(
+                modelManager.randomNormal(0f, 0.2f, parameter.getArray().getShape(), DataType.FLOAT32)));
+        AdapterStore.save(peftModel, "default", directory, model.toString());
+        modelManager.close();
+    }
+
+    private static void assertSucceeds(String... args) {
+        Result result = graft(args);
+        assertThat(result.exitCode()).as("graft %s: %s", String.join(" ", args), result.err()).isZero();
+    }
+
+    private static Result graft(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exitCode = GraftMain.run(List.of(args), Optional.of(distribution), new PrintWriter(out), new PrintWriter(err));
+        return new Result(exitCode, out.toString(), err.toString());
+    }
+
+    private static float[] logits(Path file) {
+        try (NDManager manager = NDManager.newBaseManager();
+                SafetensorsFile outputs = SafetensorsFile.open(file)) {
+            return outputs.load("logits", manager).toFloatArray();
+        }
+    }
+
+    private static void assertClose(float[] actual, float[] expected, String what) {
+        assertThat(actual).as(what).hasSameSizeAs(expected);
+        List<String> problems = new ArrayList<>();
+        for (int index = 0; index < actual.length && problems.size() < 3; index++) {
+            if (Math.abs(actual[index] - expected[index]) > 1e-4) {
+                problems.add(index + ": " + actual[index] + " vs " + expected[index]);
+            }
+        }
+        assertThat(problems).as("%s within 1e-4", what).isEmpty();
+        assertThat(actual[0]).isCloseTo(expected[0], offset(1e-4f));
+    }
+
+    private record Result(int exitCode, String out, String err) {}
+}
