@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.djl.nn.Parameter;
 import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.PeftModel;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.runtime.format.Dtype;
 import dev.graft.runtime.format.SafetensorsFile;
 import dev.graft.runtime.store.AdapterStore;
 
@@ -14,16 +17,19 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
 /**
- * The two checks every PEFT format gets: a folder Python PEFT wrote loads into Graft and computes what PEFT computes,
- * unmerged and merged; and an adapter Graft attaches and saves is the folder PEFT would write, and reloads to the same
- * outputs.
+ * The checks every PEFT format gets: a folder Python PEFT wrote loads into Graft and computes what PEFT computes,
+ * unmerged and merged, and saves back unchanged; and an adapter Graft attaches and saves is the folder PEFT would
+ * write, and reloads to the same outputs.
  */
 final class PeftInterop {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     private final TinyLlama llama;
     private final Path scratch;
 
@@ -95,6 +101,49 @@ final class PeftInterop {
         PeftModel reloaded = llama.newModel();
         loadCapturingWarnings(reloaded, folder);
         assertThat(llama.logits(reloaded)).isEqualTo(attachedLogits);
+    }
+
+    /**
+     * Loads {@code scenario}'s PEFT folder and saves it again with {@link AdapterStore#save}: the file holds PEFT's
+     * tensors bit for bit, as float32, and the config every field PEFT wrote with its value (numbers compared as
+     * numbers: Graft writes {@code lora_alpha: 16} as {@code 16.0}), {@code auto_mapping} aside, which Graft does not
+     * write and PEFT reads as its default, null.
+     */
+    void assertResavesAsPeft(PeftScenario scenario) throws IOException {
+        Path folder = scratch.resolve(scenario.name() + "-from-peft");
+        scenario.peft().writeTo(folder);
+        PeftModel model = llama.newModel();
+        loadCapturingWarnings(model, folder);
+        Path resaved = scratch.resolve(scenario.name() + "-resaved");
+        AdapterStore.save(model, "default", resaved, PeftConfigs.BASE_MODEL);
+
+        try (SafetensorsFile saved = SafetensorsFile.open(resaved.resolve(AdapterStore.WEIGHTS_FILE))) {
+            assertThat(saved.names()).containsExactlyInAnyOrderElementsOf(scenario.peft().tensors().keySet());
+            for (Map.Entry<String, PlainTensor> tensor : scenario.peft().tensors().entrySet()) {
+                assertThat(saved.info(tensor.getKey()).dtype()).as("dtype of %s", tensor.getKey()).isEqualTo(Dtype.F32);
+                assertThat(saved.data(tensor.getKey())).as("bytes of %s", tensor.getKey()).isEqualTo(tensor.getValue().littleEndianBytes());
+            }
+        }
+        Map<String, Object> config = JSON.readValue(resaved.resolve(AdapterStore.CONFIG_FILE).toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
+        Map<String, Object> expected = new LinkedHashMap<>(scenario.peft().config());
+        expected.remove("auto_mapping");
+        assertThat(config).containsKeys(expected.keySet().toArray(String[]::new));
+        expected.forEach((field, value) -> assertThat(numbersAsDoubles(config.get(field))).as("field %s", field).isEqualTo(numbersAsDoubles(value)));
+    }
+
+    private static Object numbersAsDoubles(Object value) {
+        if (value instanceof Number) {
+            return ((Number) value).doubleValue();
+        }
+        if (value instanceof List<?>) {
+            return ((List<?>) value).stream().map(PeftInterop::numbersAsDoubles).toList();
+        }
+        if (value instanceof Map<?, ?>) {
+            Map<Object, Object> converted = new LinkedHashMap<>();
+            ((Map<?, ?>) value).forEach((key, element) -> converted.put(key, numbersAsDoubles(element)));
+            return converted;
+        }
+        return value;
     }
 
     /**

@@ -18,6 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  *   <li>the PEFT folder, written by hand with every config field PEFT writes, loads through the store and the method
  *       its {@code peft_type} names, and its logits match the reference forward over weights merged by hand in
  *       float64, before and after {@code merge}; config fields the method does not know give one warning line;</li>
+ *   <li>saved again by Graft, that adapter is PEFT's file: the same tensors bit for bit, every config field kept;</li>
  *   <li>the same configuration attached by Graft and saved holds exactly PEFT's keys with PEFT's shapes, and the saved
  *       folder reloads to identical logits.</li>
  * </ul>
@@ -55,6 +56,12 @@ final class TestPeftInterop {
     @MethodSource("scenarios")
     void testPeftFolderGivesPeftLogitsUnmergedAndMerged(PeftScenario scenario) throws IOException {
         interop.assertLoadsLikePeft(scenario);
+    }
+
+    @ParameterizedTest
+    @MethodSource("scenarios")
+    void testPeftFolderSavedAgainByGraftKeepsPeftTensorsAndFields(PeftScenario scenario) throws IOException {
+        interop.assertResavesAsPeft(scenario);
     }
 
     @ParameterizedTest
