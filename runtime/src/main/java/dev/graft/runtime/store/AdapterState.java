@@ -4,12 +4,17 @@ import static java.lang.String.format;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import dev.graft.runtime.compose.Adapter;
 import dev.graft.spi.Site;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
@@ -49,20 +54,34 @@ public final class AdapterState {
     }
 
     /**
-     * Loads {@code state} (keys as {@link #collect} makes them) into {@code adapter}'s modules and shared state.
+     * Loads {@code state} (keys as {@link #collect} makes them) into {@code adapter}'s modules and shared state. Every
+     * key is checked before anything is loaded; an error names the checkpoint keys as the file spells them.
      *
-     * @throws IllegalArgumentException naming the key on an unexpected or missing key or a shape mismatch
+     * @throws IllegalArgumentException naming the key on an unexpected or missing key, and the expected and found
+     *         shapes on a shape mismatch
      */
     public static void apply(Adapter adapter, Map<String, NDArray> state) {
         Map<String, NDArray> remaining = new LinkedHashMap<>(state);
         Map<Site, Map<String, NDArray>> perSite = new LinkedHashMap<>();
         Map<String, NDArray> shared = new LinkedHashMap<>();
+        Map<String, Shape> missing = new TreeMap<>();
+        Map<String, String> misshapen = new TreeMap<>();
         try (NDManager scratch = NDManager.newBaseManager()) {
-            split(adapter, remaining, perSite, shared, scratch);
+            split(adapter, remaining, perSite, shared, missing, misshapen, scratch);
         }
         if (!remaining.isEmpty()) {
             throw new IllegalArgumentException(format("adapter '%s' (method %s) has no tensor for checkpoint keys %s",
                     adapter.name(), adapter.descriptor().id(), new TreeSet<>(remaining.keySet())));
+        }
+        if (!missing.isEmpty()) {
+            List<String> keys = new ArrayList<>();
+            missing.forEach((key, shape) -> keys.add(format("'%s' (expected shape %s)", key, shape)));
+            throw new IllegalArgumentException(format("adapter '%s' (method %s): the checkpoint is missing key%s %s",
+                    adapter.name(), adapter.descriptor().id(), keys.size() == 1 ? "" : "s", String.join(", ", keys)));
+        }
+        if (!misshapen.isEmpty()) {
+            throw new IllegalArgumentException(format("adapter '%s' (method %s): %s; the checkpoint and the adapter's configuration disagree",
+                    adapter.name(), adapter.descriptor().id(), String.join("; ", misshapen.values())));
         }
         for (Map.Entry<Site, Map<String, NDArray>> entry : perSite.entrySet()) {
             adapter.attachments().get(entry.getKey()).module().loadState(entry.getValue());
@@ -70,24 +89,29 @@ public final class AdapterState {
         adapter.instance().loadSharedState(shared);
     }
 
-    private static void split(Adapter adapter, Map<String, NDArray> remaining, Map<Site, Map<String, NDArray>> perSite, Map<String, NDArray> shared, NDManager scratch) {
+    private static void split(Adapter adapter, Map<String, NDArray> remaining, Map<Site, Map<String, NDArray>> perSite, Map<String, NDArray> shared,
+            Map<String, Shape> missing, Map<String, String> misshapen, NDManager scratch) {
         for (Site site : adapter.sites()) {
             String prefix = MODULE_PREFIX + site.name() + ".";
             Map<String, NDArray> moduleState = new LinkedHashMap<>();
             Map<String, NDArray> expected = adapter.attachments().get(site).module().saveState(scratch);
-            for (String tensor : expected.keySet()) {
-                NDArray array = remaining.remove(prefix + tensor);
-                if (array != null) {
-                    moduleState.put(tensor, array);
-                }
-            }
+            expected.forEach((tensor, like) -> take(remaining, prefix + tensor, like, missing, misshapen).ifPresent(array -> moduleState.put(tensor, array)));
             perSite.put(site, moduleState);
         }
-        for (String key : adapter.instance().saveSharedState(scratch).keySet()) {
-            NDArray array = remaining.remove(key);
-            if (array != null) {
-                shared.put(key, array);
-            }
+        adapter.instance().saveSharedState(scratch).forEach((key, like) -> take(remaining, key, like, missing, misshapen).ifPresent(array -> shared.put(key, array)));
+    }
+
+    /** Removes {@code key} from {@code remaining}; present only when it is there with the shape of {@code like}. */
+    private static Optional<NDArray> take(Map<String, NDArray> remaining, String key, NDArray like, Map<String, Shape> missing, Map<String, String> misshapen) {
+        NDArray array = remaining.remove(key);
+        if (array == null) {
+            missing.put(key, like.getShape());
+            return Optional.empty();
         }
+        if (!array.getShape().equals(like.getShape())) {
+            misshapen.put(key, format("checkpoint key '%s' has shape %s, expected %s", key, array.getShape(), like.getShape()));
+            return Optional.empty();
+        }
+        return Optional.of(array);
     }
 }

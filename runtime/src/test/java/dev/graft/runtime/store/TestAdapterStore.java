@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -14,6 +15,7 @@ import dev.graft.runtime.compose.AdapterSpec;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.format.SafetensorsFile;
+import dev.graft.runtime.format.SafetensorsWriter;
 import dev.graft.runtime.model.LlamaConfig;
 import dev.graft.runtime.model.LlamaForCausalLM;
 import dev.graft.runtime.model.LlamaWeights;
@@ -23,6 +25,7 @@ import dev.graft.spi.PeftMethod;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -112,6 +115,27 @@ final class TestAdapterStore {
         assertThatThrownBy(() -> AdapterStore.load(model, directory, "default", METHODS))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("has no tensor for checkpoint keys [base_model.model.model.layers.0.self_attn.v_proj.shift");
+        assertThat(model.adapters()).isEmpty();
+    }
+
+    @Test
+    void testMisshapenAndMissingTensorsAreNamedByTheirCheckpointKeys() {
+        PeftModel source = model();
+        source.addAdapter(new AdapterSpec("default", Map.of(), TargetRules.fromConfig(Map.of("target_modules", List.of("v_proj"), "layers_to_transform", List.of(0))),
+                Composition.SUM), new ShiftMethod());
+        AdapterStore.save(source, "default", directory, null);
+        String key = "base_model.model.model.layers.0.self_attn.v_proj.shift";
+        Path weights = directory.resolve(AdapterStore.WEIGHTS_FILE);
+        PeftModel model = model();
+
+        SafetensorsWriter.write(weights, new LinkedHashMap<>(Map.of(key, manager.zeros(new Shape(16)))), Map.of("format", "pt"));
+        assertThatThrownBy(() -> AdapterStore.load(model, directory, "default", METHODS))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("adapter 'default' (method shift): checkpoint key '" + key + "' has shape (16), expected (32)");
+        SafetensorsWriter.write(weights, new LinkedHashMap<>(), Map.of("format", "pt"));
+        assertThatThrownBy(() -> AdapterStore.load(model, directory, "default", METHODS))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("adapter 'default' (method shift): the checkpoint is missing key '" + key + "' (expected shape (32))");
         assertThat(model.adapters()).isEmpty();
     }
 

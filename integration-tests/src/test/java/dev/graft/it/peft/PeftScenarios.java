@@ -1,0 +1,215 @@
+package dev.graft.it.peft;
+
+import ai.djl.ndarray.types.Shape;
+import dev.graft.runtime.model.LlamaConfig;
+import dev.graft.runtime.model.LlamaWeights;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * The adapters of issue 5 on {@link LlamaConfig#tiny()}, each as the folder Python PEFT 0.14 saves (every config field,
+ * known random tensors under hand-listed keys) and the hand merge that says what PEFT computes with it. Target lists
+ * are written unordered, as PEFT saves its target sets.
+ */
+final class PeftScenarios {
+    static final String LORA_A = "lora_A.weight";
+    static final String LORA_B = "lora_B.weight";
+    static final String LAMBDA_B = "vera_lambda_b";
+    static final String LAMBDA_D = "vera_lambda_d";
+    static final String IA3_L = "ia3_l";
+    static final String BONE_BLOCK = "bone_block";
+    /** VeRA's rank in {@link #veraWithProjections()}. */
+    static final int VERA_RANK = 16;
+    /** The widest input and output among VeRA's targets: the projections' sizes. */
+    static final int VERA_LARGEST_WIDTH = 128;
+
+    private static final Map<String, Shape> SHAPES = LlamaWeights.shapes(LlamaConfig.tiny());
+
+    private PeftScenarios() {}
+
+    /** LoRA on PEFT's default Llama targets, {@code s = 16/8}, with dropout that only training sees. */
+    static PeftScenario loraPlain() {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("r", 8);
+        fields.put("lora_alpha", 16);
+        fields.put("lora_dropout", 0.05);
+        fields.put("target_modules", List.of("v_proj", "q_proj"));
+        return lora("lora-plain", fields, PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj"));
+    }
+
+    /** rsLoRA on every projection but {@code lm_head}, {@code s = 8/√4 = 4}. */
+    static PeftScenario loraRankStabilized() {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("r", 4);
+        fields.put("lora_alpha", 8);
+        fields.put("use_rslora", true);
+        fields.put("target_modules", List.of("down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"));
+        return lora("lora-rslora", fields, PeftKeys.inEveryLayer(2,
+                "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"));
+    }
+
+    /**
+     * LoRA with ranks and alphas per module, resolved by PEFT 0.14's rule (see {@link #patternValue}). The keys cover
+     * each way a key can apply: a suffix ({@code v_proj}, {@code q_proj}); two keys matching one module, the first in
+     * the file winning ({@code layers.1.self_attn.q_proj} before {@code q_proj}: PEFT writes the config with
+     * {@code sort_keys=True}, so file order is sorted order, and the patterns are given sorted here as Graft's recipe
+     * too); a full module name, which the suffix regex cannot match, found by PEFT's fallback, the exact-name lookup
+     * ({@code model.layers.0.mlp.down_proj}); and {@code proj}, which matches nothing (a suffix starts after a dot).
+     */
+    static PeftScenario loraPatterns() {
+        Map<String, Object> rankPattern = new TreeMap<>();
+        rankPattern.put("layers.1.self_attn.q_proj", 6);
+        rankPattern.put("model.layers.0.mlp.down_proj", 5);
+        rankPattern.put("proj", 3);
+        rankPattern.put("q_proj", 4);
+        rankPattern.put("v_proj", 2);
+        Map<String, Object> alphaPattern = new TreeMap<>();
+        alphaPattern.put("layers.0.mlp.down_proj", 2);
+        alphaPattern.put("q_proj", 24);
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("r", 8);
+        fields.put("lora_alpha", 8);
+        fields.put("target_modules", List.of("q_proj", "down_proj", "v_proj"));
+        fields.put("rank_pattern", rankPattern);
+        fields.put("alpha_pattern", alphaPattern);
+        return lora("lora-patterns", fields, PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"));
+    }
+
+    /**
+     * VeRA with {@code save_projection: true} on targets of both widths, so every module reads its own slice
+     * {@code vera_A[:, :in]}, {@code vera_B[:out, :]} of projections sized to the largest target.
+     */
+    static PeftScenario veraWithProjections() {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("r", VERA_RANK);
+        fields.put("projection_prng_key", 0);
+        fields.put("save_projection", true);
+        fields.put("target_modules", List.of("up_proj", "v_proj", "down_proj", "q_proj"));
+        List<String> modules = PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj", "mlp.up_proj", "mlp.down_proj");
+        Random random = new Random(11);
+        Map<String, PlainTensor> tensors = new LinkedHashMap<>();
+        // PEFT's _kaiming_init: U(±√(6/fan_in)), fan_in the second dimension
+        tensors.put(PeftKeys.VERA_A, PlainTensor.uniform(random, Math.sqrt(6.0 / VERA_LARGEST_WIDTH), VERA_RANK, VERA_LARGEST_WIDTH));
+        tensors.put(PeftKeys.VERA_B, PlainTensor.uniform(random, Math.sqrt(6.0 / VERA_RANK), VERA_LARGEST_WIDTH, VERA_RANK));
+        for (String module : modules) {
+            tensors.put(PeftKeys.of(module, LAMBDA_B), PlainTensor.gaussian(random, 0, 1, outFeatures(module)));
+            tensors.put(PeftKeys.of(module, LAMBDA_D), PlainTensor.gaussian(random, 0.1, 0.1, VERA_RANK));
+        }
+        PeftAdapter peft = new PeftAdapter(PeftConfigs.vera(fields), tensors);
+        return new PeftScenario("vera-save-projection", fields, peft, merge -> {
+            for (String module : modules) {
+                merge.vera(module, peft.tensor(PeftKeys.VERA_A), peft.tensor(PeftKeys.VERA_B),
+                        peft.tensor(PeftKeys.of(module, LAMBDA_B)), peft.tensor(PeftKeys.of(module, LAMBDA_D)));
+            }
+        }, List.of());
+    }
+
+    /** IA³ on PEFT's Llama defaults: {@code k_proj} and {@code v_proj} ({@code (out, 1)}), {@code down_proj} feed-forward ({@code (1, in)}). */
+    static PeftScenario ia3LlamaDefaults() {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("target_modules", List.of("down_proj", "v_proj", "k_proj"));
+        fields.put("feedforward_modules", List.of("down_proj"));
+        List<String> outputScaled = PeftKeys.inEveryLayer(2, "self_attn.k_proj", "self_attn.v_proj");
+        List<String> inputScaled = PeftKeys.inEveryLayer(2, "mlp.down_proj");
+        Random random = new Random(3);
+        Map<String, PlainTensor> tensors = new LinkedHashMap<>();
+        for (String module : PeftKeys.inEveryLayer(2, "self_attn.k_proj", "self_attn.v_proj", "mlp.down_proj")) {
+            tensors.put(PeftKeys.of(module, IA3_L), inputScaled.contains(module)
+                    ? PlainTensor.gaussian(random, 1, 0.3, 1, inFeatures(module))
+                    : PlainTensor.gaussian(random, 1, 0.3, outFeatures(module), 1));
+        }
+        PeftAdapter peft = new PeftAdapter(PeftConfigs.ia3(fields), tensors);
+        return new PeftScenario("ia3-llama-defaults", fields, peft, merge -> {
+            outputScaled.forEach(module -> merge.scaleOutput(module, peft.tensor(PeftKeys.of(module, IA3_L))));
+            inputScaled.forEach(module -> merge.scaleInput(module, peft.tensor(PeftKeys.of(module, IA3_L))));
+        }, List.of());
+    }
+
+    /**
+     * Bone ({@code init_weights: true}) with {@code r = 24}: {@code in} = 64 and 128 are not multiples of 24, so the
+     * last column block of every target is partial.
+     */
+    static PeftScenario boneWithPartialBlocks() {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("r", 24);
+        fields.put("target_modules", List.of("q_proj", "down_proj", "v_proj"));
+        List<String> modules = PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj");
+        Random random = new Random(5);
+        Map<String, PlainTensor> tensors = new LinkedHashMap<>();
+        for (String module : modules) {
+            tensors.put(PeftKeys.of(module, BONE_BLOCK), PlainTensor.gaussian(random, 0, 0.03, 24, outFeatures(module)));
+        }
+        PeftAdapter peft = new PeftAdapter(PeftConfigs.bone(fields), tensors);
+        return new PeftScenario("bone-default", fields, peft,
+                merge -> modules.forEach(module -> merge.boneBlocks(module, peft.tensor(PeftKeys.of(module, BONE_BLOCK)))), List.of());
+    }
+
+    /** Bone with {@code init_weights: "bat"}, {@code r = 16}: {@code bone_block (out/16, 16, 16)}. */
+    static PeftScenario boneBlockAffine() {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("r", 16);
+        fields.put("init_weights", "bat");
+        fields.put("target_modules", List.of("k_proj", "q_proj", "down_proj"));
+        List<String> modules = PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.k_proj", "mlp.down_proj");
+        Random random = new Random(7);
+        Map<String, PlainTensor> tensors = new LinkedHashMap<>();
+        for (String module : modules) {
+            tensors.put(PeftKeys.of(module, BONE_BLOCK), PlainTensor.gaussian(random, 0, 0.05, outFeatures(module) / 16, 16, 16));
+        }
+        PeftAdapter peft = new PeftAdapter(PeftConfigs.bone(fields), tensors);
+        return new PeftScenario("bone-bat", fields, peft,
+                merge -> modules.forEach(module -> merge.blockAffine(module, peft.tensor(PeftKeys.of(module, BONE_BLOCK)))), List.of());
+    }
+
+    /** The width of {@code module}'s output in the tiny Llama. */
+    static int outFeatures(String module) {
+        return Math.toIntExact(SHAPES.get(module + ".weight").get(0));
+    }
+
+    /** The width of {@code module}'s input in the tiny Llama. */
+    static int inFeatures(String module) {
+        return Math.toIntExact(SHAPES.get(module + ".weight").get(1));
+    }
+
+    /** The PEFT folder for LoRA {@code fields} on {@code modules}: per module {@code lora_A (r, in)} and {@code lora_B (out, r)}. */
+    private static PeftScenario lora(String name, Map<String, Object> fields, List<String> modules) {
+        Random random = new Random(name.hashCode());
+        Map<String, PlainTensor> tensors = new LinkedHashMap<>();
+        for (String module : modules) {
+            int rank = (int) patternValue(fields, "rank_pattern", "r", module);
+            tensors.put(PeftKeys.of(module, LORA_A), PlainTensor.gaussian(random, 0, 0.05, rank, inFeatures(module)));
+            tensors.put(PeftKeys.of(module, LORA_B), PlainTensor.gaussian(random, 0, 0.05, outFeatures(module), rank));
+        }
+        PeftAdapter peft = new PeftAdapter(PeftConfigs.lora(fields), tensors);
+        return new PeftScenario(name, fields, peft, merge -> {
+            for (String module : modules) {
+                double rank = patternValue(fields, "rank_pattern", "r", module);
+                double alpha = patternValue(fields, "alpha_pattern", "lora_alpha", module);
+                double scaling = Boolean.TRUE.equals(fields.get("use_rslora")) ? alpha / Math.sqrt(rank) : alpha / rank;
+                merge.lowRank(module, peft.tensor(PeftKeys.of(module, LORA_A)), peft.tensor(PeftKeys.of(module, LORA_B)), scaling);
+            }
+        }, PeftConfigs.loraFieldsGraftDoesNotKnow());
+    }
+
+    /**
+     * PEFT 0.14's per-module value ({@code LoraModel._create_and_replace} with {@code utils.other.get_pattern_key}):
+     * the first pattern key {@code k}, in the order of the loaded config, for which {@code re.match(rf".*\.{k}$", module)}
+     * succeeds, else the module name itself; that key's value in the pattern, else the config's value ({@code fields},
+     * else PEFT's default).
+     */
+    private static double patternValue(Map<String, Object> fields, String patternField, String defaultField, String module) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> pattern = (Map<String, Object>) fields.getOrDefault(patternField, Map.of());
+        String key = pattern.keySet().stream()
+                .filter(candidate -> Pattern.compile(".*\\." + candidate + "$").matcher(module).lookingAt())
+                .findFirst()
+                .orElse(module);
+        Object value = pattern.containsKey(key) ? pattern.get(key) : fields.getOrDefault(defaultField, PeftConfigs.lora(Map.of()).get(defaultField));
+        return ((Number) value).doubleValue();
+    }
+}
