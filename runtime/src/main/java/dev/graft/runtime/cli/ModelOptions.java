@@ -108,7 +108,6 @@ public final class ModelOptions {
     }
 
     private static PeftMethod method(MethodRegistry registry, String peftType) {
-        List<LoadedMethod> methods = registry.methodsForPeftType(peftType);
-        return methods.isEmpty() ? null : methods.get(0).method();
+        return registry.methodForPeftType(peftType).map(LoadedMethod::method).orElse(null);
     }
 }

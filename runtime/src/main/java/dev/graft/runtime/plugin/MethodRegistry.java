@@ -77,6 +77,18 @@ public final class MethodRegistry {
                 .collect(toUnmodifiableList());
     }
 
+    /**
+     * The method that loads adapters of {@code peftType}: among {@link #methodsForPeftType}, the one whose id is
+     * the lower-cased type ({@code LORA} → {@code lora}) if there is one, else the first loaded.
+     */
+    public Optional<LoadedMethod> methodForPeftType(String peftType) {
+        List<LoadedMethod> candidates = methodsForPeftType(peftType);
+        return candidates.stream()
+                .filter(method -> method.descriptor().id().equals(peftType.toLowerCase(java.util.Locale.ROOT)))
+                .findFirst()
+                .or(() -> candidates.stream().findFirst());
+    }
+
     /** Why plugins or methods were skipped, one line each, in the order met. */
     public List<PluginProblem> problems() {
         return problems;

@@ -43,6 +43,13 @@ final class TestMethodRegistry {
     }
 
     @Test
+    void testOneMethodPerPeftTypePrefersTheMatchingId() {
+        assertThat(new MethodRegistry(List.of(PLORA, LORA), List.of()).methodForPeftType("LORA")).contains(LORA);
+        assertThat(new MethodRegistry(List.of(IA3, PLORA), List.of()).methodForPeftType("LORA")).contains(PLORA);
+        assertThat(new MethodRegistry(List.of(IA3), List.of()).methodForPeftType("VERA")).isEmpty();
+    }
+
+    @Test
     void testDuplicateIdsAreRejected() {
         LoadedMethod otherLora = FakeMethod.of("lora", "LORA").loadedFrom("/elsewhere/lora.jar");
 
