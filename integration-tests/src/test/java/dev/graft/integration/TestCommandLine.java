@@ -145,6 +145,25 @@ final class TestCommandLine {
         assertThat(output).doesNotExist();
     }
 
+    @Test
+    void testMalformedSafetensorsGiveOneLineAndANonZeroExit() throws IOException {
+        byte[] valid = Files.readAllBytes(input);
+        Path truncated = Files.write(scratch.resolve("truncated.safetensors"), java.util.Arrays.copyOf(valid, valid.length - 3));
+        Path hugeHeader = Files.write(scratch.resolve("huge-header.safetensors"), new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0, 0, 0, 0, '{', '}'});
+        Path badJson = scratch.resolve("bad-json.safetensors");
+        byte[] header = "{\"input_ids\": [".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(8 + header.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        bytes.putLong(header.length).put(header);
+        Files.write(badJson, bytes.array());
+
+        for (Path file : List.of(truncated, hugeHeader, badJson)) {
+            Result result = graft("forward", "--model", model.toString(), "--input", file.toString(), "--output", scratch.resolve("never.safetensors").toString());
+            assertThat(result.exitCode()).as("exit code for %s", file.getFileName()).isEqualTo(1);
+            assertThat(result.err().strip()).as("error for %s", file.getFileName()).hasLineCount(1).startsWith("graft forward: ").contains(file.getFileName().toString());
+        }
+        assertThat(scratch.resolve("never.safetensors")).doesNotExist();
+    }
+
     private static void saveAdapter(NDManager manager, PeftMethod method, Map<String, Object> options, Map<String, Object> targets, Path directory, long seed) {
         NDManager modelManager = manager.newSubManager();
         PeftModel peftModel = new PeftModel(LlamaForCausalLM.create(CONFIG, LlamaWeights.random(CONFIG, modelManager, 21), modelManager, null));
