@@ -284,6 +284,7 @@ public final class PeftModel extends AbstractBlock {
         for (Parameter parameter : adapter.trainableParameters()) {
             parameter.close();
         }
+        adapter.instance().sharedParameters().values().forEach(Parameter::close);
         adapters.remove(name);
     }
 
