@@ -1,6 +1,6 @@
 package com.example.graft.diagonal;
 
-import static java.lang.String.format;
+import static dev.graft.spi.LinearModuleBlock.requireLinear;
 import static java.util.Objects.requireNonNull;
 
 import dev.graft.spi.LinearSite;
@@ -24,7 +24,7 @@ final class DiagonalInstance implements MethodInstance {
 
     @Override
     public DiagonalModule attach(Site site) {
-        return new DiagonalModule(linear(site), initStd);
+        return new DiagonalModule(requireLinear(site, DiagonalMethod.ID), initStd);
     }
 
     /** {@code Σ min(in, out)} over the sites. */
@@ -32,17 +32,8 @@ final class DiagonalInstance implements MethodInstance {
     public long trainableParameterCount(List<Site> sites) {
         long count = 0;
         for (Site site : requireNonNull(sites, "sites is null")) {
-            count += DiagonalModule.diagonalLength(linear(site));
+            count += DiagonalModule.diagonalLength(requireLinear(site, DiagonalMethod.ID));
         }
         return count;
-    }
-
-    private static LinearSite linear(Site site) {
-        requireNonNull(site, "site is null");
-        if (!(site instanceof LinearSite)) {
-            throw new IllegalArgumentException(format(
-                    "Method '%s' attaches to linear sites only, but %s is a %s site", DiagonalMethod.ID, site.name(), site.kind()));
-        }
-        return (LinearSite) site;
     }
 }

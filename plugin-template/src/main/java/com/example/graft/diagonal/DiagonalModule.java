@@ -4,18 +4,15 @@ import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.NormalInitializer;
-import ai.djl.util.PairList;
-import dev.graft.spi.AdditiveLinearModule;
+import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.MergeableLinearModule;
@@ -29,13 +26,10 @@ import dev.graft.spi.MergeableLinearModule;
  * <p>The parameter name is the checkpoint key relative to the site ({@code <site>.diagonal_d}); the
  * {@code diagonal_} prefix follows PEFT's rule that a method's keys start with its name and an underscore.
  */
-public final class DiagonalModule extends AbstractBlock implements AdditiveLinearModule, MergeableLinearModule {
+public final class DiagonalModule extends LinearModuleBlock.Additive implements MergeableLinearModule {
     /** The parameter name and checkpoint key suffix of {@code d}. */
     public static final String DIAGONAL = "diagonal_d";
 
-    private static final byte VERSION = 1;
-
-    private final LinearSite site;
     private final int length;
     private final Parameter diagonal;
 
@@ -46,8 +40,7 @@ public final class DiagonalModule extends AbstractBlock implements AdditiveLinea
      * @param initStd the standard deviation of {@code d}'s normal initialization; 0 starts at {@code d = 0}
      */
     public DiagonalModule(LinearSite site, float initStd) {
-        super(VERSION);
-        this.site = requireNonNull(site, "site is null");
+        super(site);
         if (!(initStd >= 0)) {
             throw new IllegalArgumentException(format("diagonal at %s: init_std must be >= 0, but is %s", site.name(), initStd));
         }
@@ -65,11 +58,6 @@ public final class DiagonalModule extends AbstractBlock implements AdditiveLinea
         return Math.min(site.inFeatures(), site.outFeatures());
     }
 
-    @Override
-    public LinearSite site() {
-        return site;
-    }
-
     /** The diagonal is added as is. */
     @Override
     public float scaling() {
@@ -85,15 +73,15 @@ public final class DiagonalModule extends AbstractBlock implements AdditiveLinea
     public NDArray delta(ParameterStore parameterStore, NDArray x, boolean training) {
         requireNonNull(parameterStore, "parameterStore is null");
         requireNonNull(x, "x is null");
-        if (x.getShape().dimension() == 0 || x.getShape().getLastDimension() != site.inFeatures()) {
+        if (x.getShape().dimension() == 0 || x.getShape().getLastDimension() != site().inFeatures()) {
             throw new IllegalArgumentException(format(
-                    "diagonal at %s: input has shape %s, but its last dimension must be in=%d", site.name(), x.getShape(), site.inFeatures()));
+                    "diagonal at %s: input has shape %s, but its last dimension must be in=%d", site().name(), x.getShape(), site().inFeatures()));
         }
         try (NDManager scope = x.getManager().newSubManager()) {
             scope.tempAttachAll(x);
             NDArray d = parameterStore.getValue(diagonal, x.getDevice(), training);
             NDArray scaled = x.get(new NDIndex("..., :{}", length)).mul(d);
-            int missing = site.outFeatures() - length;
+            int missing = site().outFeatures() - length;
             NDArray result = missing == 0
                     ? scaled
                     : scaled.concat(scope.zeros(scaled.getShape().slice(0, scaled.getShape().dimension() - 1).add(missing), x.getDataType(), x.getDevice()), -1);
@@ -115,19 +103,19 @@ public final class DiagonalModule extends AbstractBlock implements AdditiveLinea
 
     private LinearWeights addDiagonal(LinearWeights weights, float sign) {
         NDArray weight = weights.weight();
-        Shape expected = new Shape(site.outFeatures(), site.inFeatures());
+        Shape expected = new Shape(site().outFeatures(), site().inFeatures());
         if (!weight.getShape().equals(expected)) {
-            throw new IllegalArgumentException(format("diagonal at %s: weight has shape %s, expected %s", site.name(), weight.getShape(), expected));
+            throw new IllegalArgumentException(format("diagonal at %s: weight has shape %s, expected %s", site().name(), weight.getShape(), expected));
         }
         if (!diagonal.isInitialized()) {
-            throw new IllegalStateException(format("diagonal at %s: parameter %s is not initialized", site.name(), DIAGONAL));
+            throw new IllegalStateException(format("diagonal at %s: parameter %s is not initialized", site().name(), DIAGONAL));
         }
         try (NDManager scope = weight.getManager().newSubManager()) {
             scope.tempAttachAll(weight, diagonal.getArray());
             NDArray d = diagonal.getArray().toDevice(weight.getDevice(), false).toType(DataType.FLOAT32, false);
             // eye(out, in) has ones at (i, i) for i < k; scaling its rows (k = out) or its columns (k = in) by d gives diag(d).
-            NDArray diagonalMatrix = scope.eye(site.outFeatures(), site.inFeatures(), 0, DataType.FLOAT32, weight.getDevice())
-                    .mul(length == site.outFeatures() ? d.reshape(length, 1) : d.reshape(1, length));
+            NDArray diagonalMatrix = scope.eye(site().outFeatures(), site().inFeatures(), 0, DataType.FLOAT32, weight.getDevice())
+                    .mul(length == site().outFeatures() ? d.reshape(length, 1) : d.reshape(1, length));
             NDArray mergedWeight = weight.toType(DataType.FLOAT32, false).add(diagonalMatrix.muli(sign)).toType(weight.getDataType(), false);
             NDArray mergedBias = null;
             if (weights.hasBias()) {
@@ -139,18 +127,7 @@ public final class DiagonalModule extends AbstractBlock implements AdditiveLinea
     }
 
     @Override
-    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(delta(parameterStore, inputs.singletonOrThrow(), training));
-    }
-
-    @Override
-    public Shape[] getOutputShapes(Shape[] inputShapes) {
-        Shape input = inputShapes[0];
-        return new Shape[] {input.slice(0, input.dimension() - 1).add(site.outFeatures())};
-    }
-
-    @Override
     public String toString() {
-        return format("DiagonalModule(%s, k=%d)", site.name(), length);
+        return format("DiagonalModule(%s, k=%d)", site().name(), length);
     }
 }

@@ -5,19 +5,16 @@ import static java.util.Objects.requireNonNull;
 
 import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
-import ai.djl.util.PairList;
+import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.MergeableLinearModule;
-import dev.graft.spi.WeightTransformModule;
 
 /**
  * Bat (block affine transformation) at one linear site, as PEFT's {@code BoneLinear} with {@code init_weights: "bat"}:
@@ -29,13 +26,10 @@ import dev.graft.spi.WeightTransformModule;
  * </pre>
  * Merge adds {@code ΔW}; unmerge inverts it exactly: {@code W_ij = (W'_ij − B_i)(I + B_i)⁻¹}, in float32.
  */
-public final class BatModule extends AbstractBlock implements WeightTransformModule, MergeableLinearModule {
+public final class BatModule extends LinearModuleBlock.WeightTransform implements MergeableLinearModule {
     /** The parameter name (and checkpoint key suffix) of the blocks, shape {@code (out/r, r, r)}. */
     public static final String BONE_BLOCK = "bone_block";
 
-    private static final byte VERSION = 1;
-
-    private final LinearSite site;
     private final int rank;
     private final Parameter block;
 
@@ -46,8 +40,7 @@ public final class BatModule extends AbstractBlock implements WeightTransformMod
      * @param rank the block size {@code r}
      */
     public BatModule(LinearSite site, int rank) {
-        super(VERSION);
-        this.site = requireNonNull(site, "site is null");
+        super(site);
         if (rank <= 0 || site.inFeatures() % rank != 0 || site.outFeatures() % rank != 0) {
             throw new IllegalArgumentException(format(
                     "Bat at %s: in=%d and out=%d must be multiples of r=%d (the weight must divide into r x r blocks)",
@@ -60,11 +53,6 @@ public final class BatModule extends AbstractBlock implements WeightTransformMod
                 .optShape(new Shape(site.outFeatures() / rank, rank, rank))
                 .optInitializer(new ConstantInitializer(0f))
                 .build());
-    }
-
-    @Override
-    public LinearSite site() {
-        return site;
     }
 
     /** {@code ΔW} with {@code ΔW_ij = W_ij·B_i + B_i}, shape {@code (out, in)}, in {@code weight}'s data type. */
@@ -110,7 +98,7 @@ public final class BatModule extends AbstractBlock implements WeightTransformMod
             catch (EngineException e) {
                 throw new IllegalStateException(format(
                         "Bat at %s: cannot unmerge, because I + bone_block[i] is singular for some output block i, so the merged weight does not "
-                                + "determine the original; keep a copy of the base weights instead", site.name()), e);
+                                + "determine the original; keep a copy of the base weights instead", site().name()), e);
             }
             NDArray restored = fromBlocks(toBlocks(weight.toType(DataType.FLOAT32, false)).sub(blocks).matMul(inverse));
             return new LinearWeights(scope.ret(restored.toType(weight.getDataType(), false)), merged.bias());
@@ -119,42 +107,31 @@ public final class BatModule extends AbstractBlock implements WeightTransformMod
 
     /** {@code (out, in)} → {@code (in/r, out/r, r, r)}: element {@code [j, i]} is the block {@code W_ij}. */
     private NDArray toBlocks(NDArray weight) {
-        return weight.reshape(site.outFeatures() / rank, rank, site.inFeatures() / rank, rank).transpose(2, 0, 1, 3);
+        return weight.reshape(site().outFeatures() / rank, rank, site().inFeatures() / rank, rank).transpose(2, 0, 1, 3);
     }
 
     /** The inverse of {@link #toBlocks}. */
     private NDArray fromBlocks(NDArray blocks) {
-        return blocks.transpose(1, 2, 0, 3).reshape(site.outFeatures(), site.inFeatures());
+        return blocks.transpose(1, 2, 0, 3).reshape(site().outFeatures(), site().inFeatures());
     }
 
     private NDArray checkShape(NDArray weight) {
-        Shape expected = new Shape(site.outFeatures(), site.inFeatures());
+        Shape expected = new Shape(site().outFeatures(), site().inFeatures());
         if (!weight.getShape().equals(expected)) {
-            throw new IllegalArgumentException(format("Bat at %s: weight has shape %s, expected %s", site.name(), weight.getShape(), expected));
+            throw new IllegalArgumentException(format("Bat at %s: weight has shape %s, expected %s", site().name(), weight.getShape(), expected));
         }
         return weight;
     }
 
     private NDArray initialized() {
         if (!block.isInitialized()) {
-            throw new IllegalStateException(format("Bat at %s: parameter %s is not initialized", site.name(), BONE_BLOCK));
+            throw new IllegalStateException(format("Bat at %s: parameter %s is not initialized", site().name(), BONE_BLOCK));
         }
         return block.getArray();
     }
 
-    /** Not used by the runtime, which calls {@link #weightDelta}; returns {@code ΔW} of the single input, a weight. */
-    @Override
-    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(weightDelta(parameterStore, inputs.singletonOrThrow(), training));
-    }
-
-    @Override
-    public Shape[] getOutputShapes(Shape[] inputShapes) {
-        return new Shape[] {new Shape(site.outFeatures(), site.inFeatures())};
-    }
-
     @Override
     public String toString() {
-        return format("BatModule(%s, r=%d)", site.name(), rank);
+        return format("BatModule(%s, r=%d)", site().name(), rank);
     }
 }

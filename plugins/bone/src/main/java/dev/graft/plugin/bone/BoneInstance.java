@@ -1,6 +1,7 @@
 package dev.graft.plugin.bone;
 
 import static java.lang.String.format;
+import static dev.graft.spi.LinearModuleBlock.requireLinear;
 import static java.util.Objects.requireNonNull;
 
 import dev.graft.spi.LinearSite;
@@ -41,7 +42,7 @@ public final class BoneInstance implements MethodInstance {
         }
         int rank = configuration.rank();
         for (Site site : sites) {
-            LinearSite linear = linear(site);
+            LinearSite linear = requireLinear(site, BoneConfiguration.METHOD_ID);
             if (linear.inFeatures() % rank != 0 || linear.outFeatures() % rank != 0) {
                 throw BoneConfiguration.invalid("r", rank, format(
                         "a divisor of every target's in and out features with init_weights \"bat\", but %s has in=%d, out=%d; "
@@ -52,7 +53,7 @@ public final class BoneInstance implements MethodInstance {
 
     @Override
     public MethodModule attach(Site site) {
-        LinearSite linear = linear(site);
+        LinearSite linear = requireLinear(site, BoneConfiguration.METHOD_ID);
         if (configuration.variant() == BoneVariant.BAT) {
             return new BatModule(linear, configuration.rank());
         }
@@ -64,16 +65,8 @@ public final class BoneInstance implements MethodInstance {
     public long trainableParameterCount(List<Site> sites) {
         long count = 0;
         for (Site site : sites) {
-            count += (long) configuration.rank() * linear(site).outFeatures();
+            count += (long) configuration.rank() * requireLinear(site, BoneConfiguration.METHOD_ID).outFeatures();
         }
         return count;
-    }
-
-    private static LinearSite linear(Site site) {
-        requireNonNull(site, "site is null");
-        if (!(site instanceof LinearSite)) {
-            throw new IllegalArgumentException(format("Bone attaches to linear sites only, not to %s site %s", site.kind(), site.name()));
-        }
-        return (LinearSite) site;
     }
 }

@@ -10,14 +10,12 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.UniformInitializer;
-import ai.djl.util.PairList;
-import dev.graft.spi.AdditiveLinearModule;
+import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.MergeableLinearModule;
@@ -33,13 +31,10 @@ import dev.graft.spi.MergeableLinearModule;
  *       (exactly what the zero padding does in forward). Unmerge subtracts the same.</li>
  * </ul>
  */
-public final class BoneModule extends AbstractBlock implements AdditiveLinearModule, MergeableLinearModule {
+public final class BoneModule extends LinearModuleBlock.Additive implements MergeableLinearModule {
     /** The parameter name (and checkpoint key suffix) of the block, shape {@code (r, out)}. */
     public static final String BONE_BLOCK = "bone_block";
 
-    private static final byte VERSION = 1;
-
-    private final LinearSite site;
     private final int rank;
     private final float dropout;
     private final Parameter block;
@@ -53,8 +48,7 @@ public final class BoneModule extends AbstractBlock implements AdditiveLinearMod
      * @param dropout the dropout probability on the input while training, in {@code [0, 1)}
      */
     public BoneModule(LinearSite site, int rank, boolean randomStart, float dropout) {
-        super(VERSION);
-        this.site = requireNonNull(site, "site is null");
+        super(site);
         if (rank <= 0) {
             throw new IllegalArgumentException(format("Bone at %s: r must be greater than 0, but is %d", site.name(), rank));
         }
@@ -71,11 +65,6 @@ public final class BoneModule extends AbstractBlock implements AdditiveLinearMod
                 .build());
     }
 
-    @Override
-    public LinearSite site() {
-        return site;
-    }
-
     /** Always 1, as PEFT's Bone. */
     @Override
     public float scaling() {
@@ -88,13 +77,13 @@ public final class BoneModule extends AbstractBlock implements AdditiveLinearMod
         requireNonNull(parameterStore, "parameterStore is null");
         requireNonNull(x, "x is null");
         Shape shape = x.getShape();
-        if (shape.dimension() == 0 || shape.getLastDimension() != site.inFeatures()) {
+        if (shape.dimension() == 0 || shape.getLastDimension() != site().inFeatures()) {
             throw new IllegalArgumentException(format(
-                    "Bone at %s: input has shape %s, but its last dimension must be in=%d", site.name(), shape, site.inFeatures()));
+                    "Bone at %s: input has shape %s, but its last dimension must be in=%d", site().name(), shape, site().inFeatures()));
         }
         NDArray weights = parameterStore.getValue(block, x.getDevice(), training);
         NDArray input = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
-        int remainder = site.inFeatures() % rank;
+        int remainder = site().inFeatures() % rank;
         if (remainder != 0) {
             Shape padding = shape.slice(0, shape.dimension() - 1).add(rank - remainder);
             input = NDArrays.concat(new NDList(input, input.getManager().zeros(padding, input.getDataType(), input.getDevice())), -1);
@@ -118,37 +107,26 @@ public final class BoneModule extends AbstractBlock implements AdditiveLinearMod
 
     private LinearWeights addBlocks(LinearWeights weights, float sign) {
         NDArray weight = weights.weight();
-        Shape expected = new Shape(site.outFeatures(), site.inFeatures());
+        Shape expected = new Shape(site().outFeatures(), site().inFeatures());
         if (!weight.getShape().equals(expected)) {
-            throw new IllegalArgumentException(format("Bone at %s: weight has shape %s, expected %s", site.name(), weight.getShape(), expected));
+            throw new IllegalArgumentException(format("Bone at %s: weight has shape %s, expected %s", site().name(), weight.getShape(), expected));
         }
         if (!block.isInitialized()) {
-            throw new IllegalStateException(format("Bone at %s: parameter %s is not initialized", site.name(), BONE_BLOCK));
+            throw new IllegalStateException(format("Bone at %s: parameter %s is not initialized", site().name(), BONE_BLOCK));
         }
         try (NDManager scope = weight.getManager().newSubManager()) {
             scope.tempAttachAll(weight, block.getArray());
-            long blocks = (site.inFeatures() + rank - 1) / rank;
+            long blocks = (site().inFeatures() + rank - 1) / rank;
             NDArray delta = block.getArray().toType(DataType.FLOAT32, false).transpose()
                     .tile(new long[] {1, blocks})
-                    .get(new NDIndex(":, :{}", site.inFeatures()));
+                    .get(new NDIndex(":, :{}", site().inFeatures()));
             NDArray updated = weight.toType(DataType.FLOAT32, false).add(delta.mul(sign)).toType(weight.getDataType(), false);
             return new LinearWeights(scope.ret(updated), weights.bias());
         }
     }
 
     @Override
-    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(delta(parameterStore, inputs.singletonOrThrow(), training));
-    }
-
-    @Override
-    public Shape[] getOutputShapes(Shape[] inputShapes) {
-        Shape input = inputShapes[0];
-        return new Shape[] {input.slice(0, input.dimension() - 1).add(site.outFeatures())};
-    }
-
-    @Override
     public String toString() {
-        return format("BoneModule(%s, r=%d, dropout=%s)", site.name(), rank, dropout);
+        return format("BoneModule(%s, r=%d, dropout=%s)", site().name(), rank, dropout);
     }
 }

@@ -1,6 +1,7 @@
 package dev.graft.plugin.ia3;
 
 import static java.lang.String.format;
+import static dev.graft.spi.LinearModuleBlock.requireLinear;
 import static java.util.Objects.requireNonNull;
 
 import dev.graft.spi.LinearSite;
@@ -53,7 +54,7 @@ public final class Ia3Instance implements MethodInstance {
 
     @Override
     public MethodModule attach(Site site) {
-        LinearSite linear = linear(site);
+        LinearSite linear = requireLinear(site, Ia3Configuration.METHOD_ID);
         return new Ia3Module(linear, isFeedForward(linear), configuration.initIa3Weights());
     }
 
@@ -67,17 +68,9 @@ public final class Ia3Instance implements MethodInstance {
     public long trainableParameterCount(List<Site> sites) {
         long count = 0;
         for (Site site : sites) {
-            LinearSite linear = linear(site);
+            LinearSite linear = requireLinear(site, Ia3Configuration.METHOD_ID);
             count += isFeedForward(linear) ? linear.inFeatures() : linear.outFeatures();
         }
         return count;
-    }
-
-    private static LinearSite linear(Site site) {
-        requireNonNull(site, "site is null");
-        if (!(site instanceof LinearSite)) {
-            throw new IllegalArgumentException(format("IA3 attaches to linear sites only, not to %s site %s", site.kind(), site.name()));
-        }
-        return (LinearSite) site;
     }
 }

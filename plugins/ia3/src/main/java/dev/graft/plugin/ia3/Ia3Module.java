@@ -4,20 +4,17 @@ import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.NormalInitializer;
-import ai.djl.util.PairList;
+import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.MergeableLinearModule;
-import dev.graft.spi.ScalingLinearModule;
 
 /**
  * IA³ at one linear site: a learned vector {@code ia3_l} that rescales the site's output ({@code (out, 1)}, for
@@ -30,16 +27,13 @@ import dev.graft.spi.ScalingLinearModule;
  * Unmerging divides by {@code l + 1e-8}, as PEFT does, so it is exact only up to that tolerance and fails for a
  * scale of exactly {@code −1e-8}.
  */
-public final class Ia3Module extends AbstractBlock implements ScalingLinearModule, MergeableLinearModule {
+public final class Ia3Module extends LinearModuleBlock.Scaling implements MergeableLinearModule {
     /** The parameter name (and checkpoint key suffix) of the scaling vector. */
     public static final String IA3_L = "ia3_l";
 
     /** What unmerging adds to the scale before dividing by it, as PEFT. */
     public static final float UNMERGE_EPSILON = 1e-8f;
 
-    private static final byte VERSION = 1;
-
-    private final LinearSite site;
     private final boolean feedForward;
     private final Parameter scale;
 
@@ -51,8 +45,7 @@ public final class Ia3Module extends AbstractBlock implements ScalingLinearModul
      * @param initOnes {@code init_ia3_weights}: start at 1 (a no-op), otherwise at {@code N(0, 1)}
      */
     public Ia3Module(LinearSite site, boolean feedForward, boolean initOnes) {
-        super(VERSION);
-        this.site = requireNonNull(site, "site is null");
+        super(site);
         this.feedForward = feedForward;
         this.scale = addParameter(Parameter.builder()
                 .setName(IA3_L)
@@ -60,11 +53,6 @@ public final class Ia3Module extends AbstractBlock implements ScalingLinearModul
                 .optShape(feedForward ? new Shape(1, site.inFeatures()) : new Shape(site.outFeatures(), 1))
                 .optInitializer(initOnes ? new ConstantInitializer(1f) : new NormalInitializer(1f))
                 .build());
-    }
-
-    @Override
-    public LinearSite site() {
-        return site;
     }
 
     /** Whether the site is feed-forward. */
@@ -100,12 +88,12 @@ public final class Ia3Module extends AbstractBlock implements ScalingLinearModul
 
     private LinearWeights rescale(LinearWeights weights, boolean divide) {
         NDArray weight = weights.weight();
-        Shape expected = new Shape(site.outFeatures(), site.inFeatures());
+        Shape expected = new Shape(site().outFeatures(), site().inFeatures());
         if (!weight.getShape().equals(expected)) {
-            throw new IllegalArgumentException(format("IA3 at %s: weight has shape %s, expected %s", site.name(), weight.getShape(), expected));
+            throw new IllegalArgumentException(format("IA3 at %s: weight has shape %s, expected %s", site().name(), weight.getShape(), expected));
         }
         if (!scale.isInitialized()) {
-            throw new IllegalStateException(format("IA3 at %s: parameter %s is not initialized", site.name(), IA3_L));
+            throw new IllegalStateException(format("IA3 at %s: parameter %s is not initialized", site().name(), IA3_L));
         }
         try (NDManager scope = weight.getManager().newSubManager()) {
             scope.tempAttachAll(weight, scale.getArray());
@@ -132,17 +120,7 @@ public final class Ia3Module extends AbstractBlock implements ScalingLinearModul
     }
 
     @Override
-    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(scale(parameterStore, inputs.singletonOrThrow(), training));
-    }
-
-    @Override
-    public Shape[] getOutputShapes(Shape[] inputShapes) {
-        return new Shape[] {new Shape(feedForward ? site.inFeatures() : site.outFeatures())};
-    }
-
-    @Override
     public String toString() {
-        return format("Ia3Module(%s, %s)", site.name(), feedForward ? "feed-forward, input scaled" : "output scaled");
+        return format("Ia3Module(%s, %s)", site().name(), feedForward ? "feed-forward, input scaled" : "output scaled");
     }
 }

@@ -1,6 +1,6 @@
 package dev.graft.plugin.lora;
 
-import static java.lang.String.format;
+import static dev.graft.spi.LinearModuleBlock.requireLinear;
 import static java.util.Objects.requireNonNull;
 
 import dev.graft.spi.LinearSite;
@@ -30,7 +30,7 @@ final class LoraInstance implements MethodInstance {
 
     @Override
     public LoraModule attach(Site site) {
-        LinearSite linear = linear(site);
+        LinearSite linear = requireLinear(site, LoraConfiguration.METHOD_ID);
         return new LoraModule(
                 linear,
                 configuration.rankFor(linear.name()),
@@ -45,7 +45,7 @@ final class LoraInstance implements MethodInstance {
     public long trainableParameterCount(List<Site> sites) {
         long count = 0;
         for (Site site : requireNonNull(sites, "sites is null")) {
-            LinearSite linear = linear(site);
+            LinearSite linear = requireLinear(site, LoraConfiguration.METHOD_ID);
             long rank = configuration.rankFor(linear.name());
             count += rank * (linear.inFeatures() + linear.outFeatures());
             if (configuration.loraBias()) {
@@ -84,14 +84,5 @@ final class LoraInstance implements MethodInstance {
         options.put(LoraConfiguration.RANK_PATTERN, rankPattern);
         options.put(LoraConfiguration.ALPHA_PATTERN, alphaPattern);
         return Optional.of(options);
-    }
-
-    private static LinearSite linear(Site site) {
-        requireNonNull(site, "site is null");
-        if (!(site instanceof LinearSite)) {
-            throw new IllegalArgumentException(format(
-                    "Method '%s' attaches to linear sites only, but %s is a %s site", LoraConfiguration.METHOD_ID, site.name(), site.kind()));
-        }
-        return (LinearSite) site;
     }
 }

@@ -4,11 +4,9 @@ import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
@@ -17,8 +15,7 @@ import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.training.initializer.UniformInitializer;
-import ai.djl.util.PairList;
-import dev.graft.spi.AdditiveLinearModule;
+import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.LowRankModule;
@@ -35,7 +32,7 @@ import dev.graft.spi.MergeableLinearModule;
  * {@code <site>.lora_B.weight}. {@link #forward} returns the unscaled {@link #delta}; the runtime calls
  * {@link #delta} directly.
  */
-public final class LoraModule extends AbstractBlock implements AdditiveLinearModule, MergeableLinearModule, LowRankModule {
+public final class LoraModule extends LinearModuleBlock.Additive implements MergeableLinearModule, LowRankModule {
     /** The parameter name (and checkpoint key suffix) of the down projection, {@code (r, in)}. */
     public static final String LORA_A_WEIGHT = "lora_A.weight";
     /** The parameter name (and checkpoint key suffix) of the up projection, {@code (out, r)}. */
@@ -43,9 +40,6 @@ public final class LoraModule extends AbstractBlock implements AdditiveLinearMod
     /** The parameter name (and checkpoint key suffix) of the up projection's bias, {@code (out)}, with {@code lora_bias}. */
     public static final String LORA_B_BIAS = "lora_B.bias";
 
-    private static final byte VERSION = 1;
-
-    private final LinearSite site;
     private final int rank;
     private final float scaling;
     private final float dropout;
@@ -64,8 +58,7 @@ public final class LoraModule extends AbstractBlock implements AdditiveLinearMod
      * @param loraBias whether {@code lora_B} has a bias
      */
     public LoraModule(LinearSite site, int rank, float scaling, float dropout, LoraInitialization initialization, boolean loraBias) {
-        super(VERSION);
-        this.site = requireNonNull(site, "site is null");
+        super(site);
         requireNonNull(initialization, "initialization is null");
         if (rank <= 0) {
             throw new IllegalArgumentException(format("LoRA at %s: rank must be greater than 0, but is %d", site.name(), rank));
@@ -104,11 +97,6 @@ public final class LoraModule extends AbstractBlock implements AdditiveLinearMod
                 : null;
     }
 
-    @Override
-    public LinearSite site() {
-        return site;
-    }
-
     /** The rank {@code r} of this site (after {@code rank_pattern}). */
     public int rank() {
         return rank;
@@ -138,7 +126,7 @@ public final class LoraModule extends AbstractBlock implements AdditiveLinearMod
     private void copyInto(Parameter parameter, NDArray source) {
         NDArray target = parameter.getArray();
         if (!target.getShape().equals(source.getShape())) {
-            throw new IllegalArgumentException(format("LoRA at %s: %s must have shape %s, got %s", site.name(), parameter.getName(), target.getShape(), source.getShape()));
+            throw new IllegalArgumentException(format("LoRA at %s: %s must have shape %s, got %s", site().name(), parameter.getName(), target.getShape(), source.getShape()));
         }
         try (NDArray converted = source.toType(target.getDataType(), true)) {
             target.set(converted.toByteBuffer());
@@ -160,9 +148,9 @@ public final class LoraModule extends AbstractBlock implements AdditiveLinearMod
     public NDArray delta(ParameterStore parameterStore, NDArray x, boolean training) {
         requireNonNull(parameterStore, "parameterStore is null");
         requireNonNull(x, "x is null");
-        if (x.getShape().dimension() == 0 || x.getShape().getLastDimension() != site.inFeatures()) {
+        if (x.getShape().dimension() == 0 || x.getShape().getLastDimension() != site().inFeatures()) {
             throw new IllegalArgumentException(format(
-                    "LoRA at %s: input has shape %s, but its last dimension must be in=%d", site.name(), x.getShape(), site.inFeatures()));
+                    "LoRA at %s: input has shape %s, but its last dimension must be in=%d", site().name(), x.getShape(), site().inFeatures()));
         }
         try (NDManager scope = x.getManager().newSubManager()) {
             scope.tempAttachAll(x);
@@ -196,13 +184,13 @@ public final class LoraModule extends AbstractBlock implements AdditiveLinearMod
 
     private LinearWeights addDelta(LinearWeights weights, float factor) {
         NDArray weight = weights.weight();
-        Shape expected = new Shape(site.outFeatures(), site.inFeatures());
+        Shape expected = new Shape(site().outFeatures(), site().inFeatures());
         if (!weight.getShape().equals(expected)) {
-            throw new IllegalArgumentException(format("LoRA at %s: weight has shape %s, expected %s", site.name(), weight.getShape(), expected));
+            throw new IllegalArgumentException(format("LoRA at %s: weight has shape %s, expected %s", site().name(), weight.getShape(), expected));
         }
         if (loraBBias != null && !weights.hasBias()) {
             throw new IllegalStateException(format(
-                    "LoRA at %s: impossible to merge with lora_bias=true because the base layer has no bias", site.name()));
+                    "LoRA at %s: impossible to merge with lora_bias=true because the base layer has no bias", site().name()));
         }
         try (NDManager scope = weight.getManager().newSubManager()) {
             // Every input joins the scope for the call, so each intermediate (and any float32 or device copy) lands
@@ -231,7 +219,7 @@ public final class LoraModule extends AbstractBlock implements AdditiveLinearMod
 
     private NDArray initialized(Parameter parameter) {
         if (!parameter.isInitialized()) {
-            throw new IllegalStateException(format("LoRA at %s: parameter %s is not initialized", site.name(), parameter.getName()));
+            throw new IllegalStateException(format("LoRA at %s: parameter %s is not initialized", site().name(), parameter.getName()));
         }
         return parameter.getArray();
     }
@@ -241,18 +229,7 @@ public final class LoraModule extends AbstractBlock implements AdditiveLinearMod
     }
 
     @Override
-    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(delta(parameterStore, inputs.singletonOrThrow(), training));
-    }
-
-    @Override
-    public Shape[] getOutputShapes(Shape[] inputShapes) {
-        Shape input = inputShapes[0];
-        return new Shape[] {input.slice(0, input.dimension() - 1).add(site.outFeatures())};
-    }
-
-    @Override
     public String toString() {
-        return format("LoraModule(%s, r=%d, scaling=%s, dropout=%s, lora_bias=%s)", site.name(), rank, scaling, dropout, hasLoraBias());
+        return format("LoraModule(%s, r=%d, scaling=%s, dropout=%s, lora_bias=%s)", site().name(), rank, scaling, dropout, hasLoraBias());
     }
 }

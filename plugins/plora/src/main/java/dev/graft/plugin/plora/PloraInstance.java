@@ -1,6 +1,6 @@
 package dev.graft.plugin.plora;
 
-import static java.lang.String.format;
+import static dev.graft.spi.LinearModuleBlock.requireLinear;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
@@ -49,11 +49,8 @@ public final class PloraInstance implements MethodInstance {
 
     @Override
     public MethodModule attach(Site site) {
-        requireNonNull(site, "site is null");
-        if (!(site instanceof LinearSite)) {
-            throw new IllegalArgumentException(format("PLoRA attaches to linear sites only, not to %s site %s", site.kind(), site.name()));
-        }
-        PloraModule module = new PloraModule((LinearSite) site, configuration.rank(), configuration.scaling(), (float) configuration.dropout());
+        LinearSite linear = requireLinear(site, PloraConfiguration.METHOD_ID);
+        PloraModule module = new PloraModule(linear, configuration.rank(), configuration.scaling(), (float) configuration.dropout());
         modules.add(module);
         return module;
     }

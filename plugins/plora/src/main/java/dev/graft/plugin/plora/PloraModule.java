@@ -4,19 +4,16 @@ import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.UniformInitializer;
-import ai.djl.util.PairList;
-import dev.graft.spi.AdditiveLinearModule;
+import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.MergeableLinearModule;
@@ -32,15 +29,12 @@ import java.util.List;
  * <p>The parameter names are the checkpoint key suffixes, so the default
  * {@link dev.graft.spi.MethodModule#saveState} writes LoRA's keys.
  */
-public final class PloraModule extends AbstractBlock implements AdditiveLinearModule, MergeableLinearModule {
+public final class PloraModule extends LinearModuleBlock.Additive implements MergeableLinearModule {
     /** The parameter name (and checkpoint key suffix) of the down projection {@code A}, shape {@code (r, in)}. */
     public static final String LORA_A_WEIGHT = "lora_A.weight";
     /** The parameter name (and checkpoint key suffix) of the up projection {@code B}, shape {@code (out, r)}. */
     public static final String LORA_B_WEIGHT = "lora_B.weight";
 
-    private static final byte VERSION = 1;
-
-    private final LinearSite site;
     private final int rank;
     private final float scaling;
     private final float dropout;
@@ -57,8 +51,7 @@ public final class PloraModule extends AbstractBlock implements AdditiveLinearMo
      * @param dropout the dropout probability on the input while training, in {@code [0, 1)}
      */
     public PloraModule(LinearSite site, int rank, float scaling, float dropout) {
-        super(VERSION);
-        this.site = requireNonNull(site, "site is null");
+        super(site);
         if (rank <= 0) {
             throw new IllegalArgumentException(format("PLoRA at %s: rank must be greater than 0, but is %d", site.name(), rank));
         }
@@ -82,11 +75,6 @@ public final class PloraModule extends AbstractBlock implements AdditiveLinearMo
                 .build());
     }
 
-    @Override
-    public LinearSite site() {
-        return site;
-    }
-
     /** The rank {@code r}. */
     public int rank() {
         return rank;
@@ -108,9 +96,9 @@ public final class PloraModule extends AbstractBlock implements AdditiveLinearMo
     public NDArray delta(ParameterStore parameterStore, NDArray x, boolean training) {
         requireNonNull(parameterStore, "parameterStore is null");
         requireNonNull(x, "x is null");
-        if (x.getShape().dimension() == 0 || x.getShape().getLastDimension() != site.inFeatures()) {
+        if (x.getShape().dimension() == 0 || x.getShape().getLastDimension() != site().inFeatures()) {
             throw new IllegalArgumentException(format(
-                    "PLoRA at %s: input has shape %s, but its last dimension must be in=%d", site.name(), x.getShape(), site.inFeatures()));
+                    "PLoRA at %s: input has shape %s, but its last dimension must be in=%d", site().name(), x.getShape(), site().inFeatures()));
         }
         NDArray down = parameterStore.getValue(loraA, x.getDevice(), training);
         NDArray up = parameterStore.getValue(loraB, x.getDevice(), training);
@@ -151,7 +139,7 @@ public final class PloraModule extends AbstractBlock implements AdditiveLinearMo
      */
     public void keepShare(float momentum) {
         if (!(momentum >= 0 && momentum < 1)) {
-            throw new IllegalArgumentException(format("PLoRA at %s: momentum must be in [0, 1), but is %s", site.name(), momentum));
+            throw new IllegalArgumentException(format("PLoRA at %s: momentum must be in [0, 1), but is %s", site().name(), momentum));
         }
         NDArray down = initialized(loraA);
         NDArray up = initialized(loraB);
@@ -174,14 +162,14 @@ public final class PloraModule extends AbstractBlock implements AdditiveLinearMo
     }
 
     private float kaimingBound() {
-        return (float) (1 / Math.sqrt(site.inFeatures()));
+        return (float) (1 / Math.sqrt(site().inFeatures()));
     }
 
     private LinearWeights addUpdate(LinearWeights weights, float factor) {
         NDArray weight = weights.weight();
-        Shape expected = new Shape(site.outFeatures(), site.inFeatures());
+        Shape expected = new Shape(site().outFeatures(), site().inFeatures());
         if (!weight.getShape().equals(expected)) {
-            throw new IllegalArgumentException(format("PLoRA at %s: weight has shape %s, expected %s", site.name(), weight.getShape(), expected));
+            throw new IllegalArgumentException(format("PLoRA at %s: weight has shape %s, expected %s", site().name(), weight.getShape(), expected));
         }
         try (NDManager scope = weight.getManager().newSubManager()) {
             scope.tempAttachAll(weight, initialized(loraA), initialized(loraB));
@@ -194,24 +182,13 @@ public final class PloraModule extends AbstractBlock implements AdditiveLinearMo
 
     private NDArray initialized(Parameter parameter) {
         if (!parameter.isInitialized()) {
-            throw new IllegalStateException(format("PLoRA at %s: parameter %s is not initialized", site.name(), parameter.getName()));
+            throw new IllegalStateException(format("PLoRA at %s: parameter %s is not initialized", site().name(), parameter.getName()));
         }
         return parameter.getArray();
     }
 
     @Override
-    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(delta(parameterStore, inputs.singletonOrThrow(), training));
-    }
-
-    @Override
-    public Shape[] getOutputShapes(Shape[] inputShapes) {
-        Shape input = inputShapes[0];
-        return new Shape[] {input.slice(0, input.dimension() - 1).add(site.outFeatures())};
-    }
-
-    @Override
     public String toString() {
-        return format("PloraModule(%s, r=%d, scaling=%s, dropout=%s)", site.name(), rank, scaling, dropout);
+        return format("PloraModule(%s, r=%d, scaling=%s, dropout=%s)", site().name(), rank, scaling, dropout);
     }
 }

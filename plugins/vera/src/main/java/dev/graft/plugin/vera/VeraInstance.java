@@ -1,6 +1,7 @@
 package dev.graft.plugin.vera;
 
 import static java.lang.String.format;
+import static dev.graft.spi.LinearModuleBlock.requireLinear;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
@@ -63,7 +64,7 @@ public final class VeraInstance implements MethodInstance {
         int maxIn = 0;
         int maxOut = 0;
         for (Site site : sites) {
-            LinearSite linear = linear(site);
+            LinearSite linear = requireLinear(site, VeraConfiguration.METHOD_ID);
             maxIn = Math.max(maxIn, linear.inFeatures());
             maxOut = Math.max(maxOut, linear.outFeatures());
         }
@@ -83,7 +84,7 @@ public final class VeraInstance implements MethodInstance {
     @Override
     public MethodModule attach(Site site) {
         Map<String, Parameter> parameters = prepared();
-        return new VeraModule(linear(site), configuration, parameters.get(SHARED_A_KEY), parameters.get(SHARED_B_KEY));
+        return new VeraModule(requireLinear(site, VeraConfiguration.METHOD_ID), configuration, parameters.get(SHARED_A_KEY), parameters.get(SHARED_B_KEY));
     }
 
     /** {@code out + r} per linear site: the projections are frozen. */
@@ -91,7 +92,7 @@ public final class VeraInstance implements MethodInstance {
     public long trainableParameterCount(List<Site> sites) {
         long count = 0;
         for (Site site : sites) {
-            count += linear(site).outFeatures() + configuration.rank();
+            count += requireLinear(site, VeraConfiguration.METHOD_ID).outFeatures() + configuration.rank();
         }
         return count;
     }
@@ -128,13 +129,5 @@ public final class VeraInstance implements MethodInstance {
             throw new IllegalStateException("VeRA adapter is not prepared: call prepare(sites) with every target before using its projections");
         }
         return shared;
-    }
-
-    private static LinearSite linear(Site site) {
-        requireNonNull(site, "site is null");
-        if (!(site instanceof LinearSite)) {
-            throw new IllegalArgumentException(format("VeRA attaches to linear sites only, not to %s site %s", site.kind(), site.name()));
-        }
-        return (LinearSite) site;
     }
 }

@@ -4,20 +4,17 @@ import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.NormalInitializer;
-import ai.djl.util.PairList;
-import dev.graft.spi.AdditiveLinearModule;
+import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.MergeableLinearModule;
@@ -32,15 +29,12 @@ import dev.graft.spi.MergeableLinearModule;
  * where each λ scales the rows of its matrix. The parameter names are PEFT's checkpoint key suffixes; the shared
  * projections are the instance's, not the module's, so they are saved once ({@code base_model.vera_A}, ...).
  */
-public final class VeraModule extends AbstractBlock implements AdditiveLinearModule, MergeableLinearModule {
+public final class VeraModule extends LinearModuleBlock.Additive implements MergeableLinearModule {
     /** The parameter name (and checkpoint key suffix) of the output scaling vector, shape {@code (out)}. */
     public static final String LAMBDA_B = "vera_lambda_b";
     /** The parameter name (and checkpoint key suffix) of the rank scaling vector, shape {@code (r)}. */
     public static final String LAMBDA_D = "vera_lambda_d";
 
-    private static final byte VERSION = 1;
-
-    private final LinearSite site;
     private final int rank;
     private final float dropout;
     private final Parameter projectionA;
@@ -57,8 +51,7 @@ public final class VeraModule extends AbstractBlock implements AdditiveLinearMod
      * @param projectionB the shared {@code vera_B}, shape {@code (max_out, r)} with {@code max_out ≥ out}
      */
     public VeraModule(LinearSite site, VeraConfiguration configuration, Parameter projectionA, Parameter projectionB) {
-        super(VERSION);
-        this.site = requireNonNull(site, "site is null");
+        super(site);
         requireNonNull(configuration, "configuration is null");
         this.projectionA = requireNonNull(projectionA, "projectionA is null");
         this.projectionB = requireNonNull(projectionB, "projectionB is null");
@@ -87,11 +80,6 @@ public final class VeraModule extends AbstractBlock implements AdditiveLinearMod
                 .build());
     }
 
-    @Override
-    public LinearSite site() {
-        return site;
-    }
-
     /** Always 1: the λ vectors carry the scale. */
     @Override
     public float scaling() {
@@ -103,9 +91,9 @@ public final class VeraModule extends AbstractBlock implements AdditiveLinearMod
     public NDArray delta(ParameterStore parameterStore, NDArray x, boolean training) {
         requireNonNull(parameterStore, "parameterStore is null");
         requireNonNull(x, "x is null");
-        if (x.getShape().dimension() == 0 || x.getShape().getLastDimension() != site.inFeatures()) {
+        if (x.getShape().dimension() == 0 || x.getShape().getLastDimension() != site().inFeatures()) {
             throw new IllegalArgumentException(format(
-                    "VeRA at %s: input has shape %s, but its last dimension must be in=%d", site.name(), x.getShape(), site.inFeatures()));
+                    "VeRA at %s: input has shape %s, but its last dimension must be in=%d", site().name(), x.getShape(), site().inFeatures()));
         }
         NDArray sharedA = parameterStore.getValue(projectionA, x.getDevice(), training);
         NDArray sharedB = parameterStore.getValue(projectionB, x.getDevice(), training);
@@ -135,14 +123,14 @@ public final class VeraModule extends AbstractBlock implements AdditiveLinearMod
 
     private LinearWeights addDelta(LinearWeights weights, float sign) {
         NDArray weight = weights.weight();
-        Shape expected = new Shape(site.outFeatures(), site.inFeatures());
+        Shape expected = new Shape(site().outFeatures(), site().inFeatures());
         if (!weight.getShape().equals(expected)) {
-            throw new IllegalArgumentException(format("VeRA at %s: weight has shape %s, expected %s", site.name(), weight.getShape(), expected));
+            throw new IllegalArgumentException(format("VeRA at %s: weight has shape %s, expected %s", site().name(), weight.getShape(), expected));
         }
         try (NDManager scope = weight.getManager().newSubManager()) {
             scope.tempAttachAll(weight, initialized(projectionA), initialized(projectionB), initialized(lambdaB), initialized(lambdaD));
             NDArray scaledB = slicedB(projectionB.getArray()).toType(DataType.FLOAT32, false)
-                    .mul(lambdaB.getArray().toType(DataType.FLOAT32, false).reshape(site.outFeatures(), 1));
+                    .mul(lambdaB.getArray().toType(DataType.FLOAT32, false).reshape(site().outFeatures(), 1));
             NDArray scaledA = slicedA(projectionA.getArray()).toType(DataType.FLOAT32, false)
                     .mul(lambdaD.getArray().toType(DataType.FLOAT32, false).reshape(rank, 1));
             NDArray updated = weight.toType(DataType.FLOAT32, false).add(scaledB.matMul(scaledA).muli(sign)).toType(weight.getDataType(), false);
@@ -151,33 +139,22 @@ public final class VeraModule extends AbstractBlock implements AdditiveLinearMod
     }
 
     private NDArray slicedA(NDArray sharedA) {
-        return sharedA.get(new NDIndex(":, :{}", site.inFeatures()));
+        return sharedA.get(new NDIndex(":, :{}", site().inFeatures()));
     }
 
     private NDArray slicedB(NDArray sharedB) {
-        return sharedB.get(new NDIndex(":{}, :", site.outFeatures()));
+        return sharedB.get(new NDIndex(":{}, :", site().outFeatures()));
     }
 
     private NDArray initialized(Parameter parameter) {
         if (!parameter.isInitialized()) {
-            throw new IllegalStateException(format("VeRA at %s: parameter %s is not initialized", site.name(), parameter.getName()));
+            throw new IllegalStateException(format("VeRA at %s: parameter %s is not initialized", site().name(), parameter.getName()));
         }
         return parameter.getArray();
     }
 
     @Override
-    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(delta(parameterStore, inputs.singletonOrThrow(), training));
-    }
-
-    @Override
-    public Shape[] getOutputShapes(Shape[] inputShapes) {
-        Shape input = inputShapes[0];
-        return new Shape[] {input.slice(0, input.dimension() - 1).add(site.outFeatures())};
-    }
-
-    @Override
     public String toString() {
-        return format("VeraModule(%s, r=%d, dropout=%s)", site.name(), rank, dropout);
+        return format("VeraModule(%s, r=%d, dropout=%s)", site().name(), rank, dropout);
     }
 }
