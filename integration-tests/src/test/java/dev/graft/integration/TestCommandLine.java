@@ -135,6 +135,30 @@ final class TestCommandLine {
     }
 
     @Test
+    void testInspectReadsARecipeAndRejectsUnknownKeys() throws IOException {
+        Path recipe = Files.writeString(scratch.resolve("recipe.yaml"), String.join("\n",
+                "model: tiny-llama",
+                "adapters:",
+                "  - name: lowrank",
+                "    method: lora",
+                "    composition: gated",
+                "    target_modules: [q_proj, v_proj]",
+                "    options: {r: 4, lora_alpha: 8}",
+                ""));
+        Result result = graft("inspect", "--recipe", recipe.toString());
+
+        assertThat(result.exitCode()).as(result.err()).isZero();
+        // LoRA 1,792 + one gate (64 weights + 1 bias) at each of the 4 sites
+        assertThat(result.out()).contains("lowrank  lora  gated  linear  model.layers.1.self_attn.v_proj  lora_A.weight(4, 64) lora_B.weight(32, 4) gate(1, 64)")
+                .contains("trainable params: 2,052 || ");
+
+        Path bad = Files.writeString(scratch.resolve("bad.yaml"), "model: tiny-llama\nadapters:\n  - name: x\n    method: lora\n    rank: 4\n");
+        Result rejected = graft("inspect", "--recipe", bad.toString());
+        assertThat(rejected.exitCode()).isEqualTo(1);
+        assertThat(rejected.err().strip()).hasLineCount(1).contains("unknown key 'rank'").contains("target_modules");
+    }
+
+    @Test
     void testMergingAPrefixIsRefusedWithOneLineAndNothingWritten() {
         Path output = scratch.resolve("never");
 

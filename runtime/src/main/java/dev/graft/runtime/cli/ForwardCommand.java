@@ -73,6 +73,7 @@ public final class ForwardCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        modelOptions.requireModel(spec);
         try (NDManager manager = NDManager.newBaseManager();
                 LoadedModel loaded = modelOptions.loadModel(manager)) {
             PeftModel model = new PeftModel(loaded.model());

@@ -9,16 +9,22 @@ import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.loader.LoadedModel;
 import dev.graft.runtime.plugin.MethodRegistry;
 
+import dev.graft.runtime.recipe.Recipe;
+import dev.graft.runtime.recipe.RecipeAdapter;
+
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code graft inspect --model DIR|minilm [--adapter DIR]...}: prints what attaches where (adapter, method,
+ * {@code graft inspect --model DIR|minilm [--adapter DIR]... | --recipe FILE}: prints what attaches where (adapter, method,
  * composition, site kind, site, tensor shapes) and PEFT's line
  * {@code trainable params: X || all params: Y || trainable%: Z}.
  */
@@ -29,6 +35,9 @@ public final class InspectCommand implements Callable<Integer> {
 
     @Mixin
     private ModelOptions modelOptions;
+
+    @Option(names = "--recipe", paramLabel = "FILE", description = "A YAML/JSON recipe naming the model and the adapters to attach (instead of --model/--adapter).")
+    private Path recipe;
 
     @Spec
     private CommandSpec spec;
@@ -42,12 +51,27 @@ public final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (recipe != null && (modelOptions.model() != null || !modelOptions.adapterDirectories().isEmpty())) {
+            throw new ParameterException(spec.commandLine(), "give either --recipe or --model/--adapter, not both");
+        }
+        if (recipe == null) {
+            modelOptions.requireModel(spec);
+        }
+        Recipe parsed = recipe == null ? null : Recipe.read(recipe);
+        String modelName = parsed == null ? modelOptions.model() : resolve(parsed.model());
         try (NDManager manager = NDManager.newBaseManager();
-                LoadedModel loaded = modelOptions.loadModel(manager)) {
+                LoadedModel loaded = ModelOptions.load(modelName, manager)) {
             PeftModel model = new PeftModel(loaded.model());
-            modelOptions.loadAdapters(model, registry);
+            if (parsed == null) {
+                modelOptions.loadAdapters(model, registry);
+            }
+            else {
+                for (RecipeAdapter adapter : parsed.adapters()) {
+                    model.addAdapter(adapter.toSpec(), registry.requireMethod(adapter.method()).method());
+                }
+            }
             PrintWriter out = spec.commandLine().getOut();
-            out.println(String.format("model: %s (%s, %d sites)", modelOptions.model(), loaded.model().modelType(), loaded.model().sites().size()));
+            out.println(String.format("model: %s (%s, %d sites)", modelName, loaded.model().modelType(), loaded.model().sites().size()));
             for (String line : ModelReport.attachmentLines(model)) {
                 out.println(line);
             }
@@ -55,5 +79,14 @@ public final class InspectCommand implements Callable<Integer> {
             out.flush();
         }
         return 0;
+    }
+
+    /** A recipe's model: {@code minilm}, or a folder relative to the recipe's own folder. */
+    private String resolve(String model) {
+        if (ModelOptions.MINILM.equals(model)) {
+            return model;
+        }
+        Path folder = recipe.toAbsolutePath().getParent();
+        return folder.resolve(model).normalize().toString();
     }
 }

@@ -75,6 +75,7 @@ public final class MergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        modelOptions.requireModel(spec);
         Path modelDirectory = modelOptions.modelDirectory().orElseThrow(() -> new ParameterException(spec.commandLine(),
                 "merge needs a model folder with config.json to export; the bundled minilm has none"));
         if (modelOptions.adapterDirectories().isEmpty()) {

@@ -20,7 +20,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 
 /**
  * The {@code --model DIR|minilm} and {@code --adapter DIR} options shared by {@code forward}, {@code merge} and
@@ -31,7 +33,7 @@ public final class ModelOptions {
     /** The name that selects the bundled all-MiniLM-L6-v2. */
     public static final String MINILM = "minilm";
 
-    @Option(names = "--model", paramLabel = "DIR|minilm", required = true,
+    @Option(names = "--model", paramLabel = "DIR|minilm",
             description = "A Hugging Face model folder (config.json, safetensors, tokenizer.json), or 'minilm' for the bundled all-MiniLM-L6-v2.")
     private String model;
 
@@ -49,13 +51,25 @@ public final class ModelOptions {
         return List.copyOf(adapters);
     }
 
-    /** The model folder, or empty for {@code minilm}. */
+    /** The model folder, or empty for {@code minilm} or when no {@code --model} was given. */
     public java.util.Optional<Path> modelDirectory() {
-        return MINILM.equals(model) ? java.util.Optional.empty() : java.util.Optional.of(Path.of(model));
+        return model == null || MINILM.equals(model) ? java.util.Optional.empty() : java.util.Optional.of(Path.of(model));
+    }
+
+    /** Throws picocli's usage error when {@code --model} is missing. */
+    void requireModel(CommandSpec spec) {
+        if (model == null) {
+            throw new ParameterException(spec.commandLine(), "Missing required option: '--model=DIR|minilm'");
+        }
     }
 
     /** Loads the model into {@code manager}. */
     LoadedModel loadModel(NDManager manager) {
+        return load(model, manager);
+    }
+
+    /** Loads {@code model} (a folder, or {@code minilm}) into {@code manager}. */
+    static LoadedModel load(String model, NDManager manager) {
         return MINILM.equals(model) ? MiniLm.load(manager) : ModelLoader.load(Path.of(model), manager);
     }
 
