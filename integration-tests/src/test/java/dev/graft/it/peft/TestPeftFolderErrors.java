@@ -79,7 +79,7 @@ final class TestPeftFolderErrors {
         Path folder = scratch.resolve("broken");
         broken.writeTo(folder);
         PeftModel model = llama.newModel();
-        float[] before = llama.logits(model);
+        float[] before = llama.outputs(model);
 
         assertThatThrownBy(() -> AdapterStore.load(model, folder, "default", PeftMethods::byPeftType))
                 .isInstanceOf(IllegalArgumentException.class)
@@ -88,6 +88,6 @@ final class TestPeftFolderErrors {
 
         assertThat(model.adapters()).isEmpty();
         assertThat(model.trainableParameterCount()).isZero();
-        assertThat(llama.logits(model)).isEqualTo(before);
+        assertThat(llama.outputs(model)).isEqualTo(before);
     }
 }
