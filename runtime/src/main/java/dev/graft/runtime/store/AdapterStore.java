@@ -80,10 +80,19 @@ public final class AdapterStore {
         writeAtomically(directory.resolve(CONFIG_FILE), configOf(model, adapter, baseModelNameOrPath));
     }
 
-    /** Every field of {@code adapter}'s {@code adapter_config.json}, keys sorted as PEFT writes them. */
+    /**
+     * Every field of {@code adapter}'s {@code adapter_config.json}, keys sorted as PEFT writes them. An option the
+     * adapter was given as null and that has no default stays, as null: PEFT writes every field of its config, the
+     * unset ones as null ({@code "prompt_tuning_init_text": null}), so a PEFT folder saved again keeps them.
+     */
     public static Map<String, Object> configOf(PeftModel model, Adapter adapter, String baseModelNameOrPath) {
         MethodDescriptor descriptor = adapter.descriptor();
         Map<String, Object> config = new TreeMap<>(adapter.spec().extraConfig());
+        adapter.spec().options().forEach((name, value) -> {
+            if (value == null) {
+                config.put(name, null);
+            }
+        });
         config.putAll(adapter.options().asMap());
         Map<String, Object> targets = new LinkedHashMap<>(adapter.spec().targets().toConfig());
         if (descriptor.siteKinds().contains(SiteKind.LINEAR) && targets.get("target_modules") == null) {
