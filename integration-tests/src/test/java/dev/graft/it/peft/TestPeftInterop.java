@@ -13,11 +13,15 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Issue 5: adapters saved by Python PEFT 0.14 give PEFT's outputs within 1e-4, unmerged and merged, and adapters
  * Graft saves are what PEFT saves. For each configuration of {@link PeftScenarios} (LoRA plain, rsLoRA, rank and alpha
- * patterns; VeRA with saved projections; IA³ on Llama's defaults; Bone with partial blocks; Bat):
+ * patterns; VeRA with saved projections; IA³ on Llama's defaults; Bone with partial blocks; Bat) and of
+ * {@link PromptLearningScenarios} (prefix tuning, whose prefix has the key/value heads' width under grouped-query
+ * attention; prompt tuning) on the tiny Llama:
  * <ul>
  *   <li>the PEFT folder, written by hand with every config field PEFT writes, loads through the store and the method
  *       its {@code peft_type} names, and its logits match the reference forward over weights merged by hand in
- *       float64, before and after {@code merge}; config fields the method does not know give one warning line;</li>
+ *       float64, before and after {@code merge}, or with the virtual keys/values or tokens PEFT takes from
+ *       {@code prompt_embeddings}, for which {@code merge} is refused with a message that says so; config fields the
+ *       method does not know give one warning line;</li>
  *   <li>saved again by Graft, that adapter is PEFT's file: the same tensors bit for bit, every config field kept;</li>
  *   <li>the same configuration attached by Graft and saved holds exactly PEFT's keys with PEFT's shapes, and the saved
  *       folder reloads to identical logits.</li>
@@ -49,7 +53,9 @@ final class TestPeftInterop {
                 PeftScenarios.veraWithProjections(),
                 PeftScenarios.ia3LlamaDefaults(),
                 PeftScenarios.boneWithPartialBlocks(),
-                PeftScenarios.boneBlockAffine());
+                PeftScenarios.boneBlockAffine(),
+                PromptLearningScenarios.prefixTuning(TinyLlama.BASE, 3),
+                PromptLearningScenarios.promptTuning(TinyLlama.BASE, 3));
     }
 
     @ParameterizedTest
