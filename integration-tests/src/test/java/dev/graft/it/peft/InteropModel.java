@@ -23,8 +23,24 @@ interface InteropModel extends AutoCloseable {
     /** What PEFT computes for the test batch with an adapter that has {@code effect}, by the oracle. */
     double[][][] expectedOutputs(PeftEffect effect);
 
-    /** The largest absolute difference between two sets of outputs over the positions the comparison covers. */
-    double maxDifference(double[][][] first, double[][][] second);
+    /** Whether the comparisons cover position {@code position} of example {@code example} of the test batch. */
+    boolean compares(int example, int position);
+
+    /** The largest absolute difference between two sets of outputs over the positions the comparisons cover. */
+    default double maxDifference(double[][][] first, double[][][] second) {
+        double largest = 0;
+        for (int example = 0; example < first.length; example++) {
+            for (int position = 0; position < first[example].length; position++) {
+                if (!compares(example, position)) {
+                    continue;
+                }
+                for (int unit = 0; unit < first[example][position].length; unit++) {
+                    largest = Math.max(largest, Math.abs(first[example][position][unit] - second[example][position][unit]));
+                }
+            }
+        }
+        return largest;
+    }
 
     /** The largest absolute difference between Graft's flat {@code actual} and {@code expected}, as {@link #maxDifference(double[][][], double[][][])}. */
     default double maxDifference(float[] actual, double[][][] expected) {

@@ -19,6 +19,13 @@ import java.util.TreeSet;
  * {@code runtime_config}. 0.14 writes no {@code peft_version}: that field arrived with PR #2782 (September 2025).
  * 0.14 added {@code exclude_modules} (PR #2102, to the configs with {@code target_modules}, VeRA not among them),
  * {@code eva_config} and {@code lora_bias} to LoRA, and Bone itself.
+ *
+ * <p>Prompt learning: {@code config.py PromptLearningConfig}, {@code tuners/prefix_tuning/config.py},
+ * {@code tuners/prompt_tuning/config.py}, and the sizes from {@code utils/other.py _prepare_prompt_learning_config} and
+ * {@code peft_model.py PeftModel._setup_prompt_encoder}. The field sets agree with the {@code adapter_config.json} of
+ * published prefix- and prompt-tuning adapters. Later additions 0.14 does not write: {@code modules_to_save} on
+ * prompt learning (PR #2646, July 2025) and prefix tuning's {@code init_weights} (not in the v0.15.0 reference, in
+ * later ones).
  */
 final class PeftConfigs {
     private PeftConfigs() {}

@@ -100,8 +100,8 @@ final class TinyLlama implements InteropModel {
      * its virtual tokens. PEFT's causal LM passes a prefix as {@code past_key_values}, so real positions start at n (no
      * {@code position_ids} are given: Hugging Face counts from the cache length). It passes a prompt as
      * {@code inputs_embeds} = prompt ⊕ token embeddings with n ones in front of the mask, so the prompt takes positions
-     * {@code 0..n−1}; the reference reads ids, so the prompt rows are appended to {@code embed_tokens} (the weights are
-     * untied, {@code lm_head} is not touched) and their ids {@code vocab..vocab+n−1} put in front of the batch's.
+     * {@code 0..n−1}; the reference reads ids, so the prompt goes in as {@link PromptAsTokens} (the weights are untied:
+     * {@code lm_head} does not see the appended rows).
      * Only the real positions are returned, as Graft returns them.
      */
     @Override
@@ -118,26 +118,10 @@ final class TinyLlama implements InteropModel {
         if (config.tieWordEmbeddings()) {
             throw new IllegalStateException("the prompt rows would change lm_head's tied weights");
         }
-        double[][] prompt = effect.prompt();
-        int virtual = prompt.length;
-        int hidden = config.hiddenSize();
-        double[] embeddings = Arrays.copyOf(weights.get("model.embed_tokens.weight"), (config.vocabularySize() + virtual) * hidden);
-        long[][] ids = new long[IDS.length][];
-        int[][] mask = new int[MASK.length][];
-        for (int token = 0; token < virtual; token++) {
-            System.arraycopy(prompt[token], 0, embeddings, (config.vocabularySize() + token) * hidden, hidden);
-        }
-        weights.put("model.embed_tokens.weight", embeddings);
-        for (int example = 0; example < IDS.length; example++) {
-            ids[example] = new long[virtual + IDS[example].length];
-            mask[example] = new int[virtual + MASK[example].length];
-            for (int token = 0; token < virtual; token++) {
-                ids[example][token] = config.vocabularySize() + token;
-                mask[example][token] = 1;
-            }
-            System.arraycopy(IDS[example], 0, ids[example], virtual, IDS[example].length);
-            System.arraycopy(MASK[example], 0, mask[example], virtual, MASK[example].length);
-        }
+        int virtual = effect.prompt().length;
+        weights.put("model.embed_tokens.weight", PromptAsTokens.appendRows(weights.get("model.embed_tokens.weight"), config.vocabularySize(), effect.prompt()));
+        long[][] ids = PromptAsTokens.prependIds(IDS, config.vocabularySize(), virtual);
+        int[][] mask = PromptAsTokens.prependOnes(MASK, virtual);
         double[][][] logits = new LlamaReference(config, weights).logits(ids, mask, 0, null, null);
         double[][][] real = new double[logits.length][][];
         for (int example = 0; example < logits.length; example++) {
@@ -146,21 +130,10 @@ final class TinyLlama implements InteropModel {
         return real;
     }
 
-    /** The largest absolute difference between two sets of logits over the real (unpadded) positions. */
+    /** The real (unpadded) positions: logits at padding are not compared. */
     @Override
-    public double maxDifference(double[][][] first, double[][][] second) {
-        double largest = 0;
-        for (int example = 0; example < first.length; example++) {
-            for (int position = 0; position < first[example].length; position++) {
-                if (MASK[example][position] == 0) {
-                    continue;
-                }
-                for (int token = 0; token < first[example][position].length; token++) {
-                    largest = Math.max(largest, Math.abs(first[example][position][token] - second[example][position][token]));
-                }
-            }
-        }
-        return largest;
+    public boolean compares(int example, int position) {
+        return MASK[example][position] == 1;
     }
 
     @Override
