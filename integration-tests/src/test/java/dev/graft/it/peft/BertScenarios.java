@@ -67,6 +67,14 @@ final class BertScenarios {
                 PeftKeys.inEveryEncoderLayer(2, "attention.self.query", "attention.self.value", "attention.output.dense", "output.dense"));
     }
 
+    /**
+     * Prefix tuning with 3 virtual tokens: BERT has no {@code num_key_value_heads}, so {@code token_dim} is the hidden
+     * size 64 and {@code num_attention_heads} 4, and {@code prompt_embeddings} is {@code (3, 2·2·64)}.
+     */
+    static PeftScenario prefixTuning() {
+        return PromptLearningScenarios.prefixTuning(TinyBert.BASE, 3);
+    }
+
     /** Prompt tuning with 3 virtual tokens of width 64. */
     static PeftScenario promptTuning() {
         return PromptLearningScenarios.promptTuning(TinyBert.BASE, 3);

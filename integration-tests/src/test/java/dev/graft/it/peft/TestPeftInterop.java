@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * has the key/value heads' width under grouped-query attention; prompt tuning); on {@link TinyBert}, a bare
  * {@code BertModel} wrapped for {@code FEATURE_EXTRACTION}, those of {@link BertScenarios} (LoRA on {@code query, value};
  * IA³ on PEFT's BERT defaults, where {@code output.dense} is feed-forward in both places it matches; VeRA; Bone with
- * partial blocks; prompt tuning). For each:
+ * partial blocks; prefix tuning; prompt tuning). For each:
  * <ul>
  *   <li>the PEFT folder, written by hand with every config field PEFT writes, loads through the store and the method
  *       its {@code peft_type} names, and its outputs match the oracle's over weights merged by hand in float64, before
@@ -54,6 +54,7 @@ final class TestPeftInterop {
                         BertScenarios.ia3BertDefaults(),
                         BertScenarios.veraWithProjections(),
                         BertScenarios.boneWithPartialBlocks(),
+                        BertScenarios.prefixTuning(),
                         BertScenarios.promptTuning()).map(scenario -> Arguments.of(bert, scenario)));
     }
 

@@ -8,6 +8,9 @@ import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.model.BertConfig;
 import dev.graft.runtime.model.BertModel;
 import dev.graft.runtime.model.BertWeights;
+import dev.graft.runtime.site.Attachment;
+import dev.graft.spi.Site;
+import dev.graft.spi.SiteKind;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -23,9 +26,9 @@ import java.util.Map;
  *
  * <p>The oracle is Graft's own {@link BertModel}, run with plain weights: the weights with the adapter merged in by hand
  * in float64 ({@link HandMerge}), rounded to float32. That model is proven against an independent float64 reference of
- * Hugging Face's {@code BertModel} in the runtime's tests ({@code TestBertModel}), so it can stand in for Hugging Face
- * here; what is under test is the adapters, and the oracle runs none. Every model lives in a sub-manager of one manager,
- * closed with this fixture.
+ * Hugging Face's {@code BertModel} in the runtime's tests ({@code TestBertModel}, virtual tokens and prefix keys/values
+ * included), so it can stand in for Hugging Face here; what is under test is the adapters, and the oracle runs no
+ * plugin. Every model lives in a sub-manager of one manager, closed with this fixture.
  */
 final class TinyBert implements InteropModel {
     /** The shape of issue 5, 32 positions, 2 token types, with a pooler. */
@@ -72,15 +75,12 @@ final class TinyBert implements InteropModel {
      * in. A prompt goes in as PEFT's feature extraction passes it, {@code inputs_embeds} = prompt ⊕ token embeddings with
      * n ones in front of the mask, through {@link PromptAsTokens} (a vocabulary n larger), so the virtual tokens take
      * token type 0 and positions {@code 0..n−1}, as in Hugging Face; the virtual positions are dropped from the result,
-     * as Graft drops them.
-     *
-     * @throws UnsupportedOperationException for prefix tuning: {@code past_key_values} cannot be fed to a plain model
+     * as Graft drops them. A prefix goes in as PEFT passes it, {@code past_key_values}: a {@link FixedPrefix} per
+     * layer, the one module the oracle runs (BERT then starts positions at n, as {@code BertEmbeddings} does after
+     * {@code past_key_values_length}).
      */
     @Override
     public double[][][] expectedOutputs(PeftEffect effect) {
-        if (effect.prefixKeys() != null) {
-            throw new UnsupportedOperationException("the BERT oracle runs no adapter, so it cannot take past_key_values");
-        }
         Map<String, double[]> weights = new LinkedHashMap<>();
         try (NDManager scratch = manager.newSubManager()) {
             BertWeights.random(CONFIG, scratch, SEED).forEach((key, array) -> weights.put(key, widen(array.toFloatArray())));
@@ -99,6 +99,14 @@ final class TinyBert implements InteropModel {
             Map<String, NDArray> arrays = new LinkedHashMap<>();
             BertWeights.shapes(config).forEach((key, shape) -> arrays.put(key, oracleManager.create(narrow(weights.get(key)), shape)));
             BertModel oracle = BertModel.create(config, arrays, oracleManager, null);
+            if (effect.prefixKeys() != null) {
+                for (Site site : oracle.sites()) {
+                    if (site.kind() == SiteKind.ATTENTION) {
+                        FixedPrefix prefix = new FixedPrefix(site, effect.prefixKeys()[site.layerIndex()], effect.prefixValues()[site.layerIndex()]);
+                        oracle.attachments(site).add(new Attachment("peft", "past_key_values", prefix, null));
+                    }
+                }
+            }
             NDList inputs = new NDList(oracleManager.create(ids), oracleManager.create(mask));
             float[] flat = oracle.forward(new ParameterStore(oracleManager, false), inputs, false).get(0).toFloatArray();
             int sequence = virtual + IDS[0].length;
