@@ -3,10 +3,6 @@ package dev.graft.it.peft;
 import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
-import ai.djl.ndarray.types.Shape;
-import dev.graft.runtime.model.LlamaConfig;
-import dev.graft.runtime.model.LlamaWeights;
-
 import java.util.Map;
 
 /**
@@ -15,13 +11,13 @@ import java.util.Map;
  * row-major, as {@code nn.Linear} stores it.
  */
 final class HandMerge {
+    private final PeftBase base;
     private final Map<String, double[]> weights;
-    private final Map<String, Shape> shapes;
 
-    /** Merges into {@code weights} (changed in place), a Llama of {@code config}. */
-    HandMerge(LlamaConfig config, Map<String, double[]> weights) {
+    /** Merges into {@code weights} (changed in place), the weights of {@code base}. */
+    HandMerge(PeftBase base, Map<String, double[]> weights) {
+        this.base = requireNonNull(base, "base is null");
         this.weights = requireNonNull(weights, "weights is null");
-        this.shapes = LlamaWeights.shapes(requireNonNull(config, "config is null"));
     }
 
     /** LoRA: {@code W += s·B·A} with {@code A = lora_A.weight (r, in)}, {@code B = lora_B.weight (out, r)}. */
@@ -128,16 +124,16 @@ final class HandMerge {
     private double[] weight(String module) {
         double[] weight = weights.get(module + ".weight");
         if (weight == null) {
-            throw new IllegalArgumentException(format("no linear module %s in this Llama", module));
+            throw new IllegalArgumentException(format("no linear module %s in %s", module, base.nameOrPath()));
         }
         return weight;
     }
 
     private int outFeatures(String module) {
-        return Math.toIntExact(shapes.get(module + ".weight").get(0));
+        return base.outFeatures(module);
     }
 
     private int inFeatures(String module) {
-        return Math.toIntExact(shapes.get(module + ".weight").get(1));
+        return base.inFeatures(module);
     }
 }

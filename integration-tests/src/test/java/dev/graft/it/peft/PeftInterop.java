@@ -2,6 +2,7 @@ package dev.graft.it.peft;
 
 import static java.util.Objects.requireNonNull;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.nn.Parameter;
 import dev.graft.runtime.compose.Adapter;
@@ -23,37 +24,37 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * The checks every PEFT format gets: a folder Python PEFT wrote loads into Graft and computes what PEFT computes,
- * unmerged and merged, and saves back unchanged; and an adapter Graft attaches and saves is the folder PEFT would
- * write, and reloads to the same outputs.
+ * The checks every PEFT format gets on an {@link InteropModel}: a folder Python PEFT wrote loads into Graft and
+ * computes what PEFT computes, unmerged and (where the method merges) merged, and saves back unchanged; and an adapter
+ * Graft attaches and saves is the folder PEFT would write, and reloads to the same outputs.
  */
 final class PeftInterop {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final TinyLlama llama;
+    private final InteropModel testModel;
     private final Path scratch;
 
-    PeftInterop(TinyLlama llama, Path scratch) {
-        this.llama = requireNonNull(llama, "llama is null");
+    PeftInterop(InteropModel testModel, Path scratch) {
+        this.testModel = requireNonNull(testModel, "testModel is null");
         this.scratch = requireNonNull(scratch, "scratch is null");
     }
 
     /**
      * Writes {@code scenario}'s PEFT folder, loads it through {@link AdapterStore#load} with the method found by
-     * {@code peft_type}, and checks Graft's logits against the reference forward over hand-merged weights, unmerged
-     * and then after {@code merge}. Fields the method does not know give exactly one warning line and are kept.
+     * {@code peft_type}, and checks Graft's outputs against the oracle's for the scenario's {@link PeftEffect}, unmerged
+     * and then after {@code merge}; an adapter that cannot merge (prompt learning) must refuse {@code merge} with a
+     * message that says so, and leave the outputs as they were. Fields the method does not know give exactly one
+     * warning line and are kept.
      */
     void assertLoadsLikePeft(PeftScenario scenario) throws IOException {
         Path folder = scratch.resolve(scenario.name() + "-from-peft");
         scenario.peft().writeTo(folder);
-        Map<String, double[]> merged = llama.baseWeights();
-        scenario.handMerge().accept(new HandMerge(llama.config(), merged));
-        double[][][] expected = llama.referenceLogits(merged);
-        assertThat(TinyLlama.maxDifference(expected, llama.referenceLogits(llama.baseWeights())))
-                .as("the adapter moves the logits well beyond the tolerance, so the comparison can fail")
-                .isGreaterThan(100 * TinyLlama.TOLERANCE);
+        double[][][] expected = testModel.expectedOutputs(scenario.effect());
+        assertThat(testModel.maxDifference(expected, testModel.expectedOutputs(PeftEffect.none())))
+                .as("the adapter moves the outputs well beyond the tolerance, so the comparison can fail")
+                .isGreaterThan(100 * InteropModel.TOLERANCE);
 
-        PeftModel model = llama.newModel();
+        PeftModel model = testModel.newModel();
         Loaded loaded = loadCapturingWarnings(model, folder);
         if (scenario.fieldsGraftDoesNotKnow().isEmpty()) {
             assertThat(loaded.storeWarnings()).isEmpty();
@@ -63,20 +64,29 @@ final class PeftInterop {
         }
         assertThat(loaded.adapter().spec().extraConfig()).containsOnlyKeys(scenario.fieldsGraftDoesNotKnow());
 
-        assertThat(TinyLlama.maxDifference(llama.logits(model), expected)).as("unmerged logits against PEFT's").isLessThanOrEqualTo(TinyLlama.TOLERANCE);
+        float[] unmerged = testModel.outputs(model);
+        assertThat(testModel.maxDifference(unmerged, expected)).as("unmerged outputs against PEFT's").isLessThanOrEqualTo(InteropModel.TOLERANCE);
+        if (!scenario.effect().mergeable()) {
+            assertThatThrownBy(() -> model.merge(List.of("default")))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContainingAll("'default'", "'" + loaded.adapter().descriptor().id() + "'", "cannot be merged", "run it unmerged");
+            assertThat(loaded.adapter().isMerged()).isFalse();
+            assertThat(testModel.outputs(model)).isEqualTo(unmerged);
+            return;
+        }
         model.merge(List.of("default"));
         assertThat(loaded.adapter().isMerged()).isTrue();
-        assertThat(TinyLlama.maxDifference(llama.logits(model), expected)).as("merged logits against PEFT's").isLessThanOrEqualTo(TinyLlama.TOLERANCE);
+        assertThat(testModel.maxDifference(testModel.outputs(model), expected)).as("merged outputs against PEFT's").isLessThanOrEqualTo(InteropModel.TOLERANCE);
     }
 
     /**
      * Attaches {@code scenario}'s configuration with Graft, moves every trainable tensor off its initial value, saves
      * with {@link AdapterStore#save}, and checks that the file holds exactly the keys, with the shapes, of the PEFT
-     * folder, and that the saved folder reloads to bit-identical logits.
+     * folder, and that the saved folder reloads to bit-identical outputs.
      */
     void assertSavesLikePeft(PeftScenario scenario) throws IOException {
-        PeftModel model = llama.newModel();
-        float[] baseLogits = llama.logits(model);
+        PeftModel model = testModel.newModel();
+        float[] baseOutputs = testModel.outputs(model);
         Adapter adapter = model.addAdapter(scenario.graftSpec("default"), PeftMethods.byPeftType(scenario.peft().peftType()));
         Random random = new Random(scenario.name().hashCode());
         for (Parameter parameter : adapter.trainableParameters()) {
@@ -86,11 +96,11 @@ final class PeftInterop {
             }
             parameter.getArray().set(values);
         }
-        float[] attachedLogits = llama.logits(model);
-        assertThat(attachedLogits).isNotEqualTo(baseLogits);
+        float[] attachedOutputs = testModel.outputs(model);
+        assertThat(attachedOutputs).isNotEqualTo(baseOutputs);
 
         Path folder = scratch.resolve(scenario.name() + "-from-graft");
-        AdapterStore.save(model, "default", folder, PeftConfigs.BASE_MODEL);
+        AdapterStore.save(model, "default", folder, testModel.base().nameOrPath());
         try (SafetensorsFile saved = SafetensorsFile.open(folder.resolve(AdapterStore.WEIGHTS_FILE))) {
             assertThat(saved.names()).containsExactlyInAnyOrderElementsOf(scenario.peft().tensors().keySet());
             for (Map.Entry<String, PlainTensor> tensor : scenario.peft().tensors().entrySet()) {
@@ -98,9 +108,9 @@ final class PeftInterop {
             }
         }
 
-        PeftModel reloaded = llama.newModel();
+        PeftModel reloaded = testModel.newModel();
         loadCapturingWarnings(reloaded, folder);
-        assertThat(llama.logits(reloaded)).isEqualTo(attachedLogits);
+        assertThat(testModel.outputs(reloaded)).isEqualTo(attachedOutputs);
     }
 
     /**
@@ -112,10 +122,10 @@ final class PeftInterop {
     void assertResavesAsPeft(PeftScenario scenario) throws IOException {
         Path folder = scratch.resolve(scenario.name() + "-from-peft");
         scenario.peft().writeTo(folder);
-        PeftModel model = llama.newModel();
+        PeftModel model = testModel.newModel();
         loadCapturingWarnings(model, folder);
         Path resaved = scratch.resolve(scenario.name() + "-resaved");
-        AdapterStore.save(model, "default", resaved, PeftConfigs.BASE_MODEL);
+        AdapterStore.save(model, "default", resaved, testModel.base().nameOrPath());
 
         try (SafetensorsFile saved = SafetensorsFile.open(resaved.resolve(AdapterStore.WEIGHTS_FILE))) {
             assertThat(saved.names()).containsExactlyInAnyOrderElementsOf(scenario.peft().tensors().keySet());

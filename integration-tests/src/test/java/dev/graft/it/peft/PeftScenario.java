@@ -11,20 +11,19 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Consumer;
 
 /**
  * One adapter configuration as both sides see it: the fields a user sets ({@code r}, {@code target_modules}, ...),
- * the folder Python PEFT 0.14 would save for it with known tensors, and how to fold those tensors into the base
- * weights by hand.
+ * the folder Python PEFT 0.14 would save for it with known tensors, and what PEFT computes with those tensors.
  *
  * @param name what the test reports
  * @param fields the config fields that differ from PEFT's defaults: Graft's options and targeting rules
  * @param peft the folder PEFT writes: every config field and the tensors under their hand-listed keys
- * @param handMerge folds {@code peft}'s tensors into base weights, independently of the plugin
+ * @param effect what {@code peft}'s tensors do in PEFT, written out independently of the plugin: a hand merge into
+ *        the base weights, or virtual tokens
  * @param fieldsGraftDoesNotKnow the PEFT config fields the method does not know, which load with one warning
  */
-record PeftScenario(String name, Map<String, Object> fields, PeftAdapter peft, Consumer<HandMerge> handMerge, List<String> fieldsGraftDoesNotKnow) {
+record PeftScenario(String name, Map<String, Object> fields, PeftAdapter peft, PeftEffect effect, List<String> fieldsGraftDoesNotKnow) {
     private static final Set<String> TARGETING_FIELDS = Set.of(
             TargetRules.TARGET_MODULES, TargetRules.EXCLUDE_MODULES, TargetRules.LAYERS_TO_TRANSFORM, TargetRules.LAYERS_PATTERN);
 
@@ -32,7 +31,7 @@ record PeftScenario(String name, Map<String, Object> fields, PeftAdapter peft, C
         requireNonNull(name, "name is null");
         fields = Collections.unmodifiableMap(new LinkedHashMap<>(requireNonNull(fields, "fields is null")));
         requireNonNull(peft, "peft is null");
-        requireNonNull(handMerge, "handMerge is null");
+        requireNonNull(effect, "effect is null");
         fieldsGraftDoesNotKnow = List.copyOf(fieldsGraftDoesNotKnow);
     }
 

@@ -1,9 +1,5 @@
 package dev.graft.it.peft;
 
-import ai.djl.ndarray.types.Shape;
-import dev.graft.runtime.model.LlamaConfig;
-import dev.graft.runtime.model.LlamaWeights;
-
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -12,9 +8,9 @@ import java.util.TreeMap;
 import java.util.regex.Pattern;
 
 /**
- * The adapters of issue 5 on {@link LlamaConfig#tiny()}, each as the folder Python PEFT 0.14 saves (every config field,
- * known random tensors under hand-listed keys) and the hand merge that says what PEFT computes with it. Target lists
- * are written unordered, as PEFT saves its target sets.
+ * The adapters of issue 5 on {@link TinyLlama}, each as the folder Python PEFT 0.14 saves (every config field, known
+ * random tensors under hand-listed keys) and the hand merge that says what PEFT computes with it; and the builders of
+ * such folders for any {@link PeftBase}. Target lists are written unordered, as PEFT saves its target sets.
  */
 final class PeftScenarios {
     static final String LORA_A = "lora_A.weight";
@@ -25,10 +21,6 @@ final class PeftScenarios {
     static final String BONE_BLOCK = "bone_block";
     /** VeRA's rank in {@link #veraWithProjections()}. */
     static final int VERA_RANK = 16;
-    /** The widest input and output among VeRA's targets: the projections' sizes. */
-    static final int VERA_LARGEST_WIDTH = 128;
-
-    private static final Map<String, Shape> SHAPES = LlamaWeights.shapes(LlamaConfig.tiny());
 
     private PeftScenarios() {}
 
@@ -39,7 +31,7 @@ final class PeftScenarios {
         fields.put("lora_alpha", 16);
         fields.put("lora_dropout", 0.05);
         fields.put("target_modules", List.of("v_proj", "q_proj"));
-        return lora("lora-plain", fields, PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj"));
+        return lora(TinyLlama.BASE, "lora-plain", fields, PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj"));
     }
 
     /** rsLoRA on every projection but {@code lm_head}, {@code s = 8/√4 = 4}. */
@@ -49,7 +41,7 @@ final class PeftScenarios {
         fields.put("lora_alpha", 8);
         fields.put("use_rslora", true);
         fields.put("target_modules", List.of("down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"));
-        return lora("lora-rslora", fields, PeftKeys.inEveryLayer(2,
+        return lora(TinyLlama.BASE, "lora-rslora", fields, PeftKeys.inEveryLayer(2,
                 "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"));
     }
 
@@ -77,7 +69,7 @@ final class PeftScenarios {
         fields.put("target_modules", List.of("q_proj", "down_proj", "v_proj"));
         fields.put("rank_pattern", rankPattern);
         fields.put("alpha_pattern", alphaPattern);
-        return lora("lora-patterns", fields, PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"));
+        return lora(TinyLlama.BASE, "lora-patterns", fields, PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"));
     }
 
     /**
@@ -90,23 +82,8 @@ final class PeftScenarios {
         fields.put("projection_prng_key", 0);
         fields.put("save_projection", true);
         fields.put("target_modules", List.of("up_proj", "v_proj", "down_proj", "q_proj"));
-        List<String> modules = PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj", "mlp.up_proj", "mlp.down_proj");
-        Random random = new Random(11);
-        Map<String, PlainTensor> tensors = new LinkedHashMap<>();
-        // PEFT's _kaiming_init: U(±√(6/fan_in)), fan_in the second dimension
-        tensors.put(PeftKeys.VERA_A, PlainTensor.uniform(random, Math.sqrt(6.0 / VERA_LARGEST_WIDTH), VERA_RANK, VERA_LARGEST_WIDTH));
-        tensors.put(PeftKeys.VERA_B, PlainTensor.uniform(random, Math.sqrt(6.0 / VERA_RANK), VERA_LARGEST_WIDTH, VERA_RANK));
-        for (String module : modules) {
-            tensors.put(PeftKeys.of(module, LAMBDA_B), PlainTensor.gaussian(random, 0, 1, outFeatures(module)));
-            tensors.put(PeftKeys.of(module, LAMBDA_D), PlainTensor.gaussian(random, 0.1, 0.1, VERA_RANK));
-        }
-        PeftAdapter peft = new PeftAdapter(PeftConfigs.vera(fields), tensors);
-        return new PeftScenario("vera-save-projection", fields, peft, merge -> {
-            for (String module : modules) {
-                merge.vera(module, peft.tensor(PeftKeys.VERA_A), peft.tensor(PeftKeys.VERA_B),
-                        peft.tensor(PeftKeys.of(module, LAMBDA_B)), peft.tensor(PeftKeys.of(module, LAMBDA_D)));
-            }
-        }, List.of());
+        return vera(TinyLlama.BASE, "vera-save-projection", fields,
+                PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj", "mlp.up_proj", "mlp.down_proj"));
     }
 
     /** IA³ on PEFT's Llama defaults: {@code k_proj} and {@code v_proj} ({@code (out, 1)}), {@code down_proj} feed-forward ({@code (1, in)}). */
@@ -114,20 +91,8 @@ final class PeftScenarios {
         Map<String, Object> fields = new LinkedHashMap<>();
         fields.put("target_modules", List.of("down_proj", "v_proj", "k_proj"));
         fields.put("feedforward_modules", List.of("down_proj"));
-        List<String> outputScaled = PeftKeys.inEveryLayer(2, "self_attn.k_proj", "self_attn.v_proj");
-        List<String> inputScaled = PeftKeys.inEveryLayer(2, "mlp.down_proj");
-        Random random = new Random(3);
-        Map<String, PlainTensor> tensors = new LinkedHashMap<>();
-        for (String module : PeftKeys.inEveryLayer(2, "self_attn.k_proj", "self_attn.v_proj", "mlp.down_proj")) {
-            tensors.put(PeftKeys.of(module, IA3_L), inputScaled.contains(module)
-                    ? PlainTensor.gaussian(random, 1, 0.3, 1, inFeatures(module))
-                    : PlainTensor.gaussian(random, 1, 0.3, outFeatures(module), 1));
-        }
-        PeftAdapter peft = new PeftAdapter(PeftConfigs.ia3(fields), tensors);
-        return new PeftScenario("ia3-llama-defaults", fields, peft, merge -> {
-            outputScaled.forEach(module -> merge.scaleOutput(module, peft.tensor(PeftKeys.of(module, IA3_L))));
-            inputScaled.forEach(module -> merge.scaleInput(module, peft.tensor(PeftKeys.of(module, IA3_L))));
-        }, List.of());
+        return ia3(TinyLlama.BASE, "ia3-llama-defaults", fields,
+                PeftKeys.inEveryLayer(2, "self_attn.k_proj", "self_attn.v_proj"), PeftKeys.inEveryLayer(2, "mlp.down_proj"));
     }
 
     /**
@@ -138,15 +103,7 @@ final class PeftScenarios {
         Map<String, Object> fields = new LinkedHashMap<>();
         fields.put("r", 24);
         fields.put("target_modules", List.of("q_proj", "down_proj", "v_proj"));
-        List<String> modules = PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj");
-        Random random = new Random(5);
-        Map<String, PlainTensor> tensors = new LinkedHashMap<>();
-        for (String module : modules) {
-            tensors.put(PeftKeys.of(module, BONE_BLOCK), PlainTensor.gaussian(random, 0, 0.03, 24, outFeatures(module)));
-        }
-        PeftAdapter peft = new PeftAdapter(PeftConfigs.bone(fields), tensors);
-        return new PeftScenario("bone-default", fields, peft,
-                merge -> modules.forEach(module -> merge.boneBlocks(module, peft.tensor(PeftKeys.of(module, BONE_BLOCK)))), List.of());
+        return bone(TinyLlama.BASE, "bone-default", fields, PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"));
     }
 
     /** Bone with {@code init_weights: "bat"}, {@code r = 16}: {@code bone_block (out/16, 16, 16)}. */
@@ -155,45 +112,102 @@ final class PeftScenarios {
         fields.put("r", 16);
         fields.put("init_weights", "bat");
         fields.put("target_modules", List.of("k_proj", "q_proj", "down_proj"));
-        List<String> modules = PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.k_proj", "mlp.down_proj");
-        Random random = new Random(7);
-        Map<String, PlainTensor> tensors = new LinkedHashMap<>();
-        for (String module : modules) {
-            tensors.put(PeftKeys.of(module, BONE_BLOCK), PlainTensor.gaussian(random, 0, 0.05, outFeatures(module) / 16, 16, 16));
-        }
-        PeftAdapter peft = new PeftAdapter(PeftConfigs.bone(fields), tensors);
-        return new PeftScenario("bone-bat", fields, peft,
-                merge -> modules.forEach(module -> merge.blockAffine(module, peft.tensor(PeftKeys.of(module, BONE_BLOCK)))), List.of());
+        return bone(TinyLlama.BASE, "bone-bat", fields, PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.k_proj", "mlp.down_proj"));
     }
 
-    /** The width of {@code module}'s output in the tiny Llama. */
-    static int outFeatures(String module) {
-        return Math.toIntExact(SHAPES.get(module + ".weight").get(0));
-    }
-
-    /** The width of {@code module}'s input in the tiny Llama. */
-    static int inFeatures(String module) {
-        return Math.toIntExact(SHAPES.get(module + ".weight").get(1));
-    }
-
-    /** The PEFT folder for LoRA {@code fields} on {@code modules}: per module {@code lora_A (r, in)} and {@code lora_B (out, r)}. */
-    private static PeftScenario lora(String name, Map<String, Object> fields, List<String> modules) {
+    /** The PEFT folder for LoRA {@code fields} on {@code modules} of {@code base}: per module {@code lora_A (r, in)} and {@code lora_B (out, r)}. */
+    static PeftScenario lora(PeftBase base, String name, Map<String, Object> fields, List<String> modules) {
         Random random = new Random(name.hashCode());
         Map<String, PlainTensor> tensors = new LinkedHashMap<>();
         for (String module : modules) {
             int rank = (int) patternValue(fields, "rank_pattern", "r", module);
-            tensors.put(PeftKeys.of(module, LORA_A), PlainTensor.gaussian(random, 0, 0.05, rank, inFeatures(module)));
-            tensors.put(PeftKeys.of(module, LORA_B), PlainTensor.gaussian(random, 0, 0.05, outFeatures(module), rank));
+            tensors.put(PeftKeys.of(module, LORA_A), PlainTensor.gaussian(random, 0, 0.05, rank, base.inFeatures(module)));
+            tensors.put(PeftKeys.of(module, LORA_B), PlainTensor.gaussian(random, 0, 0.05, base.outFeatures(module), rank));
         }
-        PeftAdapter peft = new PeftAdapter(PeftConfigs.lora(fields), tensors);
-        return new PeftScenario(name, fields, peft, merge -> {
+        PeftAdapter peft = new PeftAdapter(PeftConfigs.lora(base, fields), tensors);
+        return new PeftScenario(name, fields, peft, PeftEffect.merged(merge -> {
             for (String module : modules) {
                 double rank = patternValue(fields, "rank_pattern", "r", module);
                 double alpha = patternValue(fields, "alpha_pattern", "lora_alpha", module);
                 double scaling = Boolean.TRUE.equals(fields.get("use_rslora")) ? alpha / Math.sqrt(rank) : alpha / rank;
                 merge.lowRank(module, peft.tensor(PeftKeys.of(module, LORA_A)), peft.tensor(PeftKeys.of(module, LORA_B)), scaling);
             }
-        }, PeftConfigs.loraFieldsGraftDoesNotKnow());
+        }), PeftConfigs.loraFieldsGraftDoesNotKnow());
+    }
+
+    /**
+     * The PEFT folder for VeRA {@code fields} on {@code modules} of {@code base}: the shared projections sized to the
+     * largest target, drawn as PEFT's {@code _kaiming_init} draws them (U(±√(6/fan_in)), fan_in the second dimension),
+     * and per module {@code vera_lambda_b (out)} and {@code vera_lambda_d (r)}.
+     */
+    static PeftScenario vera(PeftBase base, String name, Map<String, Object> fields, List<String> modules) {
+        int rank = (int) fields.get("r");
+        int largestIn = modules.stream().mapToInt(base::inFeatures).max().orElseThrow();
+        int largestOut = modules.stream().mapToInt(base::outFeatures).max().orElseThrow();
+        Random random = new Random(name.hashCode());
+        Map<String, PlainTensor> tensors = new LinkedHashMap<>();
+        tensors.put(PeftKeys.VERA_A, PlainTensor.uniform(random, Math.sqrt(6.0 / largestIn), rank, largestIn));
+        tensors.put(PeftKeys.VERA_B, PlainTensor.uniform(random, Math.sqrt(6.0 / rank), largestOut, rank));
+        for (String module : modules) {
+            tensors.put(PeftKeys.of(module, LAMBDA_B), PlainTensor.gaussian(random, 0, 1, base.outFeatures(module)));
+            tensors.put(PeftKeys.of(module, LAMBDA_D), PlainTensor.gaussian(random, 0.1, 0.1, rank));
+        }
+        PeftAdapter peft = new PeftAdapter(PeftConfigs.vera(base, fields), tensors);
+        return new PeftScenario(name, fields, peft, PeftEffect.merged(merge -> {
+            for (String module : modules) {
+                merge.vera(module, peft.tensor(PeftKeys.VERA_A), peft.tensor(PeftKeys.VERA_B),
+                        peft.tensor(PeftKeys.of(module, LAMBDA_B)), peft.tensor(PeftKeys.of(module, LAMBDA_D)));
+            }
+        }), List.of());
+    }
+
+    /**
+     * The PEFT folder for IA³ {@code fields} of {@code base}: {@code ia3_l (out, 1)} on the modules whose output PEFT
+     * scales, {@code (1, in)} on the feed-forward ones, whose input it scales.
+     */
+    static PeftScenario ia3(PeftBase base, String name, Map<String, Object> fields, List<String> outputScaled, List<String> inputScaled) {
+        Random random = new Random(name.hashCode());
+        Map<String, PlainTensor> tensors = new LinkedHashMap<>();
+        for (String module : outputScaled) {
+            tensors.put(PeftKeys.of(module, IA3_L), PlainTensor.gaussian(random, 1, 0.3, base.outFeatures(module), 1));
+        }
+        for (String module : inputScaled) {
+            tensors.put(PeftKeys.of(module, IA3_L), PlainTensor.gaussian(random, 1, 0.3, 1, base.inFeatures(module)));
+        }
+        PeftAdapter peft = new PeftAdapter(PeftConfigs.ia3(base, fields), tensors);
+        return new PeftScenario(name, fields, peft, PeftEffect.merged(merge -> {
+            outputScaled.forEach(module -> merge.scaleOutput(module, peft.tensor(PeftKeys.of(module, IA3_L))));
+            inputScaled.forEach(module -> merge.scaleInput(module, peft.tensor(PeftKeys.of(module, IA3_L))));
+        }), List.of());
+    }
+
+    /**
+     * The PEFT folder for Bone {@code fields} ({@code r}, and {@code init_weights}) on {@code modules} of {@code base}:
+     * per module {@code bone_block (r, out)}, or {@code (out/r, r, r)} with {@code init_weights: "bat"}.
+     */
+    static PeftScenario bone(PeftBase base, String name, Map<String, Object> fields, List<String> modules) {
+        int rank = (int) fields.get("r");
+        boolean blockAffine = "bat".equals(fields.get("init_weights"));
+        Random random = new Random(name.hashCode());
+        Map<String, PlainTensor> tensors = new LinkedHashMap<>();
+        for (String module : modules) {
+            int out = base.outFeatures(module);
+            tensors.put(PeftKeys.of(module, BONE_BLOCK), blockAffine
+                    ? PlainTensor.gaussian(random, 0, 0.05, out / rank, rank, rank)
+                    : PlainTensor.gaussian(random, 0, 0.03, rank, out));
+        }
+        PeftAdapter peft = new PeftAdapter(PeftConfigs.bone(base, fields), tensors);
+        return new PeftScenario(name, fields, peft, PeftEffect.merged(merge -> {
+            for (String module : modules) {
+                PlainTensor block = peft.tensor(PeftKeys.of(module, BONE_BLOCK));
+                if (blockAffine) {
+                    merge.blockAffine(module, block);
+                }
+                else {
+                    merge.boneBlocks(module, block);
+                }
+            }
+        }), List.of());
     }
 
     /**
@@ -209,7 +223,7 @@ final class PeftScenarios {
                 .filter(candidate -> Pattern.compile(".*\\." + candidate + "$").matcher(module).lookingAt())
                 .findFirst()
                 .orElse(module);
-        Object value = pattern.containsKey(key) ? pattern.get(key) : fields.getOrDefault(defaultField, PeftConfigs.lora(Map.of()).get(defaultField));
+        Object value = pattern.containsKey(key) ? pattern.get(key) : fields.getOrDefault(defaultField, PeftConfigs.lora(TinyLlama.BASE, Map.of()).get(defaultField));
         return ((Number) value).doubleValue();
     }
 }

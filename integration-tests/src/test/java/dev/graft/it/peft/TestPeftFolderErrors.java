@@ -52,6 +52,9 @@ final class TestPeftFolderErrors {
         String unexpected = PeftKeys.of("model.layers.0.self_attn.k_proj", PeftScenarios.LORA_A);
         String downProjection = PeftKeys.of("model.layers.1.mlp.down_proj", PeftScenarios.IA3_L);
         String batBlock = PeftKeys.of(Q_PROJ, PeftScenarios.BONE_BLOCK);
+        PeftAdapter prefix = PromptLearningScenarios.prefixTuning(TinyLlama.BASE, 3).peft();
+        PeftAdapter prompt = PromptLearningScenarios.promptTuning(TinyLlama.BASE, 3).peft();
+        String promptEmbeddings = PromptLearningScenarios.PROMPT_EMBEDDINGS;
         return Stream.of(
                 Arguments.of("LoRA tensor of another rank",
                         lora.withTensor(loraA, PlainTensor.gaussian(random, 0, 0.05, 4, 64)),
@@ -70,7 +73,19 @@ final class TestPeftFolderErrors {
                         List.of("'" + downProjection + "'", "(128, 1)", "(1, 128)")),
                 Arguments.of("Bat blocks of another block size",
                         bat.withTensor(batBlock, PlainTensor.gaussian(random, 0, 0.05, 2, 32, 32)),
-                        List.of("'" + batBlock + "'", "(2, 32, 32)", "(4, 16, 16)")));
+                        List.of("'" + batBlock + "'", "(2, 32, 32)", "(4, 16, 16)")),
+                Arguments.of("Prefix for more virtual tokens than the config's",
+                        prefix.withTensor(promptEmbeddings, PlainTensor.gaussian(random, 0, 1, 4, 128)),
+                        List.of("'" + promptEmbeddings + "'", "(4, 128)", "(3, 128)")),
+                Arguments.of("Prefix as wide as the hidden size, not the key/value heads' (no grouped-query attention)",
+                        prefix.withTensor(promptEmbeddings, PlainTensor.gaussian(random, 0, 1, 3, 256)),
+                        List.of("'" + promptEmbeddings + "'", "(3, 256)", "(3, 128)")),
+                Arguments.of("Prompt of another width than the embeddings",
+                        prompt.withTensor(promptEmbeddings, PlainTensor.gaussian(random, 0, 1, 3, 32)),
+                        List.of("'" + promptEmbeddings + "'", "(3, 32)", "(3, 64)")),
+                Arguments.of("Prompt-tuning folder without its tensor",
+                        prompt.withoutTensor(promptEmbeddings),
+                        List.of("'" + promptEmbeddings + "'", "missing", "(3, 64)")));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -79,7 +94,7 @@ final class TestPeftFolderErrors {
         Path folder = scratch.resolve("broken");
         broken.writeTo(folder);
         PeftModel model = llama.newModel();
-        float[] before = llama.logits(model);
+        float[] before = llama.outputs(model);
 
         assertThatThrownBy(() -> AdapterStore.load(model, folder, "default", PeftMethods::byPeftType))
                 .isInstanceOf(IllegalArgumentException.class)
@@ -88,6 +103,6 @@ final class TestPeftFolderErrors {
 
         assertThat(model.adapters()).isEmpty();
         assertThat(model.trainableParameterCount()).isZero();
-        assertThat(llama.logits(model)).isEqualTo(before);
+        assertThat(llama.outputs(model)).isEqualTo(before);
     }
 }

@@ -1,7 +1,6 @@
 package dev.graft.it.peft;
 
 import static java.util.Objects.requireNonNull;
-import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -12,17 +11,18 @@ import dev.graft.runtime.model.LlamaConfig;
 import dev.graft.runtime.model.LlamaForCausalLM;
 import dev.graft.runtime.model.LlamaWeights;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
  * The issue's test model, {@link LlamaConfig#tiny()} (or a variant) with seeded random weights, twice: as Graft
- * {@link PeftModel}s and as float64 arrays for {@link LlamaReference}. Every model lives in a sub-manager of one
- * manager, closed with this fixture.
+ * {@link PeftModel}s and as float64 arrays for {@link LlamaReference}, the oracle. Outputs are logits. Every model lives
+ * in a sub-manager of one manager, closed with this fixture.
  */
-final class TinyLlama implements AutoCloseable {
-    /** What a test compares: logits within this absolute tolerance of PEFT's, as PEFT's own merge tests allow. */
-    static final double TOLERANCE = 1e-4;
+final class TinyLlama implements InteropModel {
+    /** {@link LlamaConfig#tiny()} as PEFT sees it, wrapped as a causal LM. */
+    static final PeftBase BASE = base(LlamaConfig.tiny());
 
     /** Two sequences, the second left-padded, with tokens across the vocabulary. */
     private static final long[][] IDS = {{5, 17, 99, 3, 42, 7}, {0, 0, 64, 12, 127, 1}};
@@ -49,18 +49,28 @@ final class TinyLlama implements AutoCloseable {
                 tiny.numKeyValueHeads(), tiny.headDim(), tiny.rmsNormEps(), tiny.ropeTheta(), tiny.tieWordEmbeddings(), true, true));
     }
 
-    LlamaConfig config() {
-        return config;
+    @Override
+    public PeftBase base() {
+        return base(config);
     }
 
-    /** A fresh Graft model with the seeded base weights and no adapter. */
-    PeftModel newModel() {
+    private static PeftBase base(LlamaConfig config) {
+        Map<String, Integer> modelConfig = new LinkedHashMap<>();
+        modelConfig.put("num_hidden_layers", config.numLayers());
+        modelConfig.put("hidden_size", config.hiddenSize());
+        modelConfig.put("num_attention_heads", config.numAttentionHeads());
+        modelConfig.put("num_key_value_heads", config.numKeyValueHeads());
+        return new PeftBase("graft-tests/tiny-llama", "CAUSAL_LM", LlamaWeights.shapes(config), modelConfig);
+    }
+
+    @Override
+    public PeftModel newModel() {
         NDManager modelManager = manager.newSubManager();
         return new PeftModel(LlamaForCausalLM.create(config, LlamaWeights.random(config, modelManager, SEED), modelManager, null));
     }
 
     /** A fresh float64 copy of the seeded base weights, by Hugging Face key. */
-    Map<String, double[]> baseWeights() {
+    private Map<String, double[]> baseWeights() {
         Map<String, double[]> weights = new LinkedHashMap<>();
         try (NDManager scratch = manager.newSubManager()) {
             LlamaWeights.random(config, scratch, SEED).forEach((key, array) -> {
@@ -76,7 +86,8 @@ final class TinyLlama implements AutoCloseable {
     }
 
     /** Graft's logits for the test batch, flat {@code [batch][sequence][vocabulary]}. */
-    float[] logits(PeftModel model) {
+    @Override
+    public float[] outputs(PeftModel model) {
         try (NDManager batch = manager.newSubManager()) {
             NDList inputs = new NDList(batch.create(IDS), batch.create(MASK));
             NDArray logits = model.forward(new ParameterStore(batch, false), inputs, false).singletonOrThrow();
@@ -84,37 +95,45 @@ final class TinyLlama implements AutoCloseable {
         }
     }
 
-    /** The reference logits for the test batch under {@code weights}. */
-    double[][][] referenceLogits(Map<String, double[]> weights) {
-        return new LlamaReference(config, weights).logits(IDS, MASK, 0, null, null);
+    /**
+     * The reference logits: {@link LlamaReference} over the base weights with {@code effect}'s merge folded in, and
+     * its virtual tokens. PEFT's causal LM passes a prefix as {@code past_key_values}, so real positions start at n (no
+     * {@code position_ids} are given: Hugging Face counts from the cache length). It passes a prompt as
+     * {@code inputs_embeds} = prompt ⊕ token embeddings with n ones in front of the mask, so the prompt takes positions
+     * {@code 0..n−1}; the reference reads ids, so the prompt goes in as {@link PromptAsTokens} (the weights are untied:
+     * {@code lm_head} does not see the appended rows).
+     * Only the real positions are returned, as Graft returns them.
+     */
+    @Override
+    public double[][][] expectedOutputs(PeftEffect effect) {
+        Map<String, double[]> weights = baseWeights();
+        effect.merge().accept(new HandMerge(base(), weights));
+        if (effect.prefixKeys() != null) {
+            int virtual = effect.prefixKeys()[0][0].length;
+            return new LlamaReference(config, weights).logits(IDS, MASK, virtual, effect.prefixKeys(), effect.prefixValues());
+        }
+        if (effect.prompt() == null) {
+            return new LlamaReference(config, weights).logits(IDS, MASK, 0, null, null);
+        }
+        if (config.tieWordEmbeddings()) {
+            throw new IllegalStateException("the prompt rows would change lm_head's tied weights");
+        }
+        int virtual = effect.prompt().length;
+        weights.put("model.embed_tokens.weight", PromptAsTokens.appendRows(weights.get("model.embed_tokens.weight"), config.vocabularySize(), effect.prompt()));
+        long[][] ids = PromptAsTokens.prependIds(IDS, config.vocabularySize(), virtual);
+        int[][] mask = PromptAsTokens.prependOnes(MASK, virtual);
+        double[][][] logits = new LlamaReference(config, weights).logits(ids, mask, 0, null, null);
+        double[][][] real = new double[logits.length][][];
+        for (int example = 0; example < logits.length; example++) {
+            real[example] = Arrays.copyOfRange(logits[example], virtual, logits[example].length);
+        }
+        return real;
     }
 
-    /** The largest absolute difference between {@code actual} and {@code expected} over the real (unpadded) positions. */
-    static double maxDifference(float[] actual, double[][][] expected) {
-        int sequence = expected[0].length;
-        int vocabulary = expected[0][0].length;
-        assertThat(actual).hasSize(expected.length * sequence * vocabulary);
-        double[][][] shaped = new double[expected.length][sequence][vocabulary];
-        for (int index = 0; index < actual.length; index++) {
-            shaped[index / (sequence * vocabulary)][index / vocabulary % sequence][index % vocabulary] = actual[index];
-        }
-        return maxDifference(shaped, expected);
-    }
-
-    /** The largest absolute difference between two sets of logits over the real (unpadded) positions. */
-    static double maxDifference(double[][][] first, double[][][] second) {
-        double largest = 0;
-        for (int example = 0; example < first.length; example++) {
-            for (int position = 0; position < first[example].length; position++) {
-                if (MASK[example][position] == 0) {
-                    continue;
-                }
-                for (int token = 0; token < first[example][position].length; token++) {
-                    largest = Math.max(largest, Math.abs(first[example][position][token] - second[example][position][token]));
-                }
-            }
-        }
-        return largest;
+    /** The real (unpadded) positions: logits at padding are not compared. */
+    @Override
+    public boolean compares(int example, int position) {
+        return MASK[example][position] == 1;
     }
 
     @Override

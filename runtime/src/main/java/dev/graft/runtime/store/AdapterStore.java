@@ -30,6 +30,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
@@ -80,13 +81,27 @@ public final class AdapterStore {
         writeAtomically(directory.resolve(CONFIG_FILE), configOf(model, adapter, baseModelNameOrPath));
     }
 
-    /** Every field of {@code adapter}'s {@code adapter_config.json}, keys sorted as PEFT writes them. */
+    /**
+     * Every field of {@code adapter}'s {@code adapter_config.json}, keys sorted as PEFT writes them. An option the
+     * adapter was given as null and that has no default stays, as null: PEFT writes every field of its config, the
+     * unset ones as null ({@code "prompt_tuning_init_text": null}), so a PEFT folder saved again keeps them. A method
+     * without linear sites gets targeting fields only where they are set: PEFT's prompt-learning configs have none,
+     * and PEFT warns about fields its config does not have.
+     */
     public static Map<String, Object> configOf(PeftModel model, Adapter adapter, String baseModelNameOrPath) {
         MethodDescriptor descriptor = adapter.descriptor();
         Map<String, Object> config = new TreeMap<>(adapter.spec().extraConfig());
+        adapter.spec().options().forEach((name, value) -> {
+            if (value == null) {
+                config.put(name, null);
+            }
+        });
         config.putAll(adapter.options().asMap());
         Map<String, Object> targets = new LinkedHashMap<>(adapter.spec().targets().toConfig());
-        if (descriptor.siteKinds().contains(SiteKind.LINEAR) && targets.get("target_modules") == null) {
+        if (!descriptor.siteKinds().contains(SiteKind.LINEAR)) {
+            targets.values().removeIf(Objects::isNull);
+        }
+        else if (targets.get("target_modules") == null) {
             targets.put("target_modules", descriptor.defaultTargets().get(model.base().modelType()));
         }
         config.putAll(targets);

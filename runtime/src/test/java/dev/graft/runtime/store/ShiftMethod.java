@@ -31,7 +31,7 @@ final class ShiftMethod implements PeftMethod {
     @Override
     public MethodDescriptor descriptor() {
         return new MethodDescriptor("shift", "1.0.0", SpiVersion.CURRENT, "SHIFT", Set.of(SiteKind.LINEAR), false,
-                OptionSchema.of(OptionSpec.number("scale", 1.0, "factor of the shift")), Map.of("llama", List.of("q_proj")), "adds a learned vector");
+                OptionSchema.of(OptionSpec.number("scale", 1.0, "factor of the shift"), OptionSpec.string("note", null, "free text, unused")), Map.of("llama", List.of("q_proj")), "adds a learned vector");
     }
 
     @Override

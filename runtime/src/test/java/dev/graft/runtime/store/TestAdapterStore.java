@@ -95,6 +95,27 @@ final class TestAdapterStore {
         assertThat(adapters.get(1).composition()).isEqualTo(Composition.GATED);
     }
 
+    /** PEFT writes every field of its config, unset ones as null (prompt tuning's {@code prompt_tuning_init_text}, say). */
+    @Test
+    void testAKnownFieldGivenAsNullIsWrittenBackAsNull() throws IOException {
+        PeftModel source = model();
+        source.addAdapter(new AdapterSpec("default", Map.of(), TargetRules.fromConfig(Map.of()), Composition.SUM), new ShiftMethod());
+        AdapterStore.save(source, "default", directory, null);
+        ObjectMapper json = new ObjectMapper();
+        Map<String, Object> config = json.readValue(directory.resolve(AdapterStore.CONFIG_FILE).toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
+        assertThat(config).doesNotContainKey("note");
+        config.put("note", null);
+        json.writeValue(directory.resolve(AdapterStore.CONFIG_FILE).toFile(), config);
+
+        PeftModel model = model();
+        AdapterStore.load(model, directory, "default", METHODS);
+        Path resaved = directory.resolve("resaved");
+        AdapterStore.save(model, "default", resaved, null);
+
+        Map<String, Object> written = json.readValue(resaved.resolve(AdapterStore.CONFIG_FILE).toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
+        assertThat(written).containsEntry("note", null).containsEntry("scale", 1.0);
+    }
+
     @Test
     void testBadFoldersGiveOneClearErrorAndAttachNothing() throws IOException {
         PeftModel model = model();

@@ -73,7 +73,9 @@ final class TestPrefixProjectionConformance extends MethodConformanceTest {
 
         Map<String, Object> config = AdapterStore.configOf(model, adapter, "tiny-llama");
         assertThat(config).containsEntry("peft_type", "PREFIX_TUNING").containsEntry("num_virtual_tokens", 5)
-                .containsEntry("prefix_projection", true).containsEntry("encoder_hidden_size", 16);
+                .containsEntry("prefix_projection", true).containsEntry("encoder_hidden_size", 16)
+                .as("PEFT's PrefixTuningConfig has no targeting fields; PEFT 0.14 warns about unexpected ones")
+                .doesNotContainKeys("target_modules", "exclude_modules", "layers_to_transform", "layers_pattern");
         try (SafetensorsFile weights = SafetensorsFile.open(directory.resolve(AdapterStore.WEIGHTS_FILE))) {
             assertThat(weights.names()).containsExactly("prompt_embeddings");
             assertThat(weights.info("prompt_embeddings").shape()).containsExactly(5L, 128L);
