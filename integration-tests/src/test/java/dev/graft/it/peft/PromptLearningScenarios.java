@@ -49,8 +49,7 @@ final class PromptLearningScenarios {
             }
         }
         PeftAdapter peft = new PeftAdapter(config, Map.of(PROMPT_EMBEDDINGS, prompt));
-        return new PeftScenario("prefix-tuning", fields, peft, PeftEffect.prefix(keys, values),
-                List.of("num_attention_heads", "num_layers", "num_transformer_submodules", "token_dim"));
+        return new PeftScenario("prefix-tuning", fields, peft, PeftEffect.prefix(keys, values), List.of());
     }
 
     /**
@@ -73,6 +72,6 @@ final class PromptLearningScenarios {
         }
         PeftAdapter peft = new PeftAdapter(config, Map.of(PROMPT_EMBEDDINGS, prompt));
         return new PeftScenario("prompt-tuning", fields, peft, PeftEffect.prompt(embeddings),
-                List.of("num_attention_heads", "num_layers", "num_transformer_submodules", "token_dim", "tokenizer_kwargs"));
+                List.of("tokenizer_kwargs"));
     }
 }

@@ -8,8 +8,11 @@ import dev.graft.spi.MethodOptions;
 import dev.graft.spi.OptionSchema;
 import dev.graft.spi.OptionSpec;
 import dev.graft.spi.OptionType;
+import dev.graft.spi.PromptLearningFields;
 
 import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * The options of one prefix-tuning adapter, named and defaulted as in PEFT's {@code PrefixTuningConfig}, checked for
@@ -31,7 +34,7 @@ record PrefixConfiguration(int numVirtualTokens, boolean prefixProjection, Integ
     private static final String ZERO = "zero";
 
     /** Prefix tuning's options with PEFT's names and defaults. */
-    static final OptionSchema SCHEMA = OptionSchema.of(
+    static final OptionSchema SCHEMA = OptionSchema.of(Stream.concat(Stream.of(
             OptionSpec.requiredInteger(NUM_VIRTUAL_TOKENS, "The number n of virtual keys and values prepended in every attention layer; greater than 0."),
             OptionSpec.bool(PREFIX_PROJECTION, false,
                     "Train the prefix through Embedding(n, d) → Linear(d, h) → tanh → Linear(h, layers·2·d), d the key/value width; "
@@ -40,7 +43,8 @@ record PrefixConfiguration(int numVirtualTokens, boolean prefixProjection, Integ
                     "The hidden width h of the projection MLP; greater than 0. Default: the key/value width d, as PEFT (the hidden size without "
                             + "grouped-query attention)."),
             new OptionSpec(INIT_WEIGHTS, OptionType.CHOICE, null, false, List.of(ZERO),
-                    "Absent: the prefix embedding ~ N(0, 1) and the MLP as nn.Linear; \"zero\": the prefix (or the MLP's last layer) starts at zero."));
+                    "Absent: the prefix embedding ~ N(0, 1) and the MLP as nn.Linear; \"zero\": the prefix (or the MLP's last layer) starts at zero.")),
+            PromptLearningFields.options().stream()).collect(Collectors.toList()));
 
     PrefixConfiguration {
         if (numVirtualTokens <= 0) {

@@ -8,6 +8,7 @@ import dev.graft.spi.MethodInstance;
 import dev.graft.spi.MethodOptions;
 import dev.graft.spi.ModelContext;
 import dev.graft.spi.PeftMethod;
+import dev.graft.spi.PromptLearningFields;
 import dev.graft.spi.SiteKind;
 import dev.graft.spi.SpiVersion;
 
@@ -58,6 +59,7 @@ public final class PrefixTuningMethod implements PeftMethod {
         requireNonNull(options, "options is null");
         requireNonNull(model, "model is null");
         PrefixConfiguration configuration = PrefixConfiguration.fromOptions(options);
+        PromptLearningFields.check(PrefixConfiguration.METHOD_ID, options, model.numKeyValueHeads() * model.headDim(), model.numLayers(), model.numKeyValueHeads());
         return new PrefixTuningInstance(new PrefixEncoder(configuration, model.numLayers(), model.numKeyValueHeads(), model.headDim()));
     }
 }

@@ -41,7 +41,9 @@ final class TestPrefixTuningConformance extends MethodConformanceTest {
                 "num_virtual_tokens missing", missing,
                 "fractional virtual tokens", Map.of("num_virtual_tokens", 2.5),
                 "encoder hidden size 0", Map.of("num_virtual_tokens", 5, "prefix_projection", true, "encoder_hidden_size", 0),
-                "unknown init", Map.of("num_virtual_tokens", 5, "init_weights", "one"));
+                "unknown init", Map.of("num_virtual_tokens", 5, "init_weights", "one"),
+                "token_dim of another model (the hidden size, ignoring grouped-query attention)", Map.of("num_virtual_tokens", 5, "token_dim", 64),
+                "num_layers of another model", Map.of("num_virtual_tokens", 5, "num_layers", 32));
     }
 
     @Test

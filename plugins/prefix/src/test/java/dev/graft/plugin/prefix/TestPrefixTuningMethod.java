@@ -54,7 +54,8 @@ final class TestPrefixTuningMethod {
         assertThat(descriptor.peftType()).isEqualTo("PREFIX_TUNING");
         assertThat(descriptor.siteKinds()).containsExactly(SiteKind.ATTENTION);
         assertThat(descriptor.mergeable()).isFalse();
-        assertThat(descriptor.options().names()).containsExactly("num_virtual_tokens", "prefix_projection", "encoder_hidden_size", "init_weights");
+        assertThat(descriptor.options().names()).containsExactly("num_virtual_tokens", "prefix_projection", "encoder_hidden_size", "init_weights",
+                "token_dim", "num_layers", "num_attention_heads", "num_transformer_submodules");
         assertThat(descriptor.options().options().get(0).required()).isTrue();
     }
 

@@ -7,6 +7,10 @@ import dev.graft.spi.InvalidOptionsException;
 import dev.graft.spi.MethodOptions;
 import dev.graft.spi.OptionSchema;
 import dev.graft.spi.OptionSpec;
+import dev.graft.spi.PromptLearningFields;
+
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * The options of one prompt-tuning adapter, named and defaulted as in PEFT's {@code PromptTuningConfig}, checked for
@@ -24,14 +28,15 @@ record PromptConfiguration(int numVirtualTokens, PromptTuningInit init, String i
     static final String TOKENIZER_NAME_OR_PATH = "tokenizer_name_or_path";
 
     /** Prompt tuning's options with PEFT's names and defaults. */
-    static final OptionSchema SCHEMA = OptionSchema.of(
+    static final OptionSchema SCHEMA = OptionSchema.of(Stream.concat(Stream.of(
             OptionSpec.requiredInteger(NUM_VIRTUAL_TOKENS, "The number n of virtual tokens prepended to every input; greater than 0."),
             OptionSpec.choice(PROMPT_TUNING_INIT, "RANDOM", PromptTuningInit.OPTION_VALUES,
                     "RANDOM: N(0, 1); TEXT: the embeddings of prompt_tuning_init_text's tokens, repeated or cut to n; SAMPLE_VOCAB: the embeddings "
                             + "of n random vocabulary tokens."),
             OptionSpec.string(PROMPT_TUNING_INIT_TEXT, null, "The text whose token embeddings start the prompt; required with TEXT, ignored otherwise."),
             OptionSpec.string(TOKENIZER_NAME_OR_PATH, null,
-                    "Accepted for PEFT compatibility and ignored: TEXT tokenizes with the model's own tokenizer (without special tokens)."));
+                    "Accepted for PEFT compatibility and ignored: TEXT tokenizes with the model's own tokenizer (without special tokens).")),
+            PromptLearningFields.options().stream()).collect(Collectors.toList()));
 
     PromptConfiguration {
         requireNonNull(init, "init is null");

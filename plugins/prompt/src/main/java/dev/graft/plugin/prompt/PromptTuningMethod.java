@@ -12,6 +12,7 @@ import dev.graft.spi.MethodInstance;
 import dev.graft.spi.MethodOptions;
 import dev.graft.spi.ModelContext;
 import dev.graft.spi.PeftMethod;
+import dev.graft.spi.PromptLearningFields;
 import dev.graft.spi.SiteKind;
 import dev.graft.spi.SpiVersion;
 
@@ -61,6 +62,7 @@ public final class PromptTuningMethod implements PeftMethod {
         requireNonNull(options, "options is null");
         requireNonNull(model, "model is null");
         PromptConfiguration configuration = PromptConfiguration.fromOptions(options);
+        PromptLearningFields.check(PromptConfiguration.METHOD_ID, options, model.hiddenSize(), model.numLayers(), model.numAttentionHeads());
         return new PromptTuningInstance(configuration.numVirtualTokens(), model.hiddenSize(), initializer(configuration, model));
     }
 

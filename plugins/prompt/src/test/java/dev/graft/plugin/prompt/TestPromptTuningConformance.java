@@ -41,7 +41,9 @@ final class TestPromptTuningConformance extends MethodConformanceTest {
                 "num_virtual_tokens missing", missing,
                 "TEXT without a text", Map.of("num_virtual_tokens", 5, "prompt_tuning_init", "TEXT"),
                 "TEXT without a tokenizer", Map.of("num_virtual_tokens", 5, "prompt_tuning_init", "TEXT", "prompt_tuning_init_text", "hello"),
-                "unknown init", Map.of("num_virtual_tokens", 5, "prompt_tuning_init", "RANDOM_UNIFORM"));
+                "unknown init", Map.of("num_virtual_tokens", 5, "prompt_tuning_init", "RANDOM_UNIFORM"),
+                "token_dim of another model", Map.of("num_virtual_tokens", 5, "token_dim", 4096),
+                "an encoder-decoder's two submodules", Map.of("num_virtual_tokens", 5, "num_transformer_submodules", 2));
     }
 
     @Test

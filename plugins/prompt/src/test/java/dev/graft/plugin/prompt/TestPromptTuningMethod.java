@@ -54,7 +54,8 @@ final class TestPromptTuningMethod {
         assertThat(descriptor.peftType()).isEqualTo("PROMPT_TUNING");
         assertThat(descriptor.siteKinds()).containsExactly(SiteKind.EMBEDDING);
         assertThat(descriptor.mergeable()).isFalse();
-        assertThat(descriptor.options().names()).containsExactly("num_virtual_tokens", "prompt_tuning_init", "prompt_tuning_init_text", "tokenizer_name_or_path");
+        assertThat(descriptor.options().names()).containsExactly("num_virtual_tokens", "prompt_tuning_init", "prompt_tuning_init_text", "tokenizer_name_or_path",
+                "token_dim", "num_layers", "num_attention_heads", "num_transformer_submodules");
     }
 
     @Test
