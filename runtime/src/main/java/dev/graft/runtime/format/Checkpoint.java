@@ -50,7 +50,9 @@ public interface Checkpoint extends AutoCloseable {
     /**
      * Loads tensor {@code name} converted to {@code target}, for example an F16 or BF16 tensor as
      * {@link DataType#FLOAT32}. Targets DJL's PyTorch engine cannot hold (BFLOAT16, INT16, UINT16,
-     * UINT32, UINT64) are refused.
+     * UINT32, UINT64) are refused. BF16, F32 and F64 tensors asked for as {@link DataType#FLOAT16} are rounded
+     * in Java, straight from the file's bytes (to nearest, ties to even; exact for BF16 in float16's normal
+     * range), and a finite value beyond float16's ±65504 is refused with an error naming the tensor.
      */
     NDArray load(String name, NDManager manager, DataType target);
 

@@ -17,7 +17,9 @@ import static java.lang.String.format;
  * <p>DJL 0.36.0's PyTorch engine aborts the whole JVM (a native {@code std::terminate}, not an exception)
  * when it is asked to create or convert to bfloat16, int16, uint16, uint32 or uint64 arrays. These types
  * are therefore never handed to the engine: bfloat16 is widened to float32 (exactly: a bfloat16 is the
- * upper half of a float32), int16 and uint16 to int32 and uint32 to int64, all in Java.
+ * upper half of a float32), int16 and uint16 to int32 and uint32 to int64, all in Java. Asked for float16,
+ * bfloat16, float32 and float64 tensors are rounded to it in Java too ({@link #toFloat16}), without a float32
+ * copy in between.
  */
 final class TensorConversions {
     /** The DJL data types the PyTorch engine can hold and convert between. */
@@ -70,6 +72,11 @@ final class TensorConversions {
         if (target != null && !engineCanHold(target)) {
             throw new SafetensorsException(format("Cannot load %s as %s: DJL's PyTorch engine cannot hold %s arrays (it aborts the JVM); choose one of %s",
                     source, target, target, ENGINE_TYPES));
+        }
+        if (target == DataType.FLOAT16 && (info.dtype() == Dtype.BF16 || info.dtype() == Dtype.F32 || info.dtype() == Dtype.F64)) {
+            NDArray array = manager.create(toFloat16(source, info, data), info.toShape(), DataType.FLOAT16);
+            array.setName(info.name());
+            return array;
         }
         long engineBytes = Math.multiplyExact(info.elementCount(), (long) loaded.getNumOfBytes());
         if (engineBytes > Integer.MAX_VALUE) {
@@ -130,6 +137,62 @@ final class TensorConversions {
                 return target;
             }
         }
+    }
+
+    /**
+     * A fresh direct buffer holding the BF16, F32 or F64 {@code data} rounded to float16 by {@link HalfFloats}'s
+     * rules, read straight from {@code data} (a file mapping, say) with no wider copy in between.
+     *
+     * @throws SafetensorsException naming the tensor, the element and its value if a finite value is beyond
+     *         float16's range (±65504): it would become infinite, and is refused rather than clamped, because a
+     *         clamped weight is a silently different model
+     */
+    static ByteBuffer toFloat16(String source, TensorInfo info, ByteBuffer data) {
+        ByteBuffer input = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        int start = input.position();
+        long count = info.elementCount();
+        if (count * Short.BYTES > Integer.MAX_VALUE) {
+            throw new SafetensorsException(format("Cannot load %s: as FLOAT16 it takes %d bytes, over the 2 GiB a DJL array can be created from", source, count * Short.BYTES));
+        }
+        ByteBuffer target = allocate((int) count * Short.BYTES);
+        int elements = (int) count;
+        switch (info.dtype()) {
+            case BF16:
+                for (int index = 0; index < elements; index++) {
+                    int bits = (input.getShort(start + index * Short.BYTES) & 0xFFFF) << 16;
+                    if (HalfFloats.overflows(bits)) {
+                        throw float16Overflow(source, info, index, Float.intBitsToFloat(bits));
+                    }
+                    target.putShort(index * Short.BYTES, HalfFloats.fromFloat32(bits));
+                }
+                return target;
+            case F32:
+                for (int index = 0; index < elements; index++) {
+                    int bits = input.getInt(start + index * Float.BYTES);
+                    if (HalfFloats.overflows(bits)) {
+                        throw float16Overflow(source, info, index, Float.intBitsToFloat(bits));
+                    }
+                    target.putShort(index * Short.BYTES, HalfFloats.fromFloat32(bits));
+                }
+                return target;
+            case F64:
+                for (int index = 0; index < elements; index++) {
+                    long bits = input.getLong(start + index * Double.BYTES);
+                    if (HalfFloats.overflows(bits)) {
+                        throw float16Overflow(source, info, index, Double.longBitsToDouble(bits));
+                    }
+                    target.putShort(index * Short.BYTES, HalfFloats.fromFloat64(bits));
+                }
+                return target;
+            default:
+                throw new IllegalArgumentException(format("%s: dtype %s is not rounded to float16 in Java", source, info.dtype()));
+        }
+    }
+
+    private static SafetensorsException float16Overflow(String source, TensorInfo info, int index, double value) {
+        return new SafetensorsException(format(
+                "Cannot load %s as FLOAT16: element %d of shape %s is %s (%s), beyond float16's largest finite value ±65504; load it as float32 instead",
+                source, index, info.shape(), value, info.dtype()));
     }
 
     /**

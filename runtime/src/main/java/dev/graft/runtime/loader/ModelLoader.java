@@ -217,7 +217,7 @@ public final class ModelLoader {
                 if (key.isEmpty() || !checkpoint.info(name).dtype().dataType().map(DataType::isFloating).orElse(false)) {
                     continue;
                 }
-                NDArray array = precision == WeightPrecision.FLOAT32 ? checkpoint.load(name, manager, DataType.FLOAT32) : checkpoint.load(name, manager);
+                NDArray array = load(checkpoint, name, manager, precision);
                 if (weights.put(key.get(), array) != null) {
                     throw new ModelLoadException(format("%s holds two weights for '%s' (one of them as '%s')", directory, key.get(), name));
                 }
@@ -232,6 +232,14 @@ public final class ModelLoader {
             throw e;
         }
         return weights;
+    }
+
+    private static NDArray load(Checkpoint checkpoint, String name, NDManager manager, WeightPrecision precision) {
+        return switch (precision) {
+            case FLOAT32 -> checkpoint.load(name, manager, DataType.FLOAT32);
+            case AS_STORED -> checkpoint.load(name, manager);
+            case HALF -> checkpoint.load(name, manager, DataType.FLOAT16);
+        };
     }
 
     private static HuggingFaceTokenizer tokenizer(Path directory) {

@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -149,20 +150,66 @@ final class TestModelLoader {
                 assertThat(halfLogits.getDataType()).isEqualTo(DataType.FLOAT16);
                 float[] fromHalf = halfLogits.toType(DataType.FLOAT32, false).toFloatArray();
                 float[] fromSingle = logits(ModelLoader.load(directory, loadManager).model(), loadManager);
-                double maximum = 0;
-                for (int example = 0; example < LLAMA_IDS.length; example++) {
-                    for (int position = 0; position < LLAMA_IDS[0].length; position++) {
-                        for (int token = 0; token < config.vocabularySize(); token++) {
-                            int index = (example * LLAMA_IDS[0].length + position) * config.vocabularySize() + token;
-                            assertThat(fromHalf[index]).as("logit [%d][%d][%d]", example, position, token).isFinite();
-                            if (LLAMA_MASK[example][position] == 1) {
-                                maximum = Math.max(maximum, Math.abs(fromHalf[index] - fromSingle[index]));
-                            }
+                assertThat(maximumLogitDifference(fromHalf, fromSingle, config)).as("float16 forward against float32 forward of the same F16 weights").isLessThan(2e-2);
+            }
+        }
+    }
+
+    @Test
+    void testHalfStoresBfloat16AndFloat32CheckpointsAsFloat16(@TempDir Path directory) throws IOException {
+        LlamaConfig config = LlamaConfig.tiny();
+        Path bfloat = Files.createDirectory(directory.resolve("bf16"));
+        Path single = Files.createDirectory(directory.resolve("f32"));
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Map<String, NDArray> weights = LlamaWeights.random(config, manager, 14);
+            save(bfloat, llamaJson("llama"), weights, Dtype.BF16);
+            save(single, llamaJson("llama"), weights);
+            try (NDManager loadManager = NDManager.newBaseManager()) {
+                Map<String, NDArray> widened = ModelLoader.load(bfloat, loadManager).model().stateDict();
+                TransformerModel half = ModelLoader.load(bfloat, loadManager, WeightPrecision.HALF).model();
+                assertThat(half.stateDict().values()).allMatch(array -> array.getDataType() == DataType.FLOAT16);
+                int subnormal = 0;
+                for (Map.Entry<String, NDArray> entry : half.stateDict().entrySet()) {
+                    float[] rounded = entry.getValue().toType(DataType.FLOAT32, false).toFloatArray();
+                    float[] exact = widened.get(entry.getKey()).toFloatArray();
+                    for (int index = 0; index < exact.length; index++) {
+                        if (Math.abs(exact[index]) >= 0x1p-14f) {
+                            assertThat(rounded[index]).as("%s[%d], in float16's normal range", entry.getKey(), index).isEqualTo(exact[index]);
+                        }
+                        else {
+                            subnormal++;
+                            assertThat(Math.abs(rounded[index] - exact[index])).as("%s[%d], a float16 subnormal", entry.getKey(), index).isLessThanOrEqualTo(0x1p-25f);
                         }
                     }
                 }
-                assertThat(maximum).as("float16 forward against float32 forward of the same F16 weights").isLessThan(2e-2);
+                assertThat(subnormal).as("weights below 2^-14, which lose bits").isPositive();
+                NDArray halfLogits = half.forward(new ParameterStore(loadManager, false), new NDList(loadManager.create(LLAMA_IDS), loadManager.create(LLAMA_MASK)), false)
+                        .singletonOrThrow();
+                assertThat(halfLogits.getDataType()).isEqualTo(DataType.FLOAT16);
+                assertThat(maximumLogitDifference(halfLogits.toType(DataType.FLOAT32, false).toFloatArray(), logits(ModelLoader.load(bfloat, loadManager).model(), loadManager), config))
+                        .as("float16 forward of the BF16 checkpoint against its float32 forward").isLessThan(2e-2);
+
+                Map<String, NDArray> fromSingle = ModelLoader.load(single, loadManager, WeightPrecision.HALF).model().stateDict();
+                for (Map.Entry<String, NDArray> entry : fromSingle.entrySet()) {
+                    assertThat(entry.getValue().getDataType()).isEqualTo(DataType.FLOAT16);
+                    assertThat(entry.getValue().toByteBuffer()).as("%s rounded in Java, as PyTorch rounds", entry.getKey())
+                            .isEqualTo(weights.get(entry.getKey()).toType(DataType.FLOAT16, false).toByteBuffer());
+                }
             }
+        }
+    }
+
+    @Test
+    void testHalfRefusesWeightsBeyondFloat16(@TempDir Path directory) throws IOException {
+        LlamaConfig config = LlamaConfig.tiny();
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Map<String, NDArray> weights = new LinkedHashMap<>(LlamaWeights.random(config, manager, 15));
+            weights.put("model.norm.weight", manager.ones(new Shape(config.hiddenSize())).mul(70000f));
+            save(directory, llamaJson("llama"), weights, Dtype.BF16);
+            assertOneLine(() -> ModelLoader.load(directory, manager, WeightPrecision.HALF), "Cannot load tensor 'model.norm.weight' of "
+                    + directory.resolve("model.safetensors") + " as FLOAT16: element 0 of shape [64] is 70144.0 (BF16), beyond float16's largest finite value ±65504; "
+                    + "load it as float32 instead");
+            assertThat(ModelLoader.load(directory, manager).model().stateDict().get("model.norm.weight").toFloatArray()).contains(70144f);
         }
     }
 
@@ -256,6 +303,23 @@ final class TestModelLoader {
             rounded[index] = Float.intBitsToFloat(upper << 16);
         }
         return rounded;
+    }
+
+    /** The largest difference between two Llama outputs over the real (unmasked) tokens; every logit of {@code half} must be finite. */
+    private static double maximumLogitDifference(float[] half, float[] single, LlamaConfig config) {
+        double maximum = 0;
+        for (int example = 0; example < LLAMA_IDS.length; example++) {
+            for (int position = 0; position < LLAMA_IDS[0].length; position++) {
+                for (int token = 0; token < config.vocabularySize(); token++) {
+                    int index = (example * LLAMA_IDS[0].length + position) * config.vocabularySize() + token;
+                    assertThat(half[index]).as("logit [%d][%d][%d]", example, position, token).isFinite();
+                    if (LLAMA_MASK[example][position] == 1) {
+                        maximum = Math.max(maximum, Math.abs(half[index] - single[index]));
+                    }
+                }
+            }
+        }
+        return maximum;
     }
 
     private static float[] logits(TransformerModel model, NDManager manager) {
