@@ -19,7 +19,8 @@ public enum WeightPrecision {
      * <p>BF16 values in float16's normal range ({@code 2⁻¹⁴} to {@code 65504}) convert exactly; smaller ones lose
      * bits as float16 subnormals, and those of magnitude up to {@code 2⁻²⁵} become zero. A finite value beyond
      * ±65504 fails the load with an error naming the tensor, the element and its value: clamping it would silently
-     * change the model (for such checkpoints, use {@link #FLOAT32}).
+     * change the model (for such checkpoints, use {@link #FLOAT32}). Adapters on a float16 base still train in
+     * float32; each site casts their contributions to float16 where it adds them.
      */
     HALF
 }

@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import dev.graft.runtime.site.Casts;
 import dev.graft.runtime.site.LinearSiteBlock;
 import dev.graft.runtime.site.SiteAttachments;
 import dev.graft.runtime.site.SiteOps;
@@ -55,12 +56,12 @@ final class BertSelfAttention extends AbstractBlock {
         NDList prefix = SiteOps.prefix(parameterStore, prefixSite, x, training);
         if (prefix != null) {
             long prefixLength = prefix.get(0).getShape().get(2);
-            keys = NDArrays.concat(new NDList(prefix.get(0).toType(keys.getDataType(), false), keys), 2);
-            values = NDArrays.concat(new NDList(prefix.get(1).toType(values.getDataType(), false), values), 2);
+            keys = NDArrays.concat(new NDList(Casts.toType(prefix.get(0), keys.getDataType()), keys), 2);
+            values = NDArrays.concat(new NDList(Casts.toType(prefix.get(1), values.getDataType()), values), 2);
             bias = NDArrays.concat(new NDList(x.getManager().zeros(new Shape(batch, 1, 1, prefixLength)), maskBias), 3);
         }
         NDArray scores = queries.matMul(keys.transpose(0, 1, 3, 2)).div((float) Math.sqrt(headDim));
-        NDArray probabilities = scores.toType(DataType.FLOAT32, false).add(bias).softmax(-1).toType(queries.getDataType(), false);
+        NDArray probabilities = Casts.toType(Casts.toType(scores, DataType.FLOAT32).add(bias).softmax(-1), queries.getDataType());
         return probabilities.matMul(values).transpose(0, 2, 1, 3).reshape(batch, sequence, (long) heads * headDim);
     }
 

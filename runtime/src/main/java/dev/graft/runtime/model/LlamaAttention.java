@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import dev.graft.runtime.site.Casts;
 import dev.graft.runtime.site.LinearSiteBlock;
 import dev.graft.runtime.site.SiteAttachments;
 import dev.graft.runtime.site.SiteOps;
@@ -63,8 +64,8 @@ final class LlamaAttention extends AbstractBlock {
         NDList prefix = SiteOps.prefix(parameterStore, prefixSite, x, training);
         if (prefix != null) {
             prefixLength = prefix.get(0).getShape().get(2);
-            key = NDArrays.concat(new NDList(prefix.get(0).toType(key.getDataType(), false), key), 2);
-            value = NDArrays.concat(new NDList(prefix.get(1).toType(value.getDataType(), false), value), 2);
+            key = NDArrays.concat(new NDList(Casts.toType(prefix.get(0), key.getDataType()), key), 2);
+            value = NDArrays.concat(new NDList(Casts.toType(prefix.get(1), value.getDataType()), value), 2);
         }
         int repeats = heads / keyValueHeads;
         if (repeats > 1) {
@@ -72,8 +73,8 @@ final class LlamaAttention extends AbstractBlock {
             value = value.repeat(1, repeats);
         }
         NDArray scores = query.matMul(key.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(headDim)));
-        NDArray masked = scores.toType(DataType.FLOAT32, false).add(maskBias(x.getManager(), attentionMask, sequence, prefixLength));
-        NDArray probabilities = masked.softmax(-1).toType(query.getDataType(), false);
+        NDArray masked = Casts.toType(scores, DataType.FLOAT32).add(maskBias(x.getManager(), attentionMask, sequence, prefixLength));
+        NDArray probabilities = Casts.toType(masked.softmax(-1), query.getDataType());
         NDArray context = probabilities.matMul(value).transpose(0, 2, 1, 3).reshape(batch, sequence, (long) heads * headDim);
         return outputProjection.forward(parameterStore, context, training);
     }

@@ -8,6 +8,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import dev.graft.runtime.site.Casts;
 
 /** Llama's RMSNorm: {@code w ⊙ x / sqrt(mean(x²) + eps)}, computed in float32 as Hugging Face does. */
 final class RmsNorm extends AbstractBlock {
@@ -29,9 +30,9 @@ final class RmsNorm extends AbstractBlock {
     NDArray forward(ParameterStore parameterStore, NDArray x, boolean training) {
         NDArray w = parameterStore.getValue(weight, x.getDevice(), training);
         DataType inputType = x.getDataType();
-        NDArray x32 = x.toType(DataType.FLOAT32, false);
+        NDArray x32 = Casts.toType(x, DataType.FLOAT32);
         NDArray variance = x32.pow(2).mean(new int[] {-1}, true);
-        NDArray normed = x32.div(variance.add(eps).sqrt()).toType(inputType, false);
+        NDArray normed = Casts.toType(x32.div(variance.add(eps).sqrt()), inputType);
         return normed.mul(w);
     }
 

@@ -31,9 +31,18 @@ import java.util.List;
  * where {@code s_in}/{@code s_out} are the products of the input/output scalings, {@code ΔW} the sum of weight
  * transforms and {@code c_i} each additive module's scaling. Under gated composition, a gate {@code g} replaces
  * {@code c_i}, scales {@code ΔW}'s contribution, and turns a scale {@code l} into {@code 1 + g·(l − 1)}.
+ *
+ * <p><b>Precision.</b> Modules and gates compute in float32, the type of their parameters, whatever the base's
+ * type: on a half-precision base (float16 weights and activations) they are handed {@code x} (and, for weight
+ * transforms, {@code W}) as float32, and each contribution — a delta times its scaling or gate, a scale, a weight
+ * delta, a gate — is cast to the base's type where it is composed, so the layer returns the base's type and the
+ * next layer never sees mixed types. The casts ({@link Casts}) keep the autograd graph whole, so adapters train in float32 on a
+ * float16 base. On a float32 base every cast is a no-op. Merges compute in float32 too.
  */
 public final class LinearSiteBlock extends AbstractBlock {
     private static final byte VERSION = 1;
+    /** The type adapters compute in: their parameters and gates are float32, whatever the base's type. */
+    private static final DataType ADAPTER_TYPE = DataType.FLOAT32;
 
     private final LinearSite site;
     private final Parameter weight;
@@ -186,12 +195,14 @@ public final class LinearSiteBlock extends AbstractBlock {
     }
 
     private NDArray compose(ParameterStore parameterStore, NDArray x, NDArray w, NDArray b, List<Attachment> live, boolean training) {
+        NDArray adapterInput = Casts.toType(x, ADAPTER_TYPE);
         List<NDArray> gates = new ArrayList<>();
         for (Attachment attachment : live) {
-            gates.add(attachment.gate().map(gate -> gate.value(parameterStore, x, training)).orElse(null));
+            gates.add(attachment.gate().map(gate -> gate.value(parameterStore, adapterInput, training)).orElse(null));
         }
         NDArray input = x;
         NDArray effectiveWeight = w;
+        NDArray adapterWeight = null;
         List<NDArray> gatedWeightDeltas = new ArrayList<>();
         for (int index = 0; index < live.size(); index++) {
             Attachment attachment = live.get(index);
@@ -199,11 +210,14 @@ public final class LinearSiteBlock extends AbstractBlock {
             if (attachment.module() instanceof ScalingLinearModule) {
                 ScalingLinearModule scaling = (ScalingLinearModule) attachment.module();
                 if (scaling.side() == ScalingLinearModule.Side.INPUT) {
-                    input = input.mul(gatedScale(scaling.scale(parameterStore, x, training), gate));
+                    input = input.mul(Casts.toType(gatedScale(scaling.scale(parameterStore, adapterInput, training), gate), x.getDataType()));
                 }
             }
             else if (attachment.module() instanceof WeightTransformModule) {
-                NDArray delta = ((WeightTransformModule) attachment.module()).weightDelta(parameterStore, w, training);
+                if (adapterWeight == null) {
+                    adapterWeight = Casts.toType(w, ADAPTER_TYPE);
+                }
+                NDArray delta = Casts.toType(((WeightTransformModule) attachment.module()).weightDelta(parameterStore, adapterWeight, training), w.getDataType());
                 if (gate == null) {
                     effectiveWeight = effectiveWeight.add(delta);
                 }
@@ -214,15 +228,16 @@ public final class LinearSiteBlock extends AbstractBlock {
             }
         }
         NDArray y = b == null ? Linear.linear(input, effectiveWeight).singletonOrThrow() : Linear.linear(input, effectiveWeight, b).singletonOrThrow();
+        DataType outputType = y.getDataType();
         for (int index = 0; index < gatedWeightDeltas.size(); index += 2) {
-            y = y.add(Linear.linear(input, gatedWeightDeltas.get(index)).singletonOrThrow().mul(gatedWeightDeltas.get(index + 1)));
+            y = y.add(Linear.linear(input, gatedWeightDeltas.get(index)).singletonOrThrow().mul(Casts.toType(gatedWeightDeltas.get(index + 1), outputType)));
         }
         for (int index = 0; index < live.size(); index++) {
             Attachment attachment = live.get(index);
             if (attachment.module() instanceof ScalingLinearModule) {
                 ScalingLinearModule scaling = (ScalingLinearModule) attachment.module();
                 if (scaling.side() == ScalingLinearModule.Side.OUTPUT) {
-                    y = y.mul(gatedScale(scaling.scale(parameterStore, x, training), gates.get(index)));
+                    y = y.mul(Casts.toType(gatedScale(scaling.scale(parameterStore, adapterInput, training), gates.get(index)), outputType));
                 }
             }
         }
@@ -230,9 +245,9 @@ public final class LinearSiteBlock extends AbstractBlock {
             Attachment attachment = live.get(index);
             if (attachment.module() instanceof AdditiveLinearModule) {
                 AdditiveLinearModule additive = (AdditiveLinearModule) attachment.module();
-                NDArray delta = additive.delta(parameterStore, x, training);
+                NDArray delta = additive.delta(parameterStore, adapterInput, training);
                 NDArray gate = gates.get(index);
-                y = y.add(gate == null ? delta.mul(additive.scaling()) : delta.mul(gate));
+                y = y.add(Casts.toType(gate == null ? delta.mul(additive.scaling()) : delta.mul(gate), outputType));
             }
         }
         return y;
