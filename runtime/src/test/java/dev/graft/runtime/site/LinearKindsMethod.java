@@ -3,16 +3,13 @@ package dev.graft.runtime.site;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
-import ai.djl.util.PairList;
-import dev.graft.spi.AdditiveLinearModule;
+import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.MethodDescriptor;
 import dev.graft.spi.MethodInstance;
@@ -25,7 +22,6 @@ import dev.graft.spi.ScalingLinearModule;
 import dev.graft.spi.Site;
 import dev.graft.spi.SiteKind;
 import dev.graft.spi.SpiVersion;
-import dev.graft.spi.WeightTransformModule;
 
 import java.util.List;
 import java.util.Map;
@@ -71,7 +67,7 @@ final class LinearKindsMethod implements PeftMethod {
         return new MethodInstance() {
             @Override
             public MethodModule attach(Site site) {
-                LinearSite linear = (LinearSite) site;
+                LinearSite linear = LinearModuleBlock.requireLinear(site, descriptor().id());
                 long siteSeed = seed * 31 + site.name().hashCode();
                 return switch (kind) {
                     case LOW_RANK -> new LowRank(linear, siteSeed);
@@ -109,31 +105,7 @@ final class LinearKindsMethod implements PeftMethod {
         };
     }
 
-    private abstract static class Fixed extends AbstractBlock implements MethodModule {
-        private final LinearSite site;
-
-        Fixed(LinearSite site) {
-            super((byte) 1);
-            this.site = site;
-        }
-
-        @Override
-        public Site site() {
-            return site;
-        }
-
-        @Override
-        protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
-            throw new UnsupportedOperationException("driven by the runtime");
-        }
-
-        @Override
-        public Shape[] getOutputShapes(Shape[] inputShapes) {
-            return inputShapes;
-        }
-    }
-
-    private static final class LowRank extends Fixed implements AdditiveLinearModule {
+    private static final class LowRank extends LinearModuleBlock.Additive {
         private final Parameter down;
         private final Parameter up;
 
@@ -158,7 +130,7 @@ final class LinearKindsMethod implements PeftMethod {
         }
     }
 
-    private static final class Scale extends Fixed implements ScalingLinearModule {
+    private static final class Scale extends LinearModuleBlock.Scaling {
         private final Side side;
         private final Parameter factors;
 
@@ -181,7 +153,7 @@ final class LinearKindsMethod implements PeftMethod {
         }
     }
 
-    private static final class WeightDelta extends Fixed implements WeightTransformModule {
+    private static final class WeightDelta extends LinearModuleBlock.WeightTransform {
         private final Parameter rows;
 
         WeightDelta(LinearSite site, long seed) {
