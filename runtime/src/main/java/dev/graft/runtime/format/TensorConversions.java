@@ -158,23 +158,18 @@ final class TensorConversions {
         int elements = (int) count;
         switch (info.dtype()) {
             case BF16:
+            case F32: {
+                boolean bfloat = info.dtype() == Dtype.BF16;
                 for (int index = 0; index < elements; index++) {
-                    int bits = (input.getShort(start + index * Short.BYTES) & 0xFFFF) << 16;
+                    // a bfloat16 is the upper half of a float32
+                    int bits = bfloat ? (input.getShort(start + index * Short.BYTES) & 0xFFFF) << 16 : input.getInt(start + index * Float.BYTES);
                     if (HalfFloats.overflows(bits)) {
                         throw float16Overflow(source, info, index, Float.intBitsToFloat(bits));
                     }
                     target.putShort(index * Short.BYTES, HalfFloats.fromFloat32(bits));
                 }
                 return target;
-            case F32:
-                for (int index = 0; index < elements; index++) {
-                    int bits = input.getInt(start + index * Float.BYTES);
-                    if (HalfFloats.overflows(bits)) {
-                        throw float16Overflow(source, info, index, Float.intBitsToFloat(bits));
-                    }
-                    target.putShort(index * Short.BYTES, HalfFloats.fromFloat32(bits));
-                }
-                return target;
+            }
             case F64:
                 for (int index = 0; index < elements; index++) {
                     long bits = input.getLong(start + index * Double.BYTES);
