@@ -53,7 +53,8 @@ public final class ModelLoader {
      * Loads the model in {@code directory} into {@code manager}, its weights in {@code precision}.
      *
      * @throws ModelLoadException with a one-line message on a missing directory, {@code config.json} or weights file,
-     *         an unsupported {@code model_type} or option, or a missing, unexpected or misshapen weight (named)
+     *         an unsupported {@code model_type} or option, a missing, unexpected or misshapen weight (named), or, in
+     *         {@link WeightPrecision#HALF}, a weight value beyond float16's range (the tensor and element named)
      */
     public static LoadedModel load(Path directory, NDManager manager, WeightPrecision precision) {
         requireNonNull(directory, "directory is null");
