@@ -36,8 +36,8 @@ import java.util.List;
  * type: on a half-precision base (float16 weights and activations) they are handed {@code x} (and, for weight
  * transforms, {@code W}) as float32, and each contribution — a delta times its scaling or gate, a scale, a weight
  * delta, a gate — is cast to the base's type where it is composed, so the layer returns the base's type and the
- * next layer never sees mixed types. The casts ({@link Casts}) keep the autograd graph whole, so adapters train in float32 on a
- * float16 base. On a float32 base every cast is a no-op. Merges compute in float32 too.
+ * next layer never sees mixed types. The casts ({@link Casts}) keep the autograd graph whole, so adapters train in
+ * float32 on a float16 base. On a float32 base every cast is a no-op. Merges compute in float32 too.
  */
 public final class LinearSiteBlock extends AbstractBlock {
     private static final byte VERSION = 1;
