@@ -135,6 +135,27 @@ final class TestCommandLine {
     }
 
     @Test
+    void testForwardInHalfPrecisionWithAnAdapterStaysCloseToFloat32() {
+        Path single = scratch.resolve("float32.safetensors");
+        Path half = scratch.resolve("half.safetensors");
+
+        assertSucceeds("forward", "--model", model.toString(), "--adapter", first.toString(), "--input", input.toString(), "--output", single.toString());
+        assertSucceeds("forward", "--model", model.toString(), "--precision", "half", "--adapter", first.toString(), "--input", input.toString(),
+                "--output", half.toString());
+
+        float[] expected = logits(single);
+        float[] actual = logits(half);
+        double worst = 0;
+        for (int index = 0; index < expected.length; index++) {
+            worst = Math.max(worst, Math.abs(actual[index] - expected[index]));
+        }
+        assertThat(worst).as("float16 base with a float32 adapter vs float32").isLessThan(2e-2).isPositive();
+        Result refused = graft("merge", "--model", model.toString(), "--precision", "half", "--adapter", first.toString(), "--output", scratch.resolve("no").toString());
+        assertThat(refused.exitCode()).isEqualTo(2);
+        assertThat(refused.err()).contains("merge computes in float32");
+    }
+
+    @Test
     void testInspectReadsARecipeAndRejectsUnknownKeys() throws IOException {
         Path recipe = Files.writeString(scratch.resolve("recipe.yaml"), String.join("\n",
                 "model: tiny-llama",

@@ -60,7 +60,7 @@ public final class InspectCommand implements Callable<Integer> {
         Recipe parsed = recipe == null ? null : Recipe.read(recipe);
         String modelName = parsed == null ? modelOptions.model() : resolve(parsed.model());
         try (NDManager manager = NDManager.newBaseManager();
-                LoadedModel loaded = ModelOptions.load(modelName, manager)) {
+                LoadedModel loaded = modelOptions.load(modelName, manager)) {
             PeftModel model = new PeftModel(loaded.model());
             if (parsed == null) {
                 modelOptions.loadAdapters(model, registry);

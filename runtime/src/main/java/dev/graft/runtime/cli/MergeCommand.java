@@ -78,6 +78,9 @@ public final class MergeCommand implements Callable<Integer> {
         modelOptions.requireModel(spec);
         Path modelDirectory = modelOptions.modelDirectory().orElseThrow(() -> new ParameterException(spec.commandLine(),
                 "merge needs a model folder with config.json to export; the bundled minilm has none"));
+        if (!"float32".equals(modelOptions.precision())) {
+            throw new ParameterException(spec.commandLine(), "merge computes in float32 and exports in the checkpoint's own precision; drop --precision");
+        }
         if (modelOptions.adapterDirectories().isEmpty()) {
             throw new ParameterException(spec.commandLine(), "give at least one --adapter to merge");
         }

@@ -8,6 +8,7 @@ import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.loader.LoadedModel;
 import dev.graft.runtime.loader.MiniLm;
 import dev.graft.runtime.loader.ModelLoader;
+import dev.graft.runtime.loader.WeightPrecision;
 import dev.graft.runtime.plugin.LoadedMethod;
 import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.store.AdapterStore;
@@ -41,6 +42,16 @@ public final class ModelOptions {
             description = "A PEFT adapter folder (adapter_config.json + adapter_model.safetensors), or a folder of them (PEFT's multi-adapter layout). Repeatable.")
     private List<Path> adapters = new ArrayList<>();
 
+    @Option(names = "--precision", paramLabel = "P", defaultValue = "float32",
+            description = "How base weights are held: float32 (default; exact), half (float16, about the checkpoint's size for BF16 models; "
+                    + "fails on values beyond float16's range) or as-stored (F16 stays F16, others float32).")
+    private String precision;
+
+    /** The {@code --precision} as given. */
+    public String precision() {
+        return precision;
+    }
+
     /** The model argument as given. */
     public String model() {
         return model;
@@ -68,9 +79,29 @@ public final class ModelOptions {
         return load(model, manager);
     }
 
-    /** Loads {@code model} (a folder, or {@code minilm}) into {@code manager}. */
-    static LoadedModel load(String model, NDManager manager) {
-        return MINILM.equals(model) ? MiniLm.load(manager) : ModelLoader.load(Path.of(model), manager);
+    /** Loads {@code model} (a folder, or {@code minilm}) into {@code manager} in the {@code --precision} asked for. */
+    LoadedModel load(String model, NDManager manager) {
+        WeightPrecision weightPrecision = weightPrecision();
+        if (MINILM.equals(model)) {
+            if (weightPrecision != WeightPrecision.FLOAT32) {
+                throw new IllegalArgumentException(format("the bundled minilm loads in float32 only; --precision %s applies to model folders", precision));
+            }
+            return MiniLm.load(manager);
+        }
+        return ModelLoader.load(Path.of(model), manager, weightPrecision);
+    }
+
+    private WeightPrecision weightPrecision() {
+        switch (precision) {
+            case "float32":
+                return WeightPrecision.FLOAT32;
+            case "half":
+                return WeightPrecision.HALF;
+            case "as-stored":
+                return WeightPrecision.AS_STORED;
+            default:
+                throw new IllegalArgumentException(format("unknown --precision '%s'; use float32, half or as-stored", precision));
+        }
     }
 
     /**
