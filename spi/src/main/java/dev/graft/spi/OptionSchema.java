@@ -113,6 +113,14 @@ public final class OptionSchema {
                     return ((List<?>) value).stream().map(String.class::cast).collect(Collectors.toUnmodifiableList());
                 }
                 break;
+            case STRING_OR_STRING_LIST:
+                if (value instanceof String) {
+                    return value;
+                }
+                if (value instanceof List<?> && ((List<?>) value).stream().allMatch(String.class::isInstance)) {
+                    return ((List<?>) value).stream().map(String.class::cast).collect(Collectors.toUnmodifiableList());
+                }
+                break;
             case INTEGER_LIST:
                 if (value instanceof List<?> && ((List<?>) value).stream().allMatch(element -> asInteger(element) != null)) {
                     return ((List<?>) value).stream().map(OptionSchema::asInteger).collect(Collectors.toUnmodifiableList());
@@ -174,6 +182,8 @@ public final class OptionSchema {
                 return "a string";
             case STRING_LIST:
                 return "a list of strings";
+            case STRING_OR_STRING_LIST:
+                return "a string or a list of strings";
             case INTEGER_LIST:
                 return "a list of whole numbers";
             case NUMBER_MAP:

@@ -67,6 +67,11 @@ public record OptionSpec(String name, OptionType type, Object defaultValue, bool
         return new OptionSpec(name, OptionType.STRING_LIST, defaultValue == null ? null : List.copyOf(defaultValue), false, List.of(), description);
     }
 
+    /** An option that is a string or a list of strings; the default may be {@code null} (absent). */
+    public static OptionSpec stringOrStringList(String name, Object defaultValue, String description) {
+        return new OptionSpec(name, OptionType.STRING_OR_STRING_LIST, defaultValue, false, List.of(), description);
+    }
+
     /** A string-to-number map option with a default (often empty). */
     public static OptionSpec numberMap(String name, Map<String, Double> defaultValue, String description) {
         return new OptionSpec(name, OptionType.NUMBER_MAP, Map.copyOf(defaultValue), false, List.of(), description);

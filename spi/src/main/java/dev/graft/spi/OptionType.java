@@ -12,6 +12,8 @@ public enum OptionType {
     STRING,
     /** A list of strings. */
     STRING_LIST,
+    /** A string (a regular expression, say) or a list of strings, like PEFT's {@code feedforward_modules}. */
+    STRING_OR_STRING_LIST,
     /** A list of whole numbers. */
     INTEGER_LIST,
     /** A map from strings (usually module-name patterns) to numbers, like PEFT's {@code alpha_pattern}. */

@@ -49,6 +49,15 @@ final class TestOptionSchema {
     }
 
     @Test
+    void testStringOrStringListKeepsTheFormGiven() {
+        OptionSchema schema = OptionSchema.of(OptionSpec.stringOrStringList("feedforward_modules", null, "modules"));
+        assertThat(schema.validate("demo", Map.of("feedforward_modules", ".*down_proj")).get("feedforward_modules")).isEqualTo(".*down_proj");
+        assertThat(schema.validate("demo", Map.of("feedforward_modules", List.of("down_proj"))).getStringList("feedforward_modules")).containsExactly("down_proj");
+        assertThatThrownBy(() -> schema.validate("demo", Map.of("feedforward_modules", List.of(1))))
+                .hasMessage("Method 'demo': option 'feedforward_modules' must be a string or a list of strings, but is [1]. Fix the value.");
+    }
+
+    @Test
     void testSpiVersionCompatibility() {
         assertThat(SpiVersion.isCompatible("1.0", "1.0")).isTrue();
         assertThat(SpiVersion.isCompatible("1.0", "1.3")).isTrue();

@@ -40,9 +40,10 @@ public record Ia3Configuration(FeedForwardModules feedforwardModules, boolean ex
 
     /** The option schema, with PEFT's defaults. */
     public static final OptionSchema SCHEMA = OptionSchema.of(
-            OptionSpec.stringList("feedforward_modules", null,
-                    "targets treated as feed-forward (their input is scaled, not their output): a module matches when its name ends with an entry; "
-                            + "absent: PEFT's table for the model type (llama: down_proj, bert: output.dense)"),
+            OptionSpec.stringOrStringList("feedforward_modules", null,
+                    "targets treated as feed-forward (their input is scaled, not their output): a list matches module names ending with an entry, "
+                            + "a string is a regular expression matching the whole name; absent: PEFT's table for the model type (llama: down_proj, "
+                            + "bert: output.dense)"),
             OptionSpec.bool("fan_in_fan_out", false, "whether the target stores its weight as (in, out), like GPT-2's Conv1D; only false is supported"),
             OptionSpec.bool("init_ia3_weights", true, "start the scaling vectors at 1 (a no-op); false draws them from N(0, 1)"));
 
@@ -65,6 +66,15 @@ public record Ia3Configuration(FeedForwardModules feedforwardModules, boolean ex
         }
         boolean initIa3Weights = options.getBoolean("init_ia3_weights");
         if (options.has("feedforward_modules")) {
+            Object value = options.get("feedforward_modules");
+            if (value instanceof String) {
+                try {
+                    return new Ia3Configuration(FeedForwardModules.ofPattern((String) value), true, initIa3Weights);
+                }
+                catch (IllegalArgumentException e) {
+                    throw invalid("feedforward_modules", "\"" + value + "\"", "a list of module names or a valid regular expression (" + e.getMessage() + ")");
+                }
+            }
             return new Ia3Configuration(FeedForwardModules.ofList(options.getStringList("feedforward_modules")), true, initIa3Weights);
         }
         List<String> defaults = DEFAULT_FEEDFORWARD_MODULES.get(modelType);

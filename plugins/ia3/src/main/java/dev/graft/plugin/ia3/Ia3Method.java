@@ -21,9 +21,8 @@ import java.util.Set;
  *
  * <p>Default targets follow PEFT: llama {@code k_proj, v_proj, down_proj} with feed-forward {@code down_proj}; bert
  * and roberta {@code key, value, output.dense} with feed-forward {@code output.dense}. A module is feed-forward
- * when its name ends with an entry of {@code feedforward_modules} (PEFT's plain suffix rule). PEFT also accepts a
- * regular expression string there; the option schema of SPI 1.0 cannot type "string or list", so Graft accepts the
- * list form only ({@link FeedForwardModules#ofPattern} implements the string form for callers of the Java API).
+ * when its name ends with an entry of {@code feedforward_modules} (PEFT's plain suffix rule), or, when
+ * {@code feedforward_modules} is a string as PEFT also allows, when the regular expression matches its whole name.
  *
  * <p>Merging multiplies the weight's rows (and the bias) or columns by the vector; unmerging divides by it plus
  * {@code 1e-8}, as PEFT. Checkpoints hold {@code base_model.model.<module>.ia3_l} with {@code peft_type: IA3}.

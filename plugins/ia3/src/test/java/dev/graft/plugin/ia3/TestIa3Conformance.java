@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.types.Shape;
 import dev.graft.runtime.compose.Adapter;
+import dev.graft.runtime.compose.AdapterSpec;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.targeting.TargetRules;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.ScalingLinearModule;
 import dev.graft.spi.Site;
@@ -35,7 +37,8 @@ final class TestIa3Conformance extends MethodConformanceTest {
         return Map.of(
                 "fan_in_fan_out", Map.of("fan_in_fan_out", true),
                 "feed-forward module that is not a target", Map.of("feedforward_modules", List.of("down_proj", "up_proj")),
-                "feed-forward modules as a string", Map.of("feedforward_modules", "down_proj"));
+                "feed-forward modules as a string that is no regular expression", Map.of("feedforward_modules", "mlp.(down"),
+                "feed-forward modules of the wrong type", Map.of("feedforward_modules", 3));
     }
 
     @Test
@@ -43,6 +46,19 @@ final class TestIa3Conformance extends MethodConformanceTest {
         PeftModel model = newModel();
         attach(model, "default", Composition.SUM);
         // k_proj and v_proj: out = 32 each; down_proj: in = 128; times 2 layers
+        assertThat(model.trainableParameterCount()).isEqualTo(384);
+    }
+
+    @Test
+    void testFeedForwardModulesAsARegularExpressionMatchTheWholeName() {
+        PeftModel model = newModel();
+        Adapter adapter = model.addAdapter(new AdapterSpec("default", Map.of("feedforward_modules", ".*\\.mlp\\.down_proj"),
+                TargetRules.fromConfig(Map.of("target_modules", targetModules())), Composition.SUM), method());
+        for (Site site : adapter.sites()) {
+            Ia3Module module = (Ia3Module) adapter.attachments().get(site).module();
+            assertThat(module.side()).as("side of %s", site.name())
+                    .isEqualTo(site.name().endsWith("mlp.down_proj") ? ScalingLinearModule.Side.INPUT : ScalingLinearModule.Side.OUTPUT);
+        }
         assertThat(model.trainableParameterCount()).isEqualTo(384);
     }
 
