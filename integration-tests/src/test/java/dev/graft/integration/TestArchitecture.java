@@ -23,8 +23,16 @@ import java.util.Optional;
  * The dependency rules of DESIGN.md, over the main classes of every module on this module's class path
  * (spi, tck, runtime, plugins).
  */
-@AnalyzeClasses(packages = "dev.graft", importOptions = ImportOption.DoNotIncludeTests.class)
+@AnalyzeClasses(packages = "dev.graft", importOptions = {ImportOption.DoNotIncludeTests.class, TestArchitecture.DoNotIncludeTestJars.class})
 final class TestArchitecture {
+    /** Leaves out test-jars (the runtime's reference models): the rules are about main code. */
+    static final class DoNotIncludeTestJars implements ImportOption {
+        @Override
+        public boolean includes(com.tngtech.archunit.core.importer.Location location) {
+            return !location.contains("-tests.jar");
+        }
+    }
+
     private static final String AUTO_SERVICE = "com.google.auto.service.AutoService";
 
     @ArchTest

@@ -9,6 +9,7 @@ import ai.djl.training.ParameterStore;
 import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.model.LlamaConfig;
 import dev.graft.runtime.model.LlamaForCausalLM;
+import dev.graft.runtime.model.LlamaReference;
 import dev.graft.runtime.model.LlamaWeights;
 
 import java.util.Arrays;

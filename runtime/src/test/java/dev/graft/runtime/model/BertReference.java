@@ -13,9 +13,9 @@ import java.util.Map;
  */
 final class BertReference {
     private final BertConfig config;
-    private final Map<String, float[]> weights;
+    private final Map<String, double[]> weights;
 
-    BertReference(BertConfig config, Map<String, float[]> weights) {
+    BertReference(BertConfig config, Map<String, double[]> weights) {
         this.config = config;
         this.weights = weights;
     }

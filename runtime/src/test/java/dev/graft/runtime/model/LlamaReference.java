@@ -5,12 +5,14 @@ import java.util.Map;
 /**
  * An independent, deliberately plain implementation of Hugging Face's LlamaForCausalLM forward (eager attention,
  * float64 loops) used as the oracle for the DJL model. No DJL: every step is written out from the HF source.
+ * Weights are float64, so adapters merged by hand in float64 reach the forward without rounding. Published in the
+ * runtime's test-jar for the integration tests.
  */
-final class LlamaReference {
+public final class LlamaReference {
     private final LlamaConfig config;
-    private final Map<String, float[]> weights;
+    private final Map<String, double[]> weights;
 
-    LlamaReference(LlamaConfig config, Map<String, float[]> weights) {
+    public LlamaReference(LlamaConfig config, Map<String, double[]> weights) {
         this.config = config;
         this.weights = weights;
     }
@@ -20,7 +22,7 @@ final class LlamaReference {
      * {@code offset..offset+sequence−1}; {@code prefixKeys}/{@code prefixValues}, if not null, are per layer
      * {@code [kvHeads][n][headDim]} virtual keys/values placed before the real ones.
      */
-    double[][][] logits(long[][] ids, int[][] mask, int positionOffset, double[][][][] prefixKeys, double[][][][] prefixValues) {
+    public double[][][] logits(long[][] ids, int[][] mask, int positionOffset, double[][][][] prefixKeys, double[][][][] prefixValues) {
         int batch = ids.length;
         int sequence = ids[0].length;
         int hidden = config.hiddenSize();
@@ -107,7 +109,7 @@ final class LlamaReference {
         };
     }
 
-    private double[][] rmsNorm(double[][] x, float[] weight) {
+    private double[][] rmsNorm(double[][] x, double[] weight) {
         double[][] out = new double[x.length][];
         for (int position = 0; position < x.length; position++) {
             double squares = 0;

@@ -14,10 +14,17 @@ final class ModelAssertions {
 
     private ModelAssertions() {}
 
-    /** The weights as plain float arrays, by key, for the references. */
-    static Map<String, float[]> plain(Map<String, NDArray> weights) {
-        Map<String, float[]> plain = new LinkedHashMap<>();
-        weights.forEach((key, value) -> plain.put(key, value.toFloatArray()));
+    /** The weights as plain float64 arrays (widened exactly from float32), by key, for the references. */
+    public static Map<String, double[]> plain(Map<String, NDArray> weights) {
+        Map<String, double[]> plain = new LinkedHashMap<>();
+        weights.forEach((key, value) -> {
+            float[] values = value.toFloatArray();
+            double[] widened = new double[values.length];
+            for (int index = 0; index < values.length; index++) {
+                widened[index] = values[index];
+            }
+            plain.put(key, widened);
+        });
         return plain;
     }
 

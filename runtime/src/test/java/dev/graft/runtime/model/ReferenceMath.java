@@ -7,7 +7,7 @@ final class ReferenceMath {
     private ReferenceMath() {}
 
     /** {@code x·Wᵀ + b} for {@code x} {@code [positions][in]}, {@code weight} row-major {@code (out, in)}, {@code bias} {@code (out)} or null. */
-    static double[][] linear(double[][] x, float[] weight, float[] bias, int out) {
+    static double[][] linear(double[][] x, double[] weight, double[] bias, int out) {
         int in = x[0].length;
         double[][] y = new double[x.length][out];
         for (int position = 0; position < x.length; position++) {
@@ -34,7 +34,7 @@ final class ReferenceMath {
     }
 
     /** Row {@code row} of a row-major matrix {@code width} wide. */
-    static double[] row(float[] matrix, int row, int width) {
+    static double[] row(double[] matrix, int row, int width) {
         double[] values = new double[width];
         for (int column = 0; column < width; column++) {
             values[column] = matrix[row * width + column];
@@ -108,7 +108,7 @@ final class ReferenceMath {
     }
 
     /** {@code torch.nn.LayerNorm} over the last axis: biased variance, {@code eps} inside the square root. */
-    static double[][] layerNorm(double[][] x, float[] weight, float[] bias, double eps) {
+    static double[][] layerNorm(double[][] x, double[] weight, double[] bias, double eps) {
         double[][] out = new double[x.length][];
         for (int position = 0; position < x.length; position++) {
             int width = x[position].length;

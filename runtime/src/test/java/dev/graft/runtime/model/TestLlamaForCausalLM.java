@@ -26,7 +26,7 @@ final class TestLlamaForCausalLM {
         LlamaConfig config = LlamaConfig.tiny();
         try (NDManager manager = NDManager.newBaseManager()) {
             Map<String, NDArray> weights = LlamaWeights.random(config, manager, 42);
-            Map<String, float[]> plain = ModelAssertions.plain(weights);
+            Map<String, double[]> plain = ModelAssertions.plain(weights);
             LlamaForCausalLM model = LlamaForCausalLM.create(config, weights, manager, null);
             float[] logits;
             try (NDManager batch = manager.newSubManager()) {
@@ -46,7 +46,7 @@ final class TestLlamaForCausalLM {
         int[][] mask = {{1, 1, 1, 1}};
         try (NDManager manager = NDManager.newBaseManager()) {
             Map<String, NDArray> weights = LlamaWeights.random(config, manager, 7);
-            Map<String, float[]> plain = ModelAssertions.plain(weights);
+            Map<String, double[]> plain = ModelAssertions.plain(weights);
             LlamaForCausalLM model = LlamaForCausalLM.create(config, weights, manager, null);
             NDList output = model.forward(new ParameterStore(manager, false),
                     new NDList(manager.create(ids), manager.create(mask)), false);
@@ -63,7 +63,7 @@ final class TestLlamaForCausalLM {
             LlamaConfig config = plain.withRopeScaling(scaling);
             try (NDManager manager = NDManager.newBaseManager()) {
                 Map<String, NDArray> weights = LlamaWeights.random(config, manager, 42);
-                Map<String, float[]> values = ModelAssertions.plain(weights);
+                Map<String, double[]> values = ModelAssertions.plain(weights);
                 LlamaForCausalLM model = LlamaForCausalLM.create(config, weights, manager, null);
                 float[] logits = model.forward(new ParameterStore(manager, false), new NDList(manager.create(ids), manager.create(mask)), false).singletonOrThrow().toFloatArray();
                 ModelAssertions.assertClose(logits, new LlamaReference(config, values).logits(ids, mask, 0, null, null), mask);

@@ -49,7 +49,7 @@ final class TestLlamaSequenceSites {
 
     private final LlamaConfig config = LlamaConfig.tiny();
     private NDManager manager;
-    private Map<String, float[]> plain;
+    private Map<String, double[]> plain;
     private LlamaForCausalLM model;
 
     @BeforeEach
@@ -191,7 +191,7 @@ final class TestLlamaSequenceSites {
         return joined;
     }
 
-    private static double[][] embeddingRows(float[] table, int hidden, long[] ids) {
+    private static double[][] embeddingRows(double[] table, int hidden, long[] ids) {
         double[][] rows = new double[ids.length][hidden];
         for (int token = 0; token < ids.length; token++) {
             for (int unit = 0; unit < hidden; unit++) {
