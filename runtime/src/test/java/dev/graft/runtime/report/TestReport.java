@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -63,7 +64,7 @@ final class TestReport {
                 - [metrics.jsonl](metrics.jsonl): every logged step
                 - [training.png](training.png): the training plot
                 """);
-        assertThat(Files.list(folder).map(path -> path.getFileName().toString())).containsExactly("report.md");
+        assertThat(fileNames(folder)).containsExactly("report.md");
     }
 
     @Test
@@ -86,5 +87,11 @@ final class TestReport {
 
                 - [my run/report.md](<my run/report.md>): this report
                 """);
+    }
+
+    private static List<String> fileNames(Path folder) throws IOException {
+        try (Stream<Path> files = Files.list(folder)) {
+            return files.map(path -> path.getFileName().toString()).toList();
+        }
     }
 }

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 import javax.imageio.ImageIO;
 
@@ -33,7 +34,7 @@ final class TestTrainingPlot {
         BufferedImage image = ImageIO.read(png.toFile());
         assertThat(image.getWidth()).isEqualTo(900);
         assertThat(image.getHeight()).isEqualTo(600);
-        assertThat(Files.list(folder).map(path -> path.getFileName().toString())).containsExactly("training.png");
+        assertThat(fileNames(folder)).containsExactly("training.png");
     }
 
     @Test
@@ -101,5 +102,11 @@ final class TestTrainingPlot {
             }
         }
         return records;
+    }
+
+    private static List<String> fileNames(Path folder) throws IOException {
+        try (Stream<Path> files = Files.list(folder)) {
+            return files.map(path -> path.getFileName().toString()).toList();
+        }
     }
 }
