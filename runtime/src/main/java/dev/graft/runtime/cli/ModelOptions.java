@@ -6,8 +6,8 @@ import ai.djl.ndarray.NDManager;
 import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.loader.LoadedModel;
-import dev.graft.runtime.loader.MiniLm;
 import dev.graft.runtime.loader.ModelLoader;
+import dev.graft.runtime.loader.Models;
 import dev.graft.runtime.loader.WeightPrecision;
 import dev.graft.runtime.plugin.LoadedMethod;
 import dev.graft.runtime.plugin.MethodRegistry;
@@ -82,13 +82,10 @@ public final class ModelOptions {
     /** Loads {@code model} (a folder, or {@code minilm}) into {@code manager} in the {@code --precision} asked for. */
     LoadedModel load(String model, NDManager manager) {
         WeightPrecision weightPrecision = weightPrecision();
-        if (MINILM.equals(model)) {
-            if (weightPrecision != WeightPrecision.FLOAT32) {
-                throw new IllegalArgumentException(format("the bundled minilm loads in float32 only; --precision %s applies to model folders", precision));
-            }
-            return MiniLm.load(manager);
+        if (Models.isMiniLm(model) && weightPrecision != WeightPrecision.FLOAT32) {
+            throw new IllegalArgumentException(format("the bundled minilm loads in float32 only; --precision %s applies to model folders", precision));
         }
-        return ModelLoader.load(Path.of(model), manager, weightPrecision);
+        return Models.load(model, manager, weightPrecision);
     }
 
     private WeightPrecision weightPrecision() {

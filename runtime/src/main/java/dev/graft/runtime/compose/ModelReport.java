@@ -21,8 +21,11 @@ public final class ModelReport {
      * PEFT's line: {@code trainable params: 1,792 || all params: 100,224 || trainable%: 1.7880}.
      */
     public static String trainableParametersLine(PeftModel model) {
-        long trainable = model.trainableParameterCount();
-        long all = model.totalParameterCount();
+        return trainableParametersLine(model.trainableParameterCount(), model.totalParameterCount());
+    }
+
+    /** PEFT's line for {@code trainable} of {@code all} parameters (a model with a task head counts the head in both). */
+    public static String trainableParametersLine(long trainable, long all) {
         return String.format(Locale.ROOT, "trainable params: %,d || all params: %,d || trainable%%: %.4f", trainable, all, all == 0 ? 0.0 : 100.0 * trainable / all);
     }
 

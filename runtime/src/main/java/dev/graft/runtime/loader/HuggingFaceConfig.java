@@ -67,6 +67,15 @@ final class HuggingFaceConfig {
         return optional(root, field).map(node -> integer(node, field)).orElse(fallback);
     }
 
+    /** A token id field such as {@code eos_token_id}: an integer, or the first of a list of them (Llama 3 lists several). */
+    java.util.OptionalLong tokenId(String field) {
+        Optional<JsonNode> node = optional(root, field).map(value -> value.isArray() && value.size() > 0 ? value.get(0) : value);
+        if (node.isEmpty() || node.get().isArray()) {
+            return java.util.OptionalLong.empty();
+        }
+        return java.util.OptionalLong.of(integer(node.get(), field));
+    }
+
     double doubleOr(String field, double fallback) {
         return doubleOr(root, field, fallback);
     }

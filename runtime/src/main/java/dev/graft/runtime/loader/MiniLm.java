@@ -48,8 +48,10 @@ public final class MiniLm {
         }
         BertConfig config = OnnxBertWeights.config(onnx, ATTENTION_HEADS, LAYER_NORM_EPS);
         HuggingFaceTokenizer tokenizer;
+        byte[] tokenizerJson;
         try (InputStream stream = open(TOKENIZER_RESOURCE)) {
-            tokenizer = HuggingFaceTokenizer.newInstance(stream, null);
+            tokenizerJson = stream.readAllBytes();
+            tokenizer = HuggingFaceTokenizer.newInstance(new java.io.ByteArrayInputStream(tokenizerJson), null);
         }
         catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -57,7 +59,7 @@ public final class MiniLm {
         try {
             Map<String, NDArray> weights = OnnxBertWeights.stateDict(onnx, manager);
             BertModel model = BertModel.create(config, weights, manager, text -> tokenizer.encode(text, false, false).getIds());
-            return new LoadedModel(model, tokenizer);
+            return new LoadedModel(model, tokenizer, tokenizerJson, java.util.OptionalLong.empty());
         }
         catch (IllegalArgumentException e) {
             tokenizer.close();

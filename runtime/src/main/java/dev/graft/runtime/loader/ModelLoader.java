@@ -74,7 +74,8 @@ public final class ModelLoader {
             TransformerModel model = modelType.equals("bert")
                     ? loadBert(config, directory, manager, precision, tokenize)
                     : loadLlama(config, directory, manager, precision, tokenize);
-            return new LoadedModel(model, tokenizer);
+            byte[] tokenizerJson = tokenizer == null ? null : readBytes(directory.resolve(TOKENIZER_FILE));
+            return new LoadedModel(model, tokenizer, tokenizerJson, config.tokenId("eos_token_id"));
         }
         catch (RuntimeException e) {
             if (tokenizer != null) {
@@ -241,6 +242,15 @@ public final class ModelLoader {
             case AS_STORED -> checkpoint.load(name, manager);
             case HALF -> checkpoint.load(name, manager, DataType.FLOAT16);
         };
+    }
+
+    private static byte[] readBytes(Path file) {
+        try {
+            return Files.readAllBytes(file);
+        }
+        catch (IOException e) {
+            throw new ModelLoadException(format("cannot read %s: %s", file, e.getMessage()), e);
+        }
     }
 
     private static HuggingFaceTokenizer tokenizer(Path directory) {
