@@ -56,7 +56,7 @@ public final class AdapterStore {
     private static final Logger LOG = LoggerFactory.getLogger(AdapterStore.class);
     private static final Set<String> TARGETING_FIELDS = Set.of("target_modules", "exclude_modules", "layers_to_transform", "layers_pattern");
     private static final Set<String> COMMON_FIELDS = Set.of("peft_type", "task_type", "base_model_name_or_path", "revision", "inference_mode",
-            "auto_mapping", "peft_version", "modules_to_save");
+            "auto_mapping", "peft_version", "modules_to_save", "graft_labels", "graft_pooling", "graft_classifier_dropout");
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
 
     private AdapterStore() {}
@@ -67,6 +67,14 @@ public final class AdapterStore {
      * whole or not at all.
      */
     public static void save(PeftModel model, String adapterName, Path directory, String baseModelNameOrPath) {
+        save(model, adapterName, directory, baseModelNameOrPath, AdapterTask.bare(model.base().modelType()));
+    }
+
+    /**
+     * Like {@link #save(PeftModel, String, Path, String)}, for an adapter trained for {@code task}: its module keys
+     * under the task's prefix, its {@code modules_to_save} tensors beside them and its fields in the config.
+     */
+    public static void save(PeftModel model, String adapterName, Path directory, String baseModelNameOrPath, AdapterTask task) {
         Adapter adapter = model.adapter(adapterName);
         try {
             Files.createDirectories(directory);
@@ -75,10 +83,15 @@ public final class AdapterStore {
             throw new StoreException(format("Cannot create adapter directory %s: %s", directory, e.getMessage()), e);
         }
         try (NDManager scratch = NDManager.newBaseManager()) {
-            LinkedHashMap<String, NDArray> tensors = new LinkedHashMap<>(AdapterState.collect(adapter, scratch));
+            LinkedHashMap<String, NDArray> tensors = new LinkedHashMap<>(AdapterState.collect(adapter, scratch, task.modulePrefix()));
+            task.moduleTensors().forEach((key, array) -> {
+                if (tensors.put(AdapterState.MODULE_PREFIX + key, array) != null) {
+                    throw new IllegalStateException(format("module tensor %s collides with an adapter tensor", key));
+                }
+            });
             SafetensorsWriter.write(directory.resolve(WEIGHTS_FILE), tensors, Map.of("format", "pt"));
         }
-        writeAtomically(directory.resolve(CONFIG_FILE), configOf(model, adapter, baseModelNameOrPath));
+        writeAtomically(directory.resolve(CONFIG_FILE), configOf(model, adapter, baseModelNameOrPath, task));
     }
 
     /**
@@ -89,6 +102,11 @@ public final class AdapterStore {
      * and PEFT warns about fields its config does not have.
      */
     public static Map<String, Object> configOf(PeftModel model, Adapter adapter, String baseModelNameOrPath) {
+        return configOf(model, adapter, baseModelNameOrPath, AdapterTask.bare(model.base().modelType()));
+    }
+
+    /** Like {@link #configOf(PeftModel, Adapter, String)}, with {@code task}'s {@code task_type}, {@code modules_to_save} and fields. */
+    public static Map<String, Object> configOf(PeftModel model, Adapter adapter, String baseModelNameOrPath, AdapterTask task) {
         MethodDescriptor descriptor = adapter.descriptor();
         Map<String, Object> config = new TreeMap<>(adapter.spec().extraConfig());
         adapter.spec().options().forEach((name, value) -> {
@@ -106,11 +124,17 @@ public final class AdapterStore {
         }
         config.putAll(targets);
         config.put("peft_type", descriptor.peftType());
-        config.put("task_type", "llama".equals(model.base().modelType()) ? "CAUSAL_LM" : "FEATURE_EXTRACTION");
+        config.put("task_type", task.taskType());
         config.put("base_model_name_or_path", baseModelNameOrPath);
         config.putIfAbsent("revision", null);
         config.put("inference_mode", true);
-        config.putIfAbsent("modules_to_save", null);
+        if (task.modulesToSave().isEmpty()) {
+            config.putIfAbsent("modules_to_save", null);
+        }
+        else {
+            config.put("modules_to_save", task.modulesToSave());
+        }
+        config.putAll(task.fields());
         if (adapter.composition() == Composition.GATED) {
             config.put(COMPOSITION_FIELD, "gated");
         }
@@ -136,10 +160,8 @@ public final class AdapterStore {
         if (method == null) {
             throw new StoreException(format("%s: no loaded method has peft_type %s; add its plugin to a plugin folder (see `graft methods`)", configFile, peftType));
         }
-        Object modulesToSave = config.get("modules_to_save");
-        if (modulesToSave != null && !(modulesToSave instanceof List<?> && ((List<?>) modulesToSave).isEmpty())) {
-            throw new StoreException(format("%s: modules_to_save %s is not supported yet; remove it or save those modules separately", configFile, modulesToSave));
-        }
+        List<String> modulesToSave = modulesToSave(configFile, config);
+        String modulePrefix = AdapterTask.modulePrefix(config.get("task_type"), model.base().modelType());
         MethodDescriptor descriptor = method.descriptor();
         Map<String, Object> options = new LinkedHashMap<>();
         Map<String, Object> targets = new LinkedHashMap<>();
@@ -169,15 +191,64 @@ public final class AdapterStore {
                 SafetensorsFile weights = SafetensorsFile.open(directory.resolve(WEIGHTS_FILE))) {
             Map<String, NDArray> state = new LinkedHashMap<>();
             for (String name : weights.names()) {
-                state.put(name, weights.load(name, scratch));
+                if (!isModuleToSave(name, modulesToSave)) {
+                    state.put(name, weights.load(name, scratch));
+                }
             }
-            AdapterState.apply(adapter, state);
+            AdapterState.apply(adapter, state, modulePrefix);
         }
         catch (RuntimeException e) {
             model.deleteAdapter(adapterName);
             throw e;
         }
         return adapter;
+    }
+
+    /**
+     * The tensors of the modules an adapter saved in full ({@code modules_to_save}: the classification head), by
+     * module path ({@code classifier.weight}), loaded into {@code manager}; empty when it saved none.
+     *
+     * @throws StoreException on an unreadable folder or {@code modules_to_save} Graft cannot use
+     */
+    public static Map<String, NDArray> modulesToSave(Path directory, NDManager manager) {
+        Path configFile = directory.resolve(CONFIG_FILE);
+        List<String> modules = modulesToSave(configFile, readConfig(configFile));
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        if (modules.isEmpty()) {
+            return tensors;
+        }
+        try (SafetensorsFile weights = SafetensorsFile.open(directory.resolve(WEIGHTS_FILE))) {
+            for (String name : weights.names()) {
+                if (isModuleToSave(name, modules)) {
+                    tensors.put(name.substring(AdapterState.MODULE_PREFIX.length()), weights.load(name, manager));
+                }
+            }
+        }
+        return tensors;
+    }
+
+    /** The fields of the {@code adapter_config.json} in {@code directory}. */
+    public static Map<String, Object> config(Path directory) {
+        return readConfig(directory.resolve(CONFIG_FILE));
+    }
+
+    private static List<String> modulesToSave(Path configFile, Map<String, Object> config) {
+        Object modulesToSave = config.get("modules_to_save");
+        if (modulesToSave == null) {
+            return List.of();
+        }
+        if (!(modulesToSave instanceof List<?>) || !AdapterTask.CLASSIFIER_MODULES.containsAll((List<?>) modulesToSave)
+                || !((List<?>) modulesToSave).isEmpty() && !AdapterTask.SEQUENCE_CLASSIFICATION.equals(config.get("task_type"))) {
+            throw new StoreException(format("%s: modules_to_save %s is not supported yet: Graft trains and loads only the classification head "
+                    + "(modules_to_save [classifier, score] with task_type SEQ_CLS); remove it or save those modules separately", configFile, modulesToSave));
+        }
+        List<String> modules = new ArrayList<>();
+        ((List<?>) modulesToSave).forEach(module -> modules.add((String) module));
+        return List.copyOf(modules);
+    }
+
+    private static boolean isModuleToSave(String key, List<String> modules) {
+        return modules.stream().anyMatch(module -> key.startsWith(AdapterState.MODULE_PREFIX + module + "."));
     }
 
     /**

@@ -27,7 +27,7 @@ import java.util.Map;
 import java.util.Set;
 
 /** A tiny method for store tests: adds a learned vector {@code shift} (out) to a linear site's output. */
-final class ShiftMethod implements PeftMethod {
+public final class ShiftMethod implements PeftMethod {
     @Override
     public MethodDescriptor descriptor() {
         return new MethodDescriptor("shift", "1.0.0", SpiVersion.CURRENT, "SHIFT", Set.of(SiteKind.LINEAR), false,

@@ -1,0 +1,148 @@
+package dev.graft.runtime.store;
+
+import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.graft.runtime.compose.Adapter;
+import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.model.BertModel;
+import dev.graft.runtime.task.ClassificationHead;
+import dev.graft.runtime.task.Pooling;
+import dev.graft.runtime.task.TaskModel;
+import dev.graft.runtime.task.TaskType;
+import dev.graft.spi.PeftMethod;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * Saves and loads the adapters of a {@link TaskModel} with what its task adds. Each adapter goes to its own folder
+ * {@code <folder>/<adapter name>/} (PEFT's layout for named adapters). For sequence classification each folder
+ * carries the head as PEFT saves {@code modules_to_save} ({@code task_type: SEQ_CLS}, module keys under
+ * {@code base_model.model.bert.}, the head under {@code base_model.model.classifier.}), so PEFT loads it on
+ * {@code BertForSequenceClassification}, and Graft's fields {@code graft_labels} (the label names in class order),
+ * {@code graft_pooling} and {@code graft_classifier_dropout}. The adapters were trained with one head, so every
+ * folder holds the same head.
+ */
+public final class TaskAdapters {
+    /** The config field holding the label names. */
+    public static final String LABELS_FIELD = "graft_labels";
+    /** The config field holding the pooling. */
+    public static final String POOLING_FIELD = "graft_pooling";
+    /** The config field holding the classifier dropout. */
+    public static final String DROPOUT_FIELD = "graft_classifier_dropout";
+
+    private TaskAdapters() {}
+
+    /** What {@code task} saves beside its adapters. */
+    public static AdapterTask adapterTask(TaskModel task) {
+        String modelType = task.model().base().modelType();
+        if (task.head().isEmpty()) {
+            return AdapterTask.bare(modelType);
+        }
+        ClassificationHead head = task.head().get();
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put(LABELS_FIELD, head.labels());
+        fields.put(POOLING_FIELD, head.pooling().configName());
+        fields.put(DROPOUT_FIELD, (double) head.dropout());
+        return new AdapterTask(AdapterTask.SEQUENCE_CLASSIFICATION, AdapterTask.modulePrefix(AdapterTask.SEQUENCE_CLASSIFICATION, modelType),
+                AdapterTask.CLASSIFIER_MODULES, head.state(), fields);
+    }
+
+    /** Writes every adapter of {@code task} to {@code folder/<name>/} (see the class comment). */
+    public static void save(TaskModel task, Path folder, String baseModelNameOrPath) {
+        AdapterTask adapterTask = adapterTask(task);
+        for (String name : task.model().adapters().keySet()) {
+            AdapterStore.save(task.model(), name, folder.resolve(name), baseModelNameOrPath, adapterTask);
+        }
+    }
+
+    /**
+     * Loads the adapters in {@code folders} (an adapter folder, or a folder of them) onto {@code model}, and the
+     * classification head they carry, if any, into {@code manager}: the task is sequence classification when an
+     * adapter has a head (its labels from {@code graft_labels}, else Hugging Face's {@code LABEL_0, LABEL_1, ...}),
+     * else the model's own (causal LM for a decoder).
+     *
+     * @throws StoreException when the folders hold no adapter
+     */
+    public static TaskModel load(PeftModel model, List<Path> folders, Function<String, PeftMethod> methodsByPeftType, NDManager manager) {
+        requireNonNull(model, "model is null");
+        ClassificationHead head = null;
+        for (Path folder : folders) {
+            List<Path> adapterFolders = adapterFolders(folder);
+            for (Path adapterFolder : adapterFolders) {
+                String name = adapterFolders.size() == 1 && adapterFolder.equals(folder) ? name(folder) : adapterFolder.getFileName().toString();
+                Adapter adapter = AdapterStore.load(model, adapterFolder, name, methodsByPeftType);
+                Map<String, NDArray> modules = AdapterStore.modulesToSave(adapterFolder, manager);
+                if (head == null && !modules.isEmpty()) {
+                    head = head(model, AdapterStore.config(adapterFolder), modules, manager, adapter);
+                }
+            }
+        }
+        if (head != null) {
+            return TaskModel.classification(model, head);
+        }
+        return "llama".equals(model.base().modelType()) ? TaskModel.causalLm(model) : null;
+    }
+
+    /** The adapter folders in {@code folder}: itself when it holds an adapter_config.json, else its sub-folders that do. */
+    public static List<Path> adapterFolders(Path folder) {
+        if (Files.isRegularFile(folder.resolve(AdapterStore.CONFIG_FILE))) {
+            return List.of(folder);
+        }
+        List<Path> children = new ArrayList<>();
+        try (java.util.stream.Stream<Path> listing = Files.list(folder)) {
+            listing.sorted().filter(child -> Files.isRegularFile(child.resolve(AdapterStore.CONFIG_FILE))).forEach(children::add);
+        }
+        catch (java.io.IOException e) {
+            throw new StoreException(format("cannot read adapter folder %s: %s", folder, e.getMessage()), e);
+        }
+        if (children.isEmpty()) {
+            throw new StoreException(format("%s holds no %s, neither at its root nor in a sub-folder", folder, AdapterStore.CONFIG_FILE));
+        }
+        return List.copyOf(children);
+    }
+
+    private static String name(Path folder) {
+        Path fileName = folder.toAbsolutePath().normalize().getFileName();
+        return fileName == null ? "default" : fileName.toString().replaceAll("[^A-Za-z0-9_-]", "-");
+    }
+
+    private static ClassificationHead head(PeftModel model, Map<String, Object> config, Map<String, NDArray> modules, NDManager manager, Adapter adapter) {
+        NDArray weight = modules.get(ClassificationHead.MODULE_NAME + ".weight");
+        if (weight == null) {
+            throw new StoreException(format("adapter '%s' saves modules %s, but Graft's head is '%s'", adapter.name(), modules.keySet(), ClassificationHead.MODULE_NAME));
+        }
+        int classes = Math.toIntExact(weight.getShape().get(0));
+        List<String> labels = new ArrayList<>();
+        Object saved = config.get(LABELS_FIELD);
+        if (saved instanceof List<?> && ((List<?>) saved).size() == classes) {
+            ((List<?>) saved).forEach(label -> labels.add(String.valueOf(label)));
+        }
+        else {
+            for (int index = 0; index < classes; index++) {
+                labels.add("LABEL_" + index);
+            }
+        }
+        boolean hasPooler = model.base() instanceof BertModel && ((BertModel) model.base()).config().addPoolingLayer();
+        Object pooling = config.get(POOLING_FIELD);
+        Object dropout = config.get(DROPOUT_FIELD);
+        ClassificationHead head = new ClassificationHead(model.base().context().hiddenSize(), labels,
+                Pooling.resolve(pooling == null ? "auto" : pooling.toString(), hasPooler), dropout instanceof Number ? ((Number) dropout).floatValue() : 0.1f)
+                .initializeIn(manager);
+        head.load(modules);
+        return head;
+    }
+
+    /** The task type recorded in an adapter folder's config, if Graft has it. */
+    public static java.util.Optional<TaskType> taskType(Path adapterFolder) {
+        return TaskType.ofPeftTaskType(AdapterStore.config(adapterFolder).get("task_type"));
+    }
+}
