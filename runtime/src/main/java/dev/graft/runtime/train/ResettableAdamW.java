@@ -8,14 +8,19 @@ import ai.djl.training.optimizer.Optimizer;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 
 /**
- * AdamW (decoupled weight decay, bias-corrected moments) whose per-parameter state can be reset, so a method
- * (PeriodicLoRA) can restart its parameters' optimisation through the SPI. DJL's own optimizers keep their
- * state private. Moments live in the weight's manager; each update's temporaries in a scope.
+ * AdamW as PyTorch's {@code torch.optim.AdamW} computes it: decoupled weight decay {@code w ← w·(1 − lr·λ)}, then
+ * bias-corrected moments {@code w ← w − lr·m̂/(√v̂ + ε)}. Its per-parameter state (moments and step count) can be
+ * reset, so a method (PeriodicLoRA) can restart its parameters' optimisation through the SPI, and read and restored, so
+ * a training run can be checkpointed and resumed bit for bit. DJL's own optimizers keep their state private. The
+ * learning rate can be changed between steps (a schedule). Moments are created on a parameter's first update, in the
+ * weight's manager, so only trainable tensors that receive updates have state; each update's temporaries live in a
+ * scope. It never touches the gradient it is given: the trainer zeroes gradients.
  */
 public final class ResettableAdamW extends Optimizer {
-    private final float learningRate;
+    private float learningRate;
     private final float beta1;
     private final float beta2;
     private final float epsilon;
@@ -35,14 +40,24 @@ public final class ResettableAdamW extends Optimizer {
         return new Builder();
     }
 
+    /** Updates {@code weight} with weight decay (DJL's entry point; the trainer calls {@link #update(String, NDArray, NDArray, boolean)}). */
     @Override
     public void update(String parameterId, NDArray weight, NDArray grad) {
+        update(parameterId, weight, grad, true);
+    }
+
+    /**
+     * One AdamW update of {@code weight} by {@code grad}.
+     *
+     * @param decay whether weight decay applies to this parameter (Hugging Face's trainer leaves biases out)
+     */
+    public void update(String parameterId, NDArray weight, NDArray grad, boolean decay) {
         int step = steps.merge(parameterId, 1, Integer::sum);
         NDArray mean = means.computeIfAbsent(parameterId, id -> weight.zerosLike());
         NDArray variance = variances.computeIfAbsent(parameterId, id -> weight.zerosLike());
         try (NDManager scope = weight.getManager().newSubManager()) {
             scope.tempAttachAll(grad, mean, variance);
-            NDArray gradient = grad.mul(rescaleGrad);
+            NDArray gradient = rescaleGrad == 1f ? grad : grad.mul(rescaleGrad);
             if (clipGrad > 0) {
                 gradient = gradient.clip(-clipGrad, clipGrad);
             }
@@ -51,12 +66,25 @@ public final class ResettableAdamW extends Optimizer {
             float firstCorrection = (float) (1 - Math.pow(beta1, step));
             float secondCorrection = (float) (1 - Math.pow(beta2, step));
             float weightDecay = getWeightDecay();
-            if (weightDecay > 0) {
+            if (decay && weightDecay > 0) {
                 weight.muli(1 - learningRate * weightDecay);
             }
             NDArray update = mean.div(firstCorrection).div(variance.div(secondCorrection).sqrt().add(epsilon)).mul(learningRate);
             weight.subi(update);
         }
+    }
+
+    /** The learning rate of the next update. */
+    public float learningRate() {
+        return learningRate;
+    }
+
+    /** Sets the learning rate of the following updates (a schedule's value for the coming step). */
+    public void setLearningRate(float learningRate) {
+        if (!(learningRate >= 0) || Float.isInfinite(learningRate)) {
+            throw new IllegalArgumentException(format("learning rate must be non-negative and finite, got %s", learningRate));
+        }
+        this.learningRate = learningRate;
     }
 
     /** Forgets the moments and step count of {@code parameterId}, as if it had never been updated. */
@@ -75,6 +103,53 @@ public final class ResettableAdamW extends Optimizer {
     /** The number of updates applied to {@code parameterId} since creation or the last reset. */
     public int stepCount(String parameterId) {
         return steps.getOrDefault(parameterId, 0);
+    }
+
+    /** The state of {@code parameterId} (its own arrays: copy before keeping them), or empty if it has none. */
+    public Optional<State> state(String parameterId) {
+        if (!steps.containsKey(parameterId)) {
+            return Optional.empty();
+        }
+        return Optional.of(new State(means.get(parameterId), variances.get(parameterId), steps.get(parameterId)));
+    }
+
+    /**
+     * Replaces the state of the parameter {@code parameterId} whose weight is {@code weight}: the moments are copied into
+     * new arrays in the weight's manager, so the caller keeps ownership of {@code state}'s arrays.
+     *
+     * @throws IllegalArgumentException if a moment's shape differs from the weight's
+     */
+    public void restore(String parameterId, NDArray weight, State state) {
+        for (NDArray moment : new NDArray[] {state.mean(), state.variance()}) {
+            if (!moment.getShape().equals(weight.getShape())) {
+                throw new IllegalArgumentException(format("optimizer state of shape %s does not fit a parameter of shape %s", moment.getShape(), weight.getShape()));
+            }
+        }
+        reset(parameterId);
+        NDArray mean = weight.zerosLike();
+        NDArray variance = weight.zerosLike();
+        mean.set(state.mean().toType(weight.getDataType(), false).toByteBuffer());
+        variance.set(state.variance().toType(weight.getDataType(), false).toByteBuffer());
+        means.put(parameterId, mean);
+        variances.put(parameterId, variance);
+        steps.put(parameterId, state.step());
+    }
+
+    /**
+     * One parameter's AdamW state.
+     *
+     * @param mean the first moment {@code m}
+     * @param variance the second moment {@code v}
+     * @param step the number of updates so far (for bias correction)
+     */
+    public record State(NDArray mean, NDArray variance, int step) {
+        public State {
+            java.util.Objects.requireNonNull(mean, "mean is null");
+            java.util.Objects.requireNonNull(variance, "variance is null");
+            if (step < 1) {
+                throw new IllegalArgumentException(format("an optimizer state has made at least one step, found %d", step));
+            }
+        }
     }
 
     /** Builds a {@link ResettableAdamW}; defaults lr 1e-3, betas 0.9/0.999, epsilon 1e-8, no weight decay. */
