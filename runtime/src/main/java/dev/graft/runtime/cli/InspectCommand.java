@@ -58,7 +58,7 @@ public final class InspectCommand implements Callable<Integer> {
             modelOptions.requireModel(spec);
         }
         Recipe parsed = recipe == null ? null : Recipe.read(recipe);
-        String modelName = parsed == null ? modelOptions.model() : resolve(parsed.model());
+        String modelName = parsed == null ? modelOptions.model() : parsed.model();
         try (NDManager manager = NDManager.newBaseManager();
                 LoadedModel loaded = modelOptions.load(modelName, manager)) {
             PeftModel model = new PeftModel(loaded.model());
@@ -79,14 +79,5 @@ public final class InspectCommand implements Callable<Integer> {
             out.flush();
         }
         return 0;
-    }
-
-    /** A recipe's model: {@code minilm}, or a folder relative to the recipe's own folder. */
-    private String resolve(String model) {
-        if (ModelOptions.MINILM.equals(model)) {
-            return model;
-        }
-        Path folder = recipe.toAbsolutePath().getParent();
-        return folder.resolve(model).normalize().toString();
     }
 }

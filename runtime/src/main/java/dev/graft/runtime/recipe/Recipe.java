@@ -1,76 +1,96 @@
 package dev.graft.runtime.recipe;
 
-import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
- * What to build, as a YAML or JSON file: a model and the adapters to attach to it.
+ * What to build and how to train it, as a YAML or JSON file: a model, the adapters to attach to it, and the
+ * {@link TaskSection task}, {@link DataSection data}, {@link TrainingSection training} and {@link OutputSection output}
+ * sections, each optional and each field with a default.
  * <pre>
- * model: path/to/hf-model      # or minilm
+ * model: minilm                 # or a Hugging Face model folder, relative to the recipe's folder
  * adapters:
  *   - name: lowrank
  *     method: lora
  *     composition: gated        # sum (default) or gated
- *     target_modules: [q_proj, v_proj]
- *     options: {r: 8, lora_alpha: 2}
- *   - name: bottleneck
- *     method: adapter
- *     composition: gated
+ *     target_modules: [query, value]
+ *     options: {r: 8, lora_alpha: 16}
+ * task: {type: sequence-classification}
+ * data: {train: data/train.jsonl, validation: data/validation.jsonl}
+ * training: {epochs: 3, learning_rate: 5.0e-4}
+ * output: {dir: runs/spam}
  * </pre>
- * Unknown keys are rejected with the file and the allowed keys named.
+ * An unknown field is an error naming it, its line and column, and the nearest valid name.
  *
- * @param model a Hugging Face model folder (relative to the recipe's folder) or {@code minilm}
+ * @param model a Hugging Face model folder (absolute once read) or {@code minilm}
  * @param adapters the adapters, attached in order
+ * @param task what the model learns to do
+ * @param data the examples
+ * @param training the optimizer, schedule, evaluation and checkpoints
+ * @param output where the run goes
  */
-public record Recipe(@JsonProperty(value = "model", required = true) String model, @JsonProperty("adapters") List<RecipeAdapter> adapters) {
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()).enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
-
+public record Recipe(
+        @JsonProperty("model") String model,
+        @JsonProperty("adapters") List<RecipeAdapter> adapters,
+        @JsonProperty("task") TaskSection task,
+        @JsonProperty("data") DataSection data,
+        @JsonProperty("training") TrainingSection training,
+        @JsonProperty("output") OutputSection output) {
     public Recipe {
         requireNonNull(model, "model is null");
         adapters = adapters == null ? List.of() : List.copyOf(adapters);
+        task = task == null ? TaskSection.defaults() : task;
+        data = data == null ? DataSection.defaults() : data;
+        training = training == null ? TrainingSection.defaults() : training;
+        output = output == null ? OutputSection.defaults() : output;
+    }
+
+    /** A recipe of a model and adapters, every other section at its defaults. */
+    public Recipe(String model, List<RecipeAdapter> adapters) {
+        this(model, adapters, null, null, null, null);
     }
 
     /**
-     * Reads a recipe (YAML, of which JSON is a subset).
+     * Reads a recipe (YAML, of which JSON is a subset); relative paths are resolved against the recipe's folder.
      *
-     * @throws RecipeException naming the file and the problem
+     * @throws RecipeException naming the file, the line and the problem
      */
     public static Recipe read(Path file) {
-        if (!Files.isRegularFile(file)) {
-            throw new RecipeException(format("recipe %s does not exist", file));
-        }
-        try {
-            Recipe recipe = YAML.readValue(file.toFile(), Recipe.class);
-            if (recipe == null) {
-                throw new RecipeException(format("recipe %s is empty; it needs at least 'model'", file));
-            }
-            return recipe;
-        }
-        catch (UnrecognizedPropertyException e) {
-            throw new RecipeException(format("recipe %s: unknown key '%s' at %s; allowed keys there: %s",
-                    file, e.getPropertyName(), location(e), e.getKnownPropertyIds()), e);
-        }
-        catch (JsonProcessingException e) {
-            throw new RecipeException(format("recipe %s is invalid: %s", file, e.getOriginalMessage()), e);
-        }
-        catch (IOException e) {
-            throw new RecipeException(format("Cannot read recipe %s: %s", file, e.getMessage()), e);
-        }
+        return RecipeReader.read(file, Map.of());
     }
 
-    private static String location(JsonProcessingException e) {
-        return e.getLocation() == null ? "?" : format("line %d", e.getLocation().getLineNr());
+    /**
+     * Reads a recipe and replaces fields by dotted path first ({@code "training.learning_rate" -> 1e-4},
+     * {@code "model" -> "/abs/folder"}); override values are used as given.
+     *
+     * @throws RecipeException naming the file, the line and the problem, or an unknown override path
+     */
+    public static Recipe read(Path file, Map<String, Object> overrides) {
+        return RecipeReader.read(file, overrides);
+    }
+
+    public Recipe withAdapters(List<RecipeAdapter> newAdapters) {
+        return new Recipe(model, newAdapters, task, data, training, output);
+    }
+
+    public Recipe withTask(TaskSection newTask) {
+        return new Recipe(model, adapters, newTask, data, training, output);
+    }
+
+    public Recipe withData(DataSection newData) {
+        return new Recipe(model, adapters, task, newData, training, output);
+    }
+
+    public Recipe withTraining(TrainingSection newTraining) {
+        return new Recipe(model, adapters, task, data, newTraining, output);
+    }
+
+    public Recipe withOutput(OutputSection newOutput) {
+        return new Recipe(model, adapters, task, data, training, newOutput);
     }
 }

@@ -1,14 +1,34 @@
 package dev.graft.runtime.recipe;
 
+import java.util.Optional;
+
 /** A recipe cannot be read or applied; the message names the file or adapter and the problem. */
-public final class RecipeException extends RuntimeException {
+public class RecipeException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    private final String field;
+
     public RecipeException(String message) {
-        super(message);
+        this(message, (Throwable) null);
     }
 
     public RecipeException(String message, Throwable cause) {
         super(message, cause);
+        this.field = null;
+    }
+
+    private RecipeException(String field, String message) {
+        super(message);
+        this.field = field;
+    }
+
+    /** A value out of range or not allowed; {@code field} is its dotted path, such as {@code training.epochs}. */
+    static RecipeException invalidField(String field, String message) {
+        return new RecipeException(field, message);
+    }
+
+    /** The dotted path of the field at fault, when one is. */
+    Optional<String> field() {
+        return Optional.ofNullable(field);
     }
 }

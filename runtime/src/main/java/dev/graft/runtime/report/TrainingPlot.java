@@ -1,5 +1,7 @@
 package dev.graft.runtime.report;
 
+import dev.graft.runtime.io.AtomicFiles;
+
 import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 

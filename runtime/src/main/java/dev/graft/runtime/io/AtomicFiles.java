@@ -1,4 +1,4 @@
-package dev.graft.runtime.report;
+package dev.graft.runtime.io;
 
 import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
@@ -6,16 +6,17 @@ import static java.util.Objects.requireNonNull;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 
 /** Writes a whole file so that readers see the old content or the new one, never half of it. */
-final class AtomicFiles {
+public final class AtomicFiles {
     private AtomicFiles() {}
 
     /** Writes {@code content} to a temporary file in the folder of {@code file} (created if absent), then moves it over {@code file}. */
-    static void write(Path file, byte[] content) {
+    public static void write(Path file, byte[] content) {
         requireNonNull(file, "file is null");
         requireNonNull(content, "content is null");
         Path folder = file.toAbsolutePath().getParent();
@@ -44,5 +45,11 @@ final class AtomicFiles {
                 }
             }
         }
+    }
+
+    /** Writes {@code text} as UTF-8, atomically as {@link #write(Path, byte[])} does. */
+    public static void write(Path file, String text) {
+        requireNonNull(text, "text is null");
+        write(file, text.getBytes(StandardCharsets.UTF_8));
     }
 }

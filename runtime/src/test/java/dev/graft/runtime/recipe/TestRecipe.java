@@ -1,0 +1,191 @@
+package dev.graft.runtime.recipe;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+class TestRecipe {
+    private static final String UNIPELT = """
+            model: minilm                   # or a model folder, relative to the recipe
+            adapters:
+              - name: lowrank
+                method: lora
+                composition: gated          # sum (default) or gated
+                target_modules: [query, value]
+                options: {r: 8, lora_alpha: 2}
+              - {name: bottleneck, method: adapter, composition: gated}
+              - {name: virtual, method: prefix, composition: gated, options: {num_virtual_tokens: 10}}
+            """;
+
+    @TempDir
+    Path folder;
+
+    private Path write(String name, String text) throws IOException {
+        Path file = folder.resolve(name);
+        Files.writeString(file, text);
+        return file;
+    }
+
+    @Test
+    void testAbsentSectionsTakeEveryDefault() throws IOException {
+        Recipe recipe = Recipe.read(write("unipelt.yaml", UNIPELT));
+        assertThat(recipe.model()).isEqualTo("minilm");
+        assertThat(recipe.adapters()).extracting(RecipeAdapter::name).containsExactly("lowrank", "bottleneck", "virtual");
+        assertThat(recipe.adapters().get(0).options()).isEqualTo(Map.of("r", 8, "lora_alpha", 2));
+        assertThat(recipe.task()).isEqualTo(new TaskSection(null, null, "auto", 0.1));
+        assertThat(recipe.data()).isEqualTo(new DataSection(null, null, 0.1, "auto", "text", "label", "prompt", "completion", 128));
+        assertThat(recipe.training()).isEqualTo(new TrainingSection(3, 0, 16, 32, 1, 5e-4, 0.0, 0.9, 0.999, 1e-8, "linear", 0, 0.0, 1.0, 42, 0, 0, "auto", 0, 2, 10));
+        assertThat(recipe.output()).isEqualTo(new OutputSection(null, false));
+        assertThat(recipe.task()).isEqualTo(TaskSection.defaults());
+        assertThat(recipe.data()).isEqualTo(DataSection.defaults());
+        assertThat(recipe.training()).isEqualTo(TrainingSection.defaults());
+        assertThat(recipe.output()).isEqualTo(OutputSection.defaults());
+    }
+
+    @Test
+    void testGivenFieldsReplaceDefaultsAndPathsResolveAgainstTheRecipesFolder() throws IOException {
+        Files.createDirectories(folder.resolve("sub"));
+        Recipe recipe = Recipe.read(write("sub/spam.yaml", """
+                model: ../models/tiny
+                task:
+                  type: sequence-classification
+                  labels: [ham, spam]
+                data:
+                  train: data/train.jsonl
+                  max_length: 64
+                training:
+                  epochs: 2
+                  learning_rate: 2.0e-3
+                  lr_scheduler: cosine
+                output:
+                  dir: ../runs/spam
+                  overwrite: true
+                """));
+        assertThat(recipe.model()).isEqualTo(folder.resolve("models/tiny").toString());
+        assertThat(recipe.task()).isEqualTo(new TaskSection("sequence-classification", List.of("ham", "spam"), "auto", 0.1));
+        assertThat(recipe.data().train()).isEqualTo(folder.resolve("sub/data/train.jsonl").toString());
+        assertThat(recipe.data().validation()).isNull();
+        assertThat(recipe.data().maxLength()).isEqualTo(64);
+        assertThat(recipe.training().epochs()).isEqualTo(2);
+        assertThat(recipe.training().learningRate()).isEqualTo(2e-3);
+        assertThat(recipe.training().lrScheduler()).isEqualTo("cosine");
+        assertThat(recipe.training().batchSize()).isEqualTo(16);
+        assertThat(recipe.output()).isEqualTo(new OutputSection(folder.resolve("runs/spam").toString(), true));
+    }
+
+    @Test
+    void testJsonRecipesRead() throws IOException {
+        Recipe recipe = Recipe.read(write("recipe.json", "{\"model\": \"minilm\", \"adapters\": [{\"name\": \"a\", \"method\": \"lora\"}], \"training\": {\"seed\": 7}}"));
+        assertThat(recipe.adapters()).hasSize(1);
+        assertThat(recipe.training().seed()).isEqualTo(7);
+    }
+
+    @Test
+    void testAnUnknownFieldIsReportedAtItsOwnLineWithTheNearestName() throws IOException {
+        Path file = write("train.yaml", """
+                model: minilm
+                adapters:
+                  - {name: a, method: lora}
+                training:
+                  learning_rat: 1.0e-3
+                  epochs: 2
+                output:
+                  dir: out
+                """);
+        assertThatThrownBy(() -> Recipe.read(file)).isInstanceOf(RecipeException.class).hasMessage("recipe " + file + " line 5, column 3: "
+                + "unknown field 'learning_rat' in training; did you mean 'learning_rate'? Fields of training: epochs, max_steps, batch_size, eval_batch_size, "
+                + "gradient_accumulation_steps, learning_rate, weight_decay, adam_beta1, adam_beta2, adam_epsilon, lr_scheduler, warmup_steps, warmup_ratio, "
+                + "max_grad_norm, seed, eval_every, early_stopping_patience, metric_for_best, checkpoint_every, keep_checkpoints, log_every");
+    }
+
+    @Test
+    void testUnknownFieldsInEverySection() throws IOException {
+        Path task = write("task.yaml", "model: minilm\ntask:\n  poling: mean\n");
+        assertThatThrownBy(() -> Recipe.read(task)).hasMessageStartingWith("recipe " + task + " line 3, column 3: unknown field 'poling' in task; did you mean 'pooling'? Fields of task: type, labels, pooling, classifier_dropout");
+        Path data = write("data.yaml", "model: minilm\ndata: {train: a.jsonl, text_feild: body}\n");
+        assertThatThrownBy(() -> Recipe.read(data)).hasMessageStartingWith("recipe " + data + " line 2, column 24: unknown field 'text_feild' in data; did you mean 'text_field'?");
+        Path output = write("output.yaml", "model: minilm\noutput:\n\n  directory: runs/x\n");
+        assertThatThrownBy(() -> Recipe.read(output)).hasMessage("recipe " + output + " line 4, column 3: unknown field 'directory' in output. Fields of output: dir, overwrite");
+        Path adapter = write("adapter.yaml", "model: minilm\nadapters:\n  - name: a\n    method: lora\n    target_module: [query]\n");
+        assertThatThrownBy(() -> Recipe.read(adapter)).hasMessage("recipe " + adapter + " line 5, column 5: unknown field 'target_module' in adapters[0]; did you mean 'target_modules'? "
+                + "Fields of adapters[0]: name, method, composition, target_modules, exclude_modules, layers_to_transform, layers_pattern, options");
+    }
+
+    @Test
+    void testAMisspeltTopLevelFieldIsNamedBeforeTheMissingModel() throws IOException {
+        Path file = write("typo.yaml", "# a comment\nmodle: minilm\n");
+        assertThatThrownBy(() -> Recipe.read(file)).hasMessage("recipe " + file + " line 2, column 1: unknown field 'modle' at the top level; did you mean 'model'? "
+                + "Fields at the top level: model, adapters, task, data, training, output");
+        Path missing = write("missing.yaml", "adapters: []\n");
+        assertThatThrownBy(() -> Recipe.read(missing)).hasMessage("recipe " + missing + ": 'model' is missing; it names a Hugging Face model folder or minilm");
+        Path empty = write("empty.yaml", "\n");
+        assertThatThrownBy(() -> Recipe.read(empty)).hasMessage("recipe " + empty + " is empty; it needs at least 'model'");
+        Path nameless = write("nameless.yaml", "model: minilm\nadapters:\n  - method: lora\n");
+        assertThatThrownBy(() -> Recipe.read(nameless)).hasMessage("recipe " + nameless + " line 3, column 5: adapters[0] has no 'name'; every adapter needs a name and a method (graft methods lists them)");
+    }
+
+    @Test
+    void testWrongTypesAndRangesNameTheLineTheFieldAndTheRule() throws IOException {
+        Path words = write("words.yaml", "model: minilm\ntraining:\n  epochs: three\n");
+        assertThatThrownBy(() -> Recipe.read(words)).hasMessage("recipe " + words + " line 3, column 3: training.epochs must be a whole number, found 'three'");
+        Path fraction = write("fraction.yaml", "model: minilm\ntraining:\n  epochs: 2.5\n");
+        assertThatThrownBy(() -> Recipe.read(fraction)).hasMessage("recipe " + fraction + " line 3, column 3: training.epochs must be a whole number, found '2.5'");
+        Path negative = write("negative.yaml", "model: minilm\ntraining:\n  seed: 1\n  learning_rate: -1\n");
+        assertThatThrownBy(() -> Recipe.read(negative)).hasMessage("recipe " + negative + " line 4, column 3: training.learning_rate must be > 0, found -1.0");
+        Path scheduler = write("scheduler.yaml", "model: minilm\ntraining:\n  lr_scheduler: cosin\n");
+        assertThatThrownBy(() -> Recipe.read(scheduler)).hasMessage("recipe " + scheduler + " line 3, column 3: training.lr_scheduler 'cosin' is not known; did you mean 'cosine'?; use one of linear, cosine, constant");
+        Path split = write("split.yaml", "model: minilm\ndata:\n  validation_split: 1.0\n");
+        assertThatThrownBy(() -> Recipe.read(split)).hasMessage("recipe " + split + " line 3, column 3: data.validation_split must be in [0, 1), found 1.0");
+        Path nulled = write("null.yaml", "model: minilm\ntraining:\n  batch_size: null\n");
+        assertThatThrownBy(() -> Recipe.read(nulled)).hasMessage("recipe " + nulled + " line 3, column 3: training.batch_size must be a whole number, found nothing");
+    }
+
+    @Test
+    void testOverridesReplaceFieldsAndAnUnknownPathIsRefused() throws IOException {
+        Path file = write("recipe.yaml", "model: minilm\ntraining:\n  epochs: 5\n");
+        Map<String, Object> overrides = new LinkedHashMap<>();
+        overrides.put("training.epochs", 2);
+        overrides.put("training.learning_rate", 1e-4);
+        overrides.put("data.train", "/data/train.jsonl");
+        overrides.put("output.dir", "/runs/x");
+        overrides.put("model", "/models/llama");
+        Recipe recipe = Recipe.read(file, overrides);
+        assertThat(recipe.training().epochs()).isEqualTo(2);
+        assertThat(recipe.training().learningRate()).isEqualTo(1e-4);
+        assertThat(recipe.data().train()).isEqualTo("/data/train.jsonl");
+        assertThat(recipe.output().dir()).isEqualTo("/runs/x");
+        assertThat(recipe.model()).isEqualTo("/models/llama");
+        assertThatThrownBy(() -> Recipe.read(file, Map.of("training.learnin_rate", 1e-4))).isInstanceOf(RecipeException.class)
+                .hasMessageStartingWith("override 'training.learnin_rate' is not a recipe field; did you mean 'training.learning_rate'?");
+        assertThatThrownBy(() -> Recipe.read(file, Map.of("training.epochs", 0))).hasMessage("recipe " + file + ": training.epochs must be >= 1, found 0");
+    }
+
+    @Test
+    void testAWrittenRecipeReadsBackEqual() throws IOException {
+        Recipe original = Recipe.read(write("unipelt.yaml", UNIPELT + "task: {labels: [ham, spam]}\ndata: {train: /abs/train.jsonl}\ntraining: {learning_rate: 2.0e-3, seed: 7}\n"));
+        Path written = folder.resolve("out/recipe.yaml");
+        RecipeWriter.write(written, original);
+        String yaml = Files.readString(written);
+        assertThat(yaml).doesNotStartWith("---").contains("learning_rate: 0.002").contains("validation: null").contains("eval_batch_size: 32");
+        assertThat(Recipe.read(written)).isEqualTo(original);
+        try (var files = Files.list(folder.resolve("out"))) {
+            assertThat(files).containsExactly(written);
+        }
+    }
+
+    @Test
+    void testNearestNameOffersOnlyCloseNames() {
+        assertThat(NearestName.of("modle", List.of("model", "adapters"))).contains("model");
+        assertThat(NearestName.of("colour", List.of("model", "adapters"))).isEmpty();
+        assertThat(NearestName.distance("kitten", "sitting")).isEqualTo(3);
+    }
+}
