@@ -175,8 +175,8 @@ final class TestCommandLine {
 
         Path bad = Files.writeString(scratch.resolve("bad.yaml"), "model: tiny-llama\nadapters:\n  - name: x\n    method: lora\n    rank: 4\n");
         Result rejected = graft("inspect", "--recipe", bad.toString());
-        assertThat(rejected.exitCode()).isEqualTo(1);
-        assertThat(rejected.err().strip()).hasLineCount(1).contains("unknown key 'rank'").contains("target_modules");
+        assertThat(rejected.exitCode()).isEqualTo(2);
+        assertThat(rejected.err().strip()).hasLineCount(1).contains(bad + " line 5, column 5: unknown field 'rank' in adapters[0]").contains("target_modules");
     }
 
     @Test

@@ -17,10 +17,15 @@ import picocli.CommandLine.Command;
         description = "Parameter-efficient fine-tuning for the JVM.",
         synopsisSubcommandLabel = "COMMAND",
         subcommands = {
+                QuickstartCommand.class,
+                TrainCommand.class,
+                EvaluateCommand.class,
+                PredictCommand.class,
                 MethodsCommand.class,
                 ForwardCommand.class,
                 InspectCommand.class,
                 MergeCommand.class,
+                TinyLlamaCommand.class,
         })
 public final class GraftCommand {
 }

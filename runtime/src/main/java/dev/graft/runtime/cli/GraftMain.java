@@ -27,7 +27,8 @@ import picocli.CommandLine.ParseResult;
  * the distribution's plugin folder ({@code -Dgraft.home}, set by the launcher) and the subcommand's
  * {@code --plugins} directories; the subcommand's {@code @Inject} members are injected and it runs.
  *
- * <p>Exit codes: 0 success, 1 the command failed, 2 bad input (unknown option, missing directory, no command).
+ * <p>Exit codes: 0 success, 1 the command failed, 2 bad input (unknown option, missing directory, no command, a bad
+ * recipe, data file, adapter folder or option value).
  * Every error is one line on standard error.
  */
 public final class GraftMain {
@@ -66,10 +67,17 @@ public final class GraftMain {
         commandLine.setParameterExceptionHandler(GraftMain::reportBadInput);
         commandLine.setExecutionExceptionHandler((exception, failed, parseResult) -> {
             failed.getErr().println(format("%s: %s", failed.getCommandSpec().qualifiedName(), describe(exception)));
-            return EXIT_FAILURE;
+            return isBadInput(exception) ? EXIT_BAD_INPUT : EXIT_FAILURE;
         });
         commandLine.setExecutionStrategy(parseResult -> execute(parseResult, graftHome));
-        int exitCode = commandLine.execute(args.toArray(new String[0]));
+        int exitCode;
+        try {
+            exitCode = commandLine.execute(args.toArray(new String[0]));
+        }
+        catch (OutOfMemoryError e) {
+            err.println(format("graft: out of memory (%s). Give Java more: GRAFT_OPTS=-Xmx8g graft ..., or use a smaller batch_size or max_length", e.getMessage()));
+            exitCode = EXIT_FAILURE;
+        }
         out.flush();
         err.flush();
         return exitCode;
@@ -118,6 +126,22 @@ public final class GraftMain {
                 "%s: %s. Run '%s --help' for usage.",
                 command.getCommandSpec().qualifiedName(), exception.getMessage(), command.getCommandSpec().qualifiedName()));
         return EXIT_BAD_INPUT;
+    }
+
+    /**
+     * Whether a command failed on what the user gave it (a recipe, a data file, an adapter folder, an option value)
+     * rather than while working: exit code 2 instead of 1.
+     */
+    private static boolean isBadInput(Exception exception) {
+        Throwable cause = exception;
+        while (cause instanceof CommandLine.ExecutionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return cause instanceof IllegalArgumentException
+                || cause instanceof dev.graft.runtime.recipe.RecipeException
+                || cause instanceof dev.graft.runtime.data.DataException
+                || cause instanceof dev.graft.runtime.store.StoreException
+                || cause instanceof dev.graft.runtime.loader.ModelLoadException;
     }
 
     private static String describe(Exception exception) {

@@ -51,7 +51,7 @@ public final class TaskAdapters {
         Map<String, Object> fields = new LinkedHashMap<>();
         fields.put(LABELS_FIELD, head.labels());
         fields.put(POOLING_FIELD, head.pooling().configName());
-        fields.put(DROPOUT_FIELD, (double) head.dropout());
+        fields.put(DROPOUT_FIELD, Double.valueOf(Float.toString(head.dropout())));
         return new AdapterTask(AdapterTask.SEQUENCE_CLASSIFICATION, AdapterTask.modulePrefix(AdapterTask.SEQUENCE_CLASSIFICATION, modelType),
                 AdapterTask.CLASSIFIER_MODULES, head.state(), fields);
     }

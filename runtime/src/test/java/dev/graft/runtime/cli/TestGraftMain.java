@@ -110,7 +110,7 @@ final class TestGraftMain {
         Result result = run(Optional.empty(), "--help");
 
         assertThat(result.exitCode()).isZero();
-        assertThat(result.out()).startsWith("Usage: graft [-hV] COMMAND").contains("  methods  Lists the PEFT methods Graft can load");
+        assertThat(result.out()).startsWith("Usage: graft [-hV] COMMAND").contains("  methods     Lists the PEFT methods Graft can load").contains("  train       Fine-tunes a model").contains("  tiny-llama  Writes a small Llama");
     }
 
     @Test
@@ -119,6 +119,25 @@ final class TestGraftMain {
 
         assertThat(result.exitCode()).isZero();
         assertThat(result.out()).startsWith("graft ").endsWith(", SPI 1.0" + System.lineSeparator());
+    }
+
+    @Test
+    void testTinyLlamaWritesAModelAndRefusesAFullFolder() {
+        Path output = folder.resolve("tiny-llama");
+        Result result = run(Optional.empty(), "tiny-llama", "--output", output.toString());
+
+        assertThat(result.exitCode()).as(result.err()).isZero();
+        assertThat(result.out()).isEqualTo("wrote a random Llama (107,200 parameters, untrained: for trying Graft, not for real use) to " + output + System.lineSeparator());
+        assertThat(output.resolve("config.json")).exists();
+        assertThat(output.resolve("model.safetensors")).exists();
+        assertThat(output.resolve("tokenizer.json")).exists();
+
+        Result again = run(Optional.empty(), "tiny-llama", "--output", output.toString());
+        assertThat(again.exitCode()).isEqualTo(2);
+        assertThat(again.err()).isEqualTo("graft tiny-llama: " + output + " exists and is not empty; choose a new folder. Run 'graft tiny-llama --help' for usage." + System.lineSeparator());
+        Result odd = run(Optional.empty(), "tiny-llama", "--output", folder.resolve("odd").toString(), "--heads", "3");
+        assertThat(odd.exitCode()).isEqualTo(2);
+        assertThat(odd.err()).startsWith("graft tiny-llama: --heads (3) must divide --hidden (64).");
     }
 
     private static Result run(Optional<Path> graftHome, String... args) {

@@ -1,0 +1,213 @@
+package dev.graft.integration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.runtime.cli.GraftMain;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * {@code graft train}, {@code evaluate}, {@code predict}, {@code tiny-llama} and {@code --resume} end to end, in process
+ * (and once as a child process that is killed), on the repository's example recipes at tiny scale: the real
+ * all-MiniLM-L6-v2, the SpamAssassin sample and a tiny Llama written by {@code graft tiny-llama}.
+ */
+final class TestFineTuning {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    static Path scratch;
+
+    private static Path distribution;
+    private static Path examples;
+    private static Path tinyLlama;
+    /** 8 ham and 8 spam lines of the SpamAssassin validation file. */
+    private static Path smallValidation;
+
+    @BeforeAll
+    static void prepare() throws IOException {
+        distribution = Path.of(System.getProperty("graft.distribution", "../runtime/distribution/target/graft")).toAbsolutePath().normalize();
+        examples = Path.of(System.getProperty("graft.repository", "..")).toAbsolutePath().normalize().resolve("examples");
+        tinyLlama = scratch.resolve("tiny-llama");
+        Result written = graft("tiny-llama", "--output", tinyLlama.toString());
+        assertThat(written.exitCode()).as(written.err()).isZero();
+        List<String> ham = new ArrayList<>();
+        List<String> spam = new ArrayList<>();
+        for (String line : Files.readAllLines(examples.resolve("data/spam-assassin/validation.jsonl"))) {
+            (JSON.readTree(line).get("label").asText().equals("spam") ? spam : ham).add(line);
+        }
+        List<String> lines = new ArrayList<>(ham.subList(0, 8));
+        lines.addAll(spam.subList(0, 8));
+        smallValidation = Files.write(scratch.resolve("validation.jsonl"), lines);
+    }
+
+    @Test
+    void testEveryExampleRecipeTrainsAtTinyScale() throws IOException {
+        List<Path> recipes;
+        try (Stream<Path> files = Files.list(examples)) {
+            recipes = files.filter(file -> file.toString().endsWith(".yaml")).sorted().collect(Collectors.toList());
+        }
+        assertThat(recipes).extracting(file -> file.getFileName().toString())
+                .contains("quickstart.yaml", "lora.yaml", "plora.yaml", "vera.yaml", "ia3.yaml", "bone.yaml", "adapter.yaml", "prefix.yaml", "prompt.yaml", "llama-causal-lm.yaml");
+        for (Path recipe : recipes) {
+            String name = recipe.getFileName().toString().replace(".yaml", "");
+            Path output = scratch.resolve("examples").resolve(name);
+            List<String> args = new ArrayList<>(List.of("train", recipe.toString(), "--max-steps", "2", "--batch-size", "4", "--output", output.toString()));
+            boolean causal = name.contains("llama");
+            if (causal) {
+                args.addAll(List.of("--model", tinyLlama.toString()));
+            }
+            else {
+                args.addAll(List.of("--validation", smallValidation.toString()));
+            }
+            Result result = graft(args.toArray(new String[0]));
+            assertThat(result.exitCode()).as("graft %s: %s", String.join(" ", args), result.err()).isZero();
+            assertThat(result.out()).as(name).contains("2 steps, ").contains("wrote " + output);
+            assertThat(output.resolve("report.md")).as(name).exists();
+            assertThat(Files.size(output.resolve("training.png"))).as(name).isGreaterThan(1000);
+            List<JsonNode> metrics = jsonLines(output.resolve("metrics.jsonl"));
+            JsonNode validation = metrics.stream().filter(line -> line.get("split").asText().equals("validation")).reduce((a, b) -> b).orElseThrow();
+            assertThat(validation.get("step").asInt()).as(name).isEqualTo(2);
+            assertThat(validation.get("loss").asDouble()).as(name).isFinite().isPositive();
+            try (Stream<Path> adapters = Files.list(output.resolve("adapter"))) {
+                for (Path adapter : adapters.collect(Collectors.toList())) {
+                    JsonNode config = JSON.readTree(adapter.resolve("adapter_config.json").toFile());
+                    assertThat(config.get("task_type").asText()).as(name).isEqualTo(causal ? "CAUSAL_LM" : "SEQ_CLS");
+                    assertThat(Files.size(adapter.resolve("adapter_model.safetensors"))).as(name).isPositive();
+                }
+            }
+            if (!causal) {
+                assertThat(metrics).as(name).anyMatch(line -> line.has("accuracy") && line.has("macro_f1"));
+            }
+        }
+    }
+
+    @Test
+    void testPredictionsMergedUnmergedAndFromTrainingAgree() throws IOException {
+        Path run = scratch.resolve("predict-run");
+        Result trained = graft("train", examples.resolve("lora.yaml").toString(), "--max-steps", "3", "--batch-size", "4", "--learning-rate", "5e-3",
+                "--validation", smallValidation.toString(), "--output", run.toString());
+        assertThat(trained.exitCode()).as(trained.err()).isZero();
+        Path unmerged = scratch.resolve("unmerged.jsonl");
+        Path merged = scratch.resolve("merged.jsonl");
+        Result first = graft("predict", "--adapter", run.toString(), "--input", smallValidation.toString(), "--output", unmerged.toString());
+        assertThat(first.exitCode()).as(first.err()).isZero();
+        Result second = graft("predict", "--adapter", run.toString(), "--merge", "--input", smallValidation.toString(), "--output", merged.toString());
+        assertThat(second.exitCode()).as(second.err()).isZero();
+        List<JsonNode> fromTraining = jsonLines(run.resolve("validation_predictions.jsonl"));
+        List<JsonNode> withoutMerge = jsonLines(unmerged);
+        List<JsonNode> withMerge = jsonLines(merged);
+        assertThat(withoutMerge).hasSize(16);
+        assertThat(withMerge).hasSize(16);
+        assertThat(fromTraining).hasSize(16);
+        for (int index = 0; index < 16; index++) {
+            String label = withoutMerge.get(index).get("label").asText();
+            assertThat(withMerge.get(index).get("label").asText()).as("line %d merged", index + 1).isEqualTo(label);
+            assertThat(fromTraining.get(index).get("label").asText()).as("line %d in training", index + 1).isEqualTo(label);
+            for (String name : List.of("ham", "spam")) {
+                double probability = withoutMerge.get(index).get("probabilities").get(name).asDouble();
+                assertThat(withMerge.get(index).get("probabilities").get(name).asDouble()).isCloseTo(probability, within(1e-4));
+                assertThat(fromTraining.get(index).get("probabilities").get(name).asDouble()).isCloseTo(probability, within(1e-4));
+            }
+        }
+        Result evaluated = graft("evaluate", "--adapter", run.toString(), "--data", smallValidation.toString());
+        assertThat(evaluated.exitCode()).as(evaluated.err()).isZero();
+        JsonNode kept = jsonLines(run.resolve("metrics.jsonl")).stream().filter(line -> line.get("split").asText().equals("validation")).reduce((a, b) -> b).orElseThrow();
+        assertThat(evaluated.out()).contains(String.format("%.4f", kept.get("accuracy").asDouble()));
+    }
+
+    @Test
+    void testARunKilledWithSigkillAndResumedEndsWithTheSameAdapter() throws Exception {
+        Path recipe = Files.writeString(scratch.resolve("resume.yaml"), String.join("\n",
+                "model: " + tinyLlama,
+                "adapters:",
+                "  - {name: lowrank, method: lora, target_modules: [q_proj, v_proj], options: {r: 4, lora_alpha: 8, lora_dropout: 0.1}}",
+                "data:",
+                "  train: " + examples.resolve("data/uppercase/train.jsonl"),
+                "  validation: " + examples.resolve("data/uppercase/validation.jsonl"),
+                "  max_length: 48",
+                "training: {max_steps: 300, batch_size: 4, learning_rate: 3.0e-3, warmup_steps: 10, eval_every: 100, checkpoint_every: 5, keep_checkpoints: 2, seed: 5}",
+                ""));
+        Path uninterrupted = scratch.resolve("uninterrupted");
+        Result reference = graft("train", recipe.toString(), "--output", uninterrupted.toString());
+        assertThat(reference.exitCode()).as(reference.err()).isZero();
+
+        Path killed = scratch.resolve("killed");
+        ProcessBuilder builder = new ProcessBuilder(distribution.resolve("bin/graft").toString(), "train", recipe.toString(), "--output", killed.toString())
+                .redirectOutput(scratch.resolve("child.out").toFile())
+                .redirectError(scratch.resolve("child.err").toFile());
+        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        builder.environment().put("DJL_CACHE_DIR", Optional.ofNullable(System.getenv("DJL_CACHE_DIR")).orElse(scratch.resolve("djl-cache").toString()));
+        builder.environment().remove("GRAFT_OPTS");
+        Process child = builder.start();
+        child.getOutputStream().close();
+        Path firstCheckpoint = killed.resolve("checkpoints/step-000010");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!Files.exists(firstCheckpoint) && child.isAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        child.destroyForcibly();
+        assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(Files.exists(firstCheckpoint)).as("a checkpoint before the kill; child stderr: %s", Files.readString(scratch.resolve("child.err"))).isTrue();
+        assertThat(killed.resolve("report.md")).as("the run was killed before it finished").doesNotExist();
+
+        Result resumed = graft("train", "--resume", killed.toString());
+        assertThat(resumed.exitCode()).as(resumed.err()).isZero();
+        assertThat(resumed.out()).contains("300 steps");
+        assertThat(Files.readAllBytes(killed.resolve("adapter/lowrank/adapter_model.safetensors")))
+                .as("the resumed run's adapter, bit for bit")
+                .isEqualTo(Files.readAllBytes(uninterrupted.resolve("adapter/lowrank/adapter_model.safetensors")));
+        assertThat(jsonLines(killed.resolve("metrics.jsonl")).stream().filter(line -> line.get("split").asText().equals("validation")).map(line -> line.get("loss").asDouble()))
+                .containsExactlyElementsOf(jsonLines(uninterrupted.resolve("metrics.jsonl")).stream().filter(line -> line.get("split").asText().equals("validation"))
+                        .map(line -> line.get("loss").asDouble()).collect(Collectors.toList()));
+    }
+
+    @Test
+    void testBadRecipesAndDataAreOneLineAndExitTwo() throws IOException {
+        Path typo = Files.writeString(scratch.resolve("typo.yaml"), "model: minilm\ntraining:\n  learning_rat: 1.0e-3\n");
+        Result result = graft("train", typo.toString(), "--output", scratch.resolve("never").toString());
+        assertThat(result.exitCode()).isEqualTo(2);
+        assertThat(result.err().strip()).hasLineCount(1).contains(typo + " line 3, column 3: unknown field 'learning_rat' in training; did you mean 'learning_rate'?");
+        assertThat(scratch.resolve("never")).doesNotExist();
+
+        Path broken = Files.writeString(scratch.resolve("broken.jsonl"), "{\"text\": \"fine\", \"label\": \"ham\"}\n{\"text\": \"no label\"}\n");
+        Result data = graft("train", examples.resolve("lora.yaml").toString(), "--train", broken.toString(), "--output", scratch.resolve("broken-run").toString());
+        assertThat(data.exitCode()).isEqualTo(2);
+        assertThat(data.err().strip()).hasLineCount(1).contains(broken + " line 2: field 'label' is missing");
+    }
+
+    private static List<JsonNode> jsonLines(Path file) throws IOException {
+        List<JsonNode> lines = new ArrayList<>();
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            if (!line.isBlank()) {
+                lines.add(JSON.readTree(line));
+            }
+        }
+        return lines;
+    }
+
+    private static Result graft(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exitCode = GraftMain.run(List.of(args), Optional.of(distribution), new PrintWriter(out), new PrintWriter(err));
+        return new Result(exitCode, out.toString(), err.toString());
+    }
+
+    private record Result(int exitCode, String out, String err) {}
+}

@@ -1,0 +1,203 @@
+package dev.graft.runtime.train;
+
+import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.data.CausalLmEncoder;
+import dev.graft.runtime.data.ClassificationEncoder;
+import dev.graft.runtime.data.DataFiles;
+import dev.graft.runtime.data.DataFormat;
+import dev.graft.runtime.data.DataSplit;
+import dev.graft.runtime.data.Example;
+import dev.graft.runtime.data.ExampleEncoder;
+import dev.graft.runtime.data.TrainingTokenizer;
+import dev.graft.runtime.loader.LoadedModel;
+import dev.graft.runtime.loader.Models;
+import dev.graft.runtime.loader.WeightPrecision;
+import dev.graft.runtime.model.BertModel;
+import dev.graft.runtime.plugin.MethodRegistry;
+import dev.graft.runtime.recipe.DataSection;
+import dev.graft.runtime.recipe.Recipe;
+import dev.graft.runtime.recipe.RecipeAdapter;
+import dev.graft.runtime.recipe.RecipeException;
+import dev.graft.runtime.recipe.TaskSection;
+import dev.graft.runtime.task.ClassificationHead;
+import dev.graft.runtime.task.Pooling;
+import dev.graft.runtime.task.TaskModel;
+import dev.graft.runtime.task.TaskType;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Everything a training run is made of, built from a recipe: the model with its adapters and task head, the tokenizer,
+ * the training and validation examples and the encoder that turns them into model inputs. The recipe it keeps is
+ * resolved: task type and labels filled in. Closing it frees the model and the tokenizers.
+ */
+public final class RunSetup implements AutoCloseable {
+    private final Recipe recipe;
+    private final NDManager manager;
+    private final LoadedModel loaded;
+    private final TaskModel task;
+    private final TrainingTokenizer tokenizer;
+    private final ExampleEncoder encoder;
+    private final List<Example> train;
+    private final List<Example> validation;
+
+    private RunSetup(Recipe recipe, NDManager manager, LoadedModel loaded, TaskModel task, TrainingTokenizer tokenizer, ExampleEncoder encoder,
+            List<Example> train, List<Example> validation) {
+        this.recipe = requireNonNull(recipe, "recipe is null");
+        this.manager = requireNonNull(manager, "manager is null");
+        this.loaded = requireNonNull(loaded, "loaded is null");
+        this.task = requireNonNull(task, "task is null");
+        this.tokenizer = requireNonNull(tokenizer, "tokenizer is null");
+        this.encoder = requireNonNull(encoder, "encoder is null");
+        this.train = List.copyOf(train);
+        this.validation = List.copyOf(validation);
+    }
+
+    /**
+     * Builds a run from {@code recipe} (read with its paths resolved): reads and splits the data, loads the model,
+     * attaches the adapters and creates the head, all seeded with {@code training.seed}.
+     *
+     * @throws RecipeException when the recipe lacks training data or names what cannot be combined
+     */
+    public static RunSetup create(Recipe recipe, MethodRegistry registry) {
+        requireNonNull(recipe, "recipe is null");
+        requireNonNull(registry, "registry is null");
+        DataSection data = recipe.data();
+        if (data.train() == null) {
+            throw new RecipeException("the recipe has no data.train: name the training file (JSONL or CSV) under data: train:, or pass --train FILE");
+        }
+        DataFormat format = DataFormat.valueOf(data.format().toUpperCase(Locale.ROOT));
+        long seed = recipe.training().seed();
+        List<Example> all = DataFiles.read(Path.of(data.train()), format);
+        List<Example> train;
+        List<Example> validation;
+        if (data.validation() != null) {
+            train = all;
+            validation = DataFiles.read(Path.of(data.validation()), format);
+        }
+        else if (data.validationSplit() > 0) {
+            DataSplit.Split split = DataSplit.split(all, data.validationSplit(), seed);
+            train = split.train();
+            validation = split.validation();
+        }
+        else {
+            train = all;
+            validation = List.of();
+        }
+        for (RecipeAdapter adapter : recipe.adapters()) {
+            registry.requireMethod(adapter.method());
+        }
+        NDManager manager = NDManager.newBaseManager();
+        LoadedModel loaded = null;
+        TrainingTokenizer tokenizer = null;
+        try {
+            loaded = Models.load(recipe.model(), manager, WeightPrecision.FLOAT32);
+            String modelType = loaded.model().modelType();
+            TaskType type;
+            try {
+                type = TaskType.resolve(recipe.task().type(), modelType);
+            }
+            catch (IllegalArgumentException e) {
+                throw new RecipeException(e.getMessage(), e);
+            }
+            byte[] tokenizerJson = loaded.tokenizerJson().orElseThrow(() -> new RecipeException(format(
+                    "model %s has no tokenizer.json, and training reads text: add the model's tokenizer.json to its folder", recipe.model())));
+            tokenizer = TrainingTokenizer.create(tokenizerJson, data.maxLength());
+            Engine.getInstance().setRandomSeed((int) seed);
+            PeftModel peft = new PeftModel(loaded.model());
+            for (RecipeAdapter adapter : recipe.adapters()) {
+                peft.addAdapter(adapter.toSpec(), registry.requireMethod(adapter.method()).method());
+            }
+            TaskSection taskSection = recipe.task();
+            TaskModel task;
+            ExampleEncoder encoder;
+            Recipe resolved;
+            if (type == TaskType.SEQUENCE_CLASSIFICATION) {
+                List<String> labels = taskSection.labels() != null ? taskSection.labels() : ClassificationEncoder.labelsOf(train, data.labelField());
+                boolean hasPooler = loaded.model() instanceof BertModel && ((BertModel) loaded.model()).config().addPoolingLayer();
+                Pooling pooling;
+                try {
+                    pooling = Pooling.resolve(taskSection.pooling(), hasPooler);
+                }
+                catch (IllegalArgumentException e) {
+                    throw new RecipeException(e.getMessage(), e);
+                }
+                ClassificationHead head = new ClassificationHead(loaded.model().context().hiddenSize(), labels, pooling, (float) taskSection.classifierDropout())
+                        .initializeIn(manager);
+                task = TaskModel.classification(peft, head);
+                encoder = new ClassificationEncoder(tokenizer, data.textField(), data.labelField(), labels);
+                resolved = recipe.withTask(taskSection.withType(type.recipeName()).withLabels(labels));
+            }
+            else {
+                if (recipe.adapters().isEmpty()) {
+                    throw new RecipeException("a causal-lm recipe needs at least one adapter: its model has no head of its own to train");
+                }
+                task = TaskModel.causalLm(peft);
+                encoder = new CausalLmEncoder(tokenizer, data.textField(), data.promptField(), data.completionField(), loaded.endOfSequenceTokenId());
+                resolved = recipe.withTask(taskSection.withType(type.recipeName()));
+            }
+            for (Example example : validation) {
+                encoder.encode(0, example);
+            }
+            return new RunSetup(resolved, manager, loaded, task, tokenizer, encoder, train, validation);
+        }
+        catch (RuntimeException e) {
+            if (tokenizer != null) {
+                tokenizer.close();
+            }
+            if (loaded != null) {
+                loaded.close();
+            }
+            manager.close();
+            throw e;
+        }
+    }
+
+    /** The recipe with everything resolved that the model and the data decide (task type, labels). */
+    public Recipe recipe() {
+        return recipe;
+    }
+
+    /** The manager that holds the model, the adapters, the head and the optimizer state. */
+    public NDManager manager() {
+        return manager;
+    }
+
+    public LoadedModel loaded() {
+        return loaded;
+    }
+
+    public TaskModel task() {
+        return task;
+    }
+
+    public TrainingTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public ExampleEncoder encoder() {
+        return encoder;
+    }
+
+    public List<Example> train() {
+        return train;
+    }
+
+    public List<Example> validation() {
+        return validation;
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+        loaded.close();
+        manager.close();
+    }
+}
