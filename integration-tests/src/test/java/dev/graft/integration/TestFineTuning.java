@@ -179,6 +179,24 @@ final class TestFineTuning {
     }
 
     @Test
+    void testADivergingRunStopsWithTheStepTheLastCheckpointAndAHint() throws IOException {
+        Path recipe = Files.writeString(scratch.resolve("diverge.yaml"), String.join("\n",
+                "model: " + tinyLlama,
+                "adapters:",
+                "  - {name: lowrank, method: lora, target_modules: [q_proj, v_proj], options: {r: 4, lora_alpha: 8}}",
+                "data: {train: " + examples.resolve("data/uppercase/train.jsonl") + ", validation: " + examples.resolve("data/uppercase/validation.jsonl") + "}",
+                "training: {max_steps: 30, batch_size: 4, learning_rate: 1.0e+38, max_grad_norm: 0, checkpoint_every: 1}",
+                ""));
+        Path run = scratch.resolve("diverged");
+        Result result = graft("train", recipe.toString(), "--output", run.toString());
+        assertThat(result.exitCode()).isEqualTo(1);
+        assertThat(result.err().strip()).hasLineCount(1)
+                .startsWith("graft train: training stopped at step 2: the loss is NaN; the last good checkpoint is " + run.resolve("checkpoints/step-000001"))
+                .contains("Lower training.learning_rate (now 1.0E38) or turn on gradient clipping (training.max_grad_norm: 1.0)");
+        assertThat(run.resolve("adapter")).doesNotExist();
+    }
+
+    @Test
     void testBadRecipesAndDataAreOneLineAndExitTwo() throws IOException {
         Path typo = Files.writeString(scratch.resolve("typo.yaml"), "model: minilm\ntraining:\n  learning_rat: 1.0e-3\n");
         Result result = graft("train", typo.toString(), "--output", scratch.resolve("never").toString());

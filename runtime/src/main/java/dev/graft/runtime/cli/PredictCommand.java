@@ -18,6 +18,7 @@ import dev.graft.runtime.data.Example;
 import dev.graft.runtime.data.PaddedBatch;
 import dev.graft.runtime.data.TokenizedExample;
 import dev.graft.runtime.data.TrainingTokenizer;
+import dev.graft.runtime.io.AtomicFiles;
 import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.recipe.DataSection;
 import dev.graft.runtime.task.TaskModel;
@@ -26,10 +27,8 @@ import dev.graft.runtime.train.TrainedModel;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -218,16 +217,7 @@ public final class PredictCommand implements Callable<Integer> {
             out.flush();
             return;
         }
-        Path absolute = output.toAbsolutePath();
-        Files.createDirectories(absolute.getParent());
-        Path temporary = Files.createTempFile(absolute.getParent(), "." + absolute.getFileName(), ".tmp");
-        try {
-            Files.write(temporary, (String.join("\n", lines) + "\n").getBytes(StandardCharsets.UTF_8));
-            Files.move(temporary, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        }
-        finally {
-            Files.deleteIfExists(temporary);
-        }
+        AtomicFiles.write(output, String.join("\n", lines) + "\n");
         spec.commandLine().getOut().println(format("%d predictions -> %s", lines.size(), output));
         spec.commandLine().getOut().flush();
     }

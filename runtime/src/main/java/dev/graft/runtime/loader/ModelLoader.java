@@ -259,7 +259,8 @@ public final class ModelLoader {
             return null;
         }
         try {
-            return HuggingFaceTokenizer.newInstance(file);
+            // as Hugging Face's tokenizer(text): no truncation and no padding unless asked (and no DJL warning about maxLength)
+            return HuggingFaceTokenizer.newInstance(file, Map.of("truncation", "false", "padding", "false"));
         }
         catch (IOException | RuntimeException e) {
             throw new ModelLoadException(format("cannot read %s: %s", file, e.getMessage()), e);

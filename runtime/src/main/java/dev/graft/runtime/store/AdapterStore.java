@@ -15,17 +15,16 @@ import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.format.SafetensorsFile;
 import dev.graft.runtime.format.SafetensorsWriter;
+import dev.graft.runtime.io.AtomicFiles;
 import dev.graft.runtime.targeting.TargetRules;
 import dev.graft.spi.MethodDescriptor;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.SiteKind;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -295,29 +294,14 @@ public final class AdapterStore {
     }
 
     private static void writeAtomically(Path file, Map<String, Object> config) {
-        Path temporary = null;
         try {
-            temporary = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".tmp");
-            Files.write(temporary, (JSON.writeValueAsString(config) + "\n").getBytes(StandardCharsets.UTF_8));
-            try {
-                Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            }
-            catch (AtomicMoveNotSupportedException e) {
-                Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING);
-            }
+            AtomicFiles.write(file, JSON.writeValueAsString(config) + "\n");
         }
-        catch (IOException e) {
-            throw new StoreException(format("Cannot write %s: %s", file, e.getMessage()), e);
+        catch (JsonProcessingException e) {
+            throw new StoreException(format("Cannot write %s: %s", file, e.getOriginalMessage()), e);
         }
-        finally {
-            if (temporary != null) {
-                try {
-                    Files.deleteIfExists(temporary);
-                }
-                catch (IOException ignored) {
-                    // the move succeeded or the original error is more useful
-                }
-            }
+        catch (UncheckedIOException e) {
+            throw new StoreException(e.getMessage(), e);
         }
     }
 }

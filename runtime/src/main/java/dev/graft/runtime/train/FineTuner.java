@@ -13,6 +13,7 @@ import dev.graft.runtime.data.DataSplit;
 import dev.graft.runtime.data.Example;
 import dev.graft.runtime.data.PaddedBatch;
 import dev.graft.runtime.loader.Models;
+import dev.graft.runtime.io.AtomicFiles;
 import dev.graft.runtime.recipe.RecipeWriter;
 import dev.graft.runtime.recipe.TrainingSection;
 import dev.graft.runtime.report.MetricsLog;
@@ -26,7 +27,6 @@ import dev.graft.runtime.task.TaskType;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -431,23 +431,7 @@ public final class FineTuner {
                 throw new IllegalStateException(e);
             }
         }
-        writeAtomically(folder.resolve(RunFolder.PREDICTIONS), lines.toString());
-    }
-
-    static void writeAtomically(Path file, String text) {
-        try {
-            Path temporary = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".tmp");
-            try {
-                Files.write(temporary, text.getBytes(StandardCharsets.UTF_8));
-                Files.move(temporary, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            }
-            finally {
-                Files.deleteIfExists(temporary);
-            }
-        }
-        catch (IOException e) {
-            throw new UncheckedIOException(format("cannot write %s: %s", file, RunFolder.describe(e)), e);
-        }
+        AtomicFiles.write(folder.resolve(RunFolder.PREDICTIONS), lines.toString());
     }
 
     private static long[] toLongs(int[] values) {
