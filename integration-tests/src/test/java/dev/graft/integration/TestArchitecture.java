@@ -4,6 +4,7 @@ import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
+import ai.djl.ndarray.NDArray;
 import com.tngtech.archunit.core.domain.JavaAnnotation;
 import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaModifier;
@@ -68,6 +69,15 @@ final class TestArchitecture {
             .that().resideInAPackage("dev.graft.runtime..")
             .should().dependOnClassesThat().resideInAnyPackage("dev.graft.plugin..", "dev.graft.tck..")
             .because("the runtime knows methods only through the SPI");
+
+    @ArchTest
+    static final ArchRule MODEL_CODE_MULTIPLIES_BY_CONSTANTS_THROUGH_SCALARS = noClasses()
+            .that().resideInAnyPackage("dev.graft.runtime.model..", "dev.graft.runtime.site..", "dev.graft.runtime.task..", "dev.graft.plugin..")
+            .should().callMethod(NDArray.class, "mul", Number.class)
+            .orShould().callMethod(NDArray.class, "div", Number.class)
+            .orShould().callMethod(NDArray.class, "pow", Number.class)
+            .because("DJL frees the Java buffer of a Number operand while autograd still reads it (dev.graft.spi.Scalars explains): "
+                    + "use Scalars.times and Scalars.dividedBy, or square()");
 
     @ArchTest
     static final ArchRule NO_CYCLES_BETWEEN_MODULES = slices()

@@ -20,6 +20,7 @@ import dev.graft.runtime.site.SiteAttachments;
 import dev.graft.runtime.site.SiteOps;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.ModelContext;
+import dev.graft.spi.Scalars;
 import dev.graft.spi.Site;
 
 import java.util.ArrayList;
@@ -213,7 +214,7 @@ public final class BertModel extends AbstractBlock implements TransformerModel {
             }
             NDArray positions = positions(scope, positionIds, batch, sequence, promptLength, prefixLength);
             NDArray hidden = embeddings.forward(parameterStore, words, tokenTypes, positions, training);
-            NDArray maskBias = mask.neg().add(1f).mul(MASKED).reshape(batch, 1, 1, promptLength + sequence);
+            NDArray maskBias = Scalars.times(mask.neg().add(1f), MASKED).reshape(batch, 1, 1, promptLength + sequence);
             for (BertLayer layer : layers) {
                 try (NDManager layerScope = Scopes.open(hidden, List.of(maskBias), List.of(layer))) {
                     hidden = layerScope.ret(layer.forward(parameterStore, hidden, maskBias, training));

@@ -14,6 +14,7 @@ import dev.graft.runtime.site.SiteAttachments;
 import dev.graft.runtime.site.SiteOps;
 import dev.graft.spi.AttentionSite;
 import dev.graft.spi.LinearSite;
+import dev.graft.spi.Scalars;
 
 /**
  * BERT's bidirectional self-attention ({@code BertSelfAttention}): {@code softmax(q·kᵀ / sqrt(d) + mask)·v} over
@@ -60,7 +61,7 @@ final class BertSelfAttention extends AbstractBlock {
             values = NDArrays.concat(new NDList(Casts.toType(prefix.get(1), values.getDataType()), values), 2);
             bias = NDArrays.concat(new NDList(x.getManager().zeros(new Shape(batch, 1, 1, prefixLength)), maskBias), 3);
         }
-        NDArray scores = queries.matMul(keys.transpose(0, 1, 3, 2)).div((float) Math.sqrt(headDim));
+        NDArray scores = Scalars.dividedBy(queries.matMul(keys.transpose(0, 1, 3, 2)), (float) Math.sqrt(headDim));
         NDArray probabilities = Casts.toType(Casts.toType(scores, DataType.FLOAT32).add(bias).softmax(-1), queries.getDataType());
         return probabilities.matMul(values).transpose(0, 2, 1, 3).reshape(batch, sequence, (long) heads * headDim);
     }

@@ -15,6 +15,7 @@ import dev.graft.runtime.site.SiteAttachments;
 import dev.graft.runtime.site.SiteOps;
 import dev.graft.spi.AttentionSite;
 import dev.graft.spi.LinearSite;
+import dev.graft.spi.Scalars;
 
 /**
  * Llama self-attention with grouped-query attention and rotary embeddings, as Hugging Face's eager attention:
@@ -72,7 +73,7 @@ final class LlamaAttention extends AbstractBlock {
             key = key.repeat(1, repeats);
             value = value.repeat(1, repeats);
         }
-        NDArray scores = query.matMul(key.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(headDim)));
+        NDArray scores = Scalars.times(query.matMul(key.transpose(0, 1, 3, 2)), (float) (1.0 / Math.sqrt(headDim)));
         NDArray masked = Casts.toType(scores, DataType.FLOAT32).add(maskBias(x.getManager(), attentionMask, sequence, prefixLength));
         NDArray probabilities = Casts.toType(masked.softmax(-1), query.getDataType());
         NDArray context = probabilities.matMul(value).transpose(0, 2, 1, 3).reshape(batch, sequence, (long) heads * headDim);
@@ -95,7 +96,7 @@ final class LlamaAttention extends AbstractBlock {
         NDArray keyIndex = manager.arange(0f, (float) keys).reshape(1, keys);
         NDArray causal = keyIndex.lte(queryIndex).toType(DataType.FLOAT32, false).expandDims(0).expandDims(0);
         NDArray allowed = causal.mul(keyMask.reshape(batch, 1, 1, keys));
-        return allowed.neg().add(1f).mul(MASKED);
+        return Scalars.times(allowed.neg().add(1f), MASKED);
     }
 
     @Override

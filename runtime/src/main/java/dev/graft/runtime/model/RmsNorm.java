@@ -31,7 +31,7 @@ final class RmsNorm extends AbstractBlock {
         NDArray w = parameterStore.getValue(weight, x.getDevice(), training);
         DataType inputType = x.getDataType();
         NDArray x32 = Casts.toType(x, DataType.FLOAT32);
-        NDArray variance = x32.pow(2).mean(new int[] {-1}, true);
+        NDArray variance = x32.square().mean(new int[] {-1}, true);
         NDArray normed = Casts.toType(x32.div(variance.add(eps).sqrt()), inputType);
         return normed.mul(w);
     }

@@ -17,6 +17,7 @@ import dev.graft.spi.AdditiveLinearModule;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.MergeableLinearModule;
+import dev.graft.spi.Scalars;
 import dev.graft.spi.ScalingLinearModule;
 import dev.graft.spi.WeightTransformModule;
 
@@ -247,7 +248,7 @@ public final class LinearSiteBlock extends AbstractBlock {
                 AdditiveLinearModule additive = (AdditiveLinearModule) attachment.module();
                 NDArray delta = additive.delta(parameterStore, adapterInput, training);
                 NDArray gate = gates.get(index);
-                y = y.add(Casts.toType(gate == null ? delta.mul(additive.scaling()) : delta.mul(gate), outputType));
+                y = y.add(Casts.toType(gate == null ? Scalars.times(delta, additive.scaling()) : delta.mul(gate), outputType));
             }
         }
         return y;

@@ -10,6 +10,7 @@ import ai.djl.training.ParameterStore;
 import dev.graft.spi.PrefixKeyValues;
 import dev.graft.spi.PrefixModule;
 import dev.graft.spi.PromptModule;
+import dev.graft.spi.Scalars;
 import dev.graft.spi.SublayerModule;
 
 import java.util.ArrayList;
@@ -34,7 +35,7 @@ public final class SiteOps {
                 NDArray delta = module.delta(parameterStore, sublayerInput, sublayerOutput, training);
                 NDArray scaled = attachment.gate().isPresent()
                         ? delta.mul(attachment.gate().get().value(parameterStore, sublayerOutput, training))
-                        : delta.mul(module.scaling());
+                        : Scalars.times(delta, module.scaling());
                 result = result.add(scaled);
             }
             return scope.ret(result);

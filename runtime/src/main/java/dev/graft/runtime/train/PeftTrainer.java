@@ -16,6 +16,7 @@ import ai.djl.util.Pair;
 import dev.graft.runtime.compose.PeftModel;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
+import dev.graft.spi.Scalars;
 import dev.graft.spi.TrainingContext;
 import dev.graft.spi.TrainingEvent;
 
@@ -104,7 +105,7 @@ public final class PeftTrainer implements AutoCloseable {
             NDArray loss = objective.loss(new ParameterStore(scope, false), inputs, labels, true);
             lossValue = loss.getFloat();
             if (Float.isFinite(lossValue)) {
-                collector.backward(weight == 1f ? loss : loss.mul(weight));
+                collector.backward(weight == 1f ? loss : Scalars.times(loss, weight));
             }
         }
         pendingSamples += Math.toIntExact(anchor.getShape().get(0));

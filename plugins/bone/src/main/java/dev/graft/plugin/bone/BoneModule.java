@@ -19,6 +19,7 @@ import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.MergeableLinearModule;
+import dev.graft.spi.Scalars;
 
 /**
  * Bone at one linear site, as PEFT's {@code BoneLinear} with {@code init_weights} true or false: one
@@ -120,7 +121,7 @@ public final class BoneModule extends LinearModuleBlock.Additive implements Merg
             NDArray delta = block.getArray().toType(DataType.FLOAT32, false).transpose()
                     .tile(new long[] {1, blocks})
                     .get(new NDIndex(":, :{}", site().inFeatures()));
-            NDArray updated = weight.toType(DataType.FLOAT32, false).add(delta.mul(sign)).toType(weight.getDataType(), false);
+            NDArray updated = weight.toType(DataType.FLOAT32, false).add(Scalars.times(delta, sign)).toType(weight.getDataType(), false);
             return new LinearWeights(scope.ret(updated), weights.bias());
         }
     }

@@ -20,6 +20,7 @@ import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.LowRankModule;
 import dev.graft.spi.MergeableLinearModule;
+import dev.graft.spi.Scalars;
 
 /**
  * LoRA at one linear site, with Hugging Face PEFT's tensors and semantics: {@code lora_A.weight} of shape
@@ -208,7 +209,7 @@ public final class LoraModule extends LinearModuleBlock.Additive implements Merg
                 }
                 else {
                     scope.tempAttachAll(initialized(loraBBias));
-                    NDArray biasDelta = float32(loraBBias.getArray(), weight).mul(factor);
+                    NDArray biasDelta = Scalars.times(float32(loraBBias.getArray(), weight), factor);
                     mergedBias = float32(bias, weight).add(biasDelta).toType(bias.getDataType(), false);
                 }
                 scope.ret(mergedBias);

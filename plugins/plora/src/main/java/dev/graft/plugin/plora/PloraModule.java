@@ -18,6 +18,7 @@ import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.MergeableLinearModule;
 
+import dev.graft.spi.Scalars;
 import java.util.List;
 
 /**
@@ -150,7 +151,7 @@ public final class PloraModule extends LinearModuleBlock.Additive implements Mer
             }
             else {
                 scope.tempAttachAll(up);
-                overwrite(up, up.toType(DataType.FLOAT32, true).mul(momentum));
+                overwrite(up, Scalars.times(up.toType(DataType.FLOAT32, true), momentum));
             }
         }
     }
