@@ -16,11 +16,15 @@ import dev.graft.runtime.format.Dtype;
 import dev.graft.runtime.format.SafetensorsFile;
 import dev.graft.runtime.format.SafetensorsWriter;
 import dev.graft.runtime.loader.LoadedModel;
+import dev.graft.runtime.model.BertModel;
 import dev.graft.runtime.plugin.MethodRegistry;
+import dev.graft.runtime.task.Pooling;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.ArgGroup;
@@ -28,6 +32,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -52,6 +57,11 @@ public final class ForwardCommand implements Callable<Integer> {
 
     @Option(names = "--output", paramLabel = "FILE", required = true, description = "The safetensors file to write.")
     private Path output;
+
+    @Option(names = "--pooling", paramLabel = "MODE", defaultValue = "none",
+            description = "Encoders: also write sentence_embedding (batch, hidden), L2-normalised: mean (over the real tokens; what sentence-transformers "
+                    + "returns for all-MiniLM-L6-v2), cls or pooler. Default: ${DEFAULT-VALUE}.")
+    private String pooling;
 
     @Spec
     private CommandSpec spec;
@@ -82,21 +92,48 @@ public final class ForwardCommand implements Callable<Integer> {
                 model.merge(adapters);
             }
             NDList batch = inputs.file != null ? readInputs(inputs.file, manager) : tokenize(loaded, inputs.texts, manager);
+            Optional<Pooling> sentencePooling = sentencePooling(loaded);
             NDList outputs = model.forward(new ParameterStore(manager, false), batch, false);
-            List<String> names = "llama".equals(loaded.model().modelType()) ? List.of("logits") : List.of("last_hidden_state", "pooler_output");
+            List<String> names = new ArrayList<>("llama".equals(loaded.model().modelType()) ? List.of("logits") : List.of("last_hidden_state", "pooler_output"));
+            List<NDArray> arrays = new ArrayList<>(outputs.subList(0, Math.min(names.size(), outputs.size())));
+            names = names.subList(0, arrays.size());
+            if (sentencePooling.isPresent()) {
+                NDArray pooled = sentencePooling.get().pool(outputs, batch.get(1)).toType(DataType.FLOAT32, false);
+                names.add("sentence_embedding");
+                arrays.add(pooled.div(pooled.norm(new int[] {1}, true).maximum(1e-12f)));
+            }
             SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
-            int written = Math.min(names.size(), outputs.size());
-            for (int index = 0; index < written; index++) {
-                writer.add(names.get(index), outputs.get(index).toType(DataType.FLOAT32, false), Dtype.F32);
+            for (int index = 0; index < arrays.size(); index++) {
+                writer.add(names.get(index), arrays.get(index).toType(DataType.FLOAT32, false), Dtype.F32);
             }
             writer.write(output);
             PrintWriter out = spec.commandLine().getOut();
-            for (int index = 0; index < written; index++) {
-                out.println(format("%s %s -> %s", names.get(index), outputs.get(index).getShape(), output));
+            for (int index = 0; index < arrays.size(); index++) {
+                out.println(format("%s %s -> %s", names.get(index), arrays.get(index).getShape(), output));
             }
             out.flush();
         }
         return 0;
+    }
+
+    /** The pooling of {@code --pooling}, checked against the model before anything runs. */
+    private Optional<Pooling> sentencePooling(LoadedModel loaded) {
+        if (pooling.equals("none")) {
+            return Optional.empty();
+        }
+        if (!(loaded.model() instanceof BertModel)) {
+            throw new ParameterException(spec.commandLine(), format("--pooling makes a sentence embedding of an encoder; %s is a %s decoder: leave --pooling out",
+                    modelOptions.model(), loaded.model().modelType()));
+        }
+        if (pooling.equals("auto") || !List.of("mean", "cls", "pooler").contains(pooling)) {
+            throw new ParameterException(spec.commandLine(), format("--pooling '%s' is not known; use none, mean, cls or pooler", pooling));
+        }
+        try {
+            return Optional.of(Pooling.resolve(pooling, ((BertModel) loaded.model()).config().addPoolingLayer()));
+        }
+        catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage().replace("task.pooling", "--pooling"), e);
+        }
     }
 
     private static NDList readInputs(Path file, NDManager manager) {
@@ -129,9 +166,11 @@ public final class ForwardCommand implements Callable<Integer> {
         for (int row = 0; row < encodings.length; row++) {
             long[] rowIds = encodings[row].getIds();
             long[] rowTypes = encodings[row].getTypeIds();
+            // a tokenizer.json with a padding section pads the batch itself: its attention mask says which ids are real
+            long[] rowMask = encodings[row].getAttentionMask();
             for (int column = 0; column < rowIds.length; column++) {
                 ids[row][column] = rowIds[column];
-                mask[row][column] = 1;
+                mask[row][column] = rowMask[column];
                 types[row][column] = rowTypes[column];
             }
         }

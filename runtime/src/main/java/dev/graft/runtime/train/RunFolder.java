@@ -85,7 +85,7 @@ public final class RunFolder {
         if (Files.isDirectory(root) && !isEmpty(root)) {
             if (!overwrite) {
                 throw new IllegalArgumentException(format("output folder %s is not empty; choose another with --output, continue the run there with "
-                        + "'graft train --resume %s', or set output.overwrite: true to replace it", root, root));
+                        + "'graft train --resume %s', or pass --overwrite (output.overwrite: true) to replace it", root, root));
             }
             for (String entry : RUN_ENTRIES) {
                 deleteRecursively(root.resolve(entry));

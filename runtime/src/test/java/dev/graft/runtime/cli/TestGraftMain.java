@@ -140,6 +140,43 @@ final class TestGraftMain {
         assertThat(odd.err()).startsWith("graft tiny-llama: --heads (3) must divide --hidden (64).");
     }
 
+    @Test
+    void testForwardWritesTheMeanPooledNormalisedSentenceEmbedding() {
+        Path batched = folder.resolve("batched.safetensors");
+        Result result = run(Optional.empty(), "forward", "--model", "minilm", "--text", "hello world", "--text", "a somewhat longer sentence than that",
+                "--pooling", "mean", "--output", batched.toString());
+        assertThat(result.exitCode()).as(result.err()).isZero();
+        assertThat(result.out()).contains("sentence_embedding (2, 384) -> " + batched);
+        try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager();
+                dev.graft.runtime.format.SafetensorsFile file = dev.graft.runtime.format.SafetensorsFile.open(batched)) {
+            float[] embeddings = file.load("sentence_embedding", manager).toFloatArray();
+            String[] texts = {"hello world", "a somewhat longer sentence than that"};
+            for (int row = 0; row < 2; row++) {
+                // the same text alone has no padding: the mean over all of its tokens, normalised, independently of the mask code
+                Path single = folder.resolve("single" + row + ".safetensors");
+                assertThat(run(Optional.empty(), "forward", "--model", "minilm", "--text", texts[row], "--output", single.toString()).exitCode()).isZero();
+                try (dev.graft.runtime.format.SafetensorsFile alone = dev.graft.runtime.format.SafetensorsFile.open(single)) {
+                    ai.djl.ndarray.NDArray hidden = alone.load("last_hidden_state", manager);
+                    float[] mean = hidden.mean(new int[] {1}).toFloatArray();
+                    double norm = 0;
+                    for (float value : mean) {
+                        norm += value * value;
+                    }
+                    norm = Math.sqrt(norm);
+                    double embeddingNorm = 0;
+                    for (int column = 0; column < 384; column++) {
+                        assertThat((double) embeddings[row * 384 + column]).as("row %d column %d", row, column).isCloseTo(mean[column] / norm, org.assertj.core.api.Assertions.within(1e-5));
+                        embeddingNorm += embeddings[row * 384 + column] * embeddings[row * 384 + column];
+                    }
+                    assertThat(Math.sqrt(embeddingNorm)).isCloseTo(1.0, org.assertj.core.api.Assertions.within(1e-6));
+                }
+            }
+        }
+        Result pooler = run(Optional.empty(), "forward", "--model", "minilm", "--text", "x", "--pooling", "pooler", "--output", folder.resolve("p.safetensors").toString());
+        assertThat(pooler.exitCode()).isEqualTo(2);
+        assertThat(pooler.err()).startsWith("graft forward: --pooling is pooler, but this model has no pooler (pooler.dense); use mean or cls.");
+    }
+
     private static Result run(Optional<Path> graftHome, String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
