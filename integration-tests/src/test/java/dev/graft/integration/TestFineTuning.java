@@ -99,6 +99,27 @@ final class TestFineTuning {
     }
 
     @Test
+    void testQuickstartComparesWithBothBaselinesAndWritesTheReport() throws IOException {
+        String recipe = Files.readString(examples.resolve("quickstart.yaml"))
+                .replace("train: data/spam-assassin/train.jsonl", "train: " + examples.resolve("data/spam-assassin/train.jsonl"))
+                .replace("validation: data/spam-assassin/validation.jsonl", "validation: " + smallValidation);
+        assertThat(recipe).contains("validation: " + smallValidation);
+        Path small = Files.writeString(scratch.resolve("quickstart-small.yaml"), recipe);
+        Path output = scratch.resolve("quickstart");
+        Result result = graft("quickstart", "--recipe", small.toString(), "--max-steps", "2", "--output", output.toString());
+        assertThat(result.exitCode()).as(result.err()).isZero();
+        assertThat(result.out()).contains("Validation results (" + smallValidation + "):")
+                .containsPattern("gated lora \\+ adapter \\+ prefix +\\d\\.\\d{4} +\\d\\.\\d{4} +\\d\\.\\d{4}")
+                .containsPattern("frozen encoder, head only +\\d\\.\\d{4}")
+                // 8 ham and 8 spam; the training data's majority is ham: accuracy 0.5, macro-F1 (2/3 + 0) / 2
+                .contains("majority class (ham)                -    0.5000    0.3333")
+                .contains("training: 2 steps at ");
+        assertThat(output.resolve("report.md")).content().contains("frozen encoder, head only").contains("![training](training.png)");
+        assertThat(output.resolve("baselines/head-only/adapter")).isDirectory();
+        assertThat(output.resolve("adapter/lowrank/adapter_config.json")).content().contains("\"graft_composition\" : \"gated\"");
+    }
+
+    @Test
     void testPredictionsMergedUnmergedAndFromTrainingAgree() throws IOException {
         Path run = scratch.resolve("predict-run");
         Result trained = graft("train", examples.resolve("lora.yaml").toString(), "--max-steps", "3", "--batch-size", "4", "--learning-rate", "5e-3",
