@@ -80,6 +80,12 @@ final class TestArchitecture {
                     + "use Scalars.times and Scalars.dividedBy, or square()");
 
     @ArchTest
+    static final ArchRule VALUES_ARE_COPIED_INSIDE_PYTORCH = noClasses()
+            .that().resideInAPackage("dev.graft..")
+            .should().callMethod(NDArray.class, "set", java.nio.Buffer.class)
+            .because("NDArray.set(Buffer) aliases a Java buffer and makes libtorch print its 'silent wrong result' warning: use dev.graft.spi.ArrayValues.copy");
+
+    @ArchTest
     static final ArchRule NO_CYCLES_BETWEEN_MODULES = slices()
             .matching("dev.graft.(*)..")
             .should().beFreeOfCycles();

@@ -120,7 +120,7 @@ final class TestFineTuning {
     }
 
     @Test
-    void testPredictionsMergedUnmergedAndFromTrainingAgree() throws IOException {
+    void testPredictionsMergedUnmergedAndFromTrainingAgree() throws Exception {
         Path run = scratch.resolve("predict-run");
         Result trained = graft("train", examples.resolve("lora.yaml").toString(), "--max-steps", "3", "--batch-size", "4", "--learning-rate", "5e-3",
                 "--validation", smallValidation.toString(), "--output", run.toString());
@@ -147,6 +147,16 @@ final class TestFineTuning {
                 assertThat(fromTraining.get(index).get("probabilities").get(name).asDouble()).isCloseTo(probability, within(1e-4));
             }
         }
+        // as a user runs it: the launcher, one line of output per text, and nothing from libtorch on standard error
+        Process predict = launcher("predict", "--adapter", run.toString(), "--text", "Win a FREE cruise now").redirectOutput(scratch.resolve("predict.out").toFile())
+                .redirectError(scratch.resolve("predict.err").toFile()).start();
+        predict.getOutputStream().close();
+        assertThat(predict.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        String launchedErr = Files.readString(scratch.resolve("predict.err"));
+        assertThat(predict.exitValue()).as(launchedErr).isZero();
+        assertThat(Files.readString(scratch.resolve("predict.out"))).startsWith("{\"text\":\"Win a FREE cruise now\",\"label\":");
+        assertThat(launchedErr).doesNotContain("Warning").doesNotContain("AutoNonVariableTypeMode");
+
         Result evaluated = graft("evaluate", "--adapter", run.toString(), "--data", smallValidation.toString());
         assertThat(evaluated.exitCode()).as(evaluated.err()).isZero();
         JsonNode kept = jsonLines(run.resolve("metrics.jsonl")).stream().filter(line -> line.get("split").asText().equals("validation")).reduce((a, b) -> b).orElseThrow();
@@ -170,13 +180,10 @@ final class TestFineTuning {
         assertThat(reference.exitCode()).as(reference.err()).isZero();
 
         Path killed = scratch.resolve("killed");
-        ProcessBuilder builder = new ProcessBuilder(distribution.resolve("bin/graft").toString(), "train", recipe.toString(), "--output", killed.toString())
+        Process child = launcher("train", recipe.toString(), "--output", killed.toString())
                 .redirectOutput(scratch.resolve("child.out").toFile())
-                .redirectError(scratch.resolve("child.err").toFile());
-        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
-        builder.environment().put("DJL_CACHE_DIR", Optional.ofNullable(System.getenv("DJL_CACHE_DIR")).orElse(scratch.resolve("djl-cache").toString()));
-        builder.environment().remove("GRAFT_OPTS");
-        Process child = builder.start();
+                .redirectError(scratch.resolve("child.err").toFile())
+                .start();
         child.getOutputStream().close();
         Path firstCheckpoint = killed.resolve("checkpoints/step-000010");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
@@ -229,6 +236,17 @@ final class TestFineTuning {
         Result data = graft("train", examples.resolve("lora.yaml").toString(), "--train", broken.toString(), "--output", scratch.resolve("broken-run").toString());
         assertThat(data.exitCode()).isEqualTo(2);
         assertThat(data.err().strip()).hasLineCount(1).contains(broken + " line 2: field 'label' is missing");
+    }
+
+    /** {@code bin/graft} with {@code args}, as a child process with this JVM's Java and the build's PyTorch cache. */
+    private static ProcessBuilder launcher(String... args) {
+        List<String> command = new ArrayList<>(List.of(distribution.resolve("bin/graft").toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        builder.environment().put("DJL_CACHE_DIR", Optional.ofNullable(System.getenv("DJL_CACHE_DIR")).orElse(scratch.resolve("djl-cache").toString()));
+        builder.environment().remove("GRAFT_OPTS");
+        return builder;
     }
 
     private static List<JsonNode> jsonLines(Path file) throws IOException {

@@ -57,10 +57,7 @@ public final class CheckpointSupport {
             }
         }
         for (Map.Entry<String, Parameter> entry : parameters.entrySet()) {
-            NDArray target = entry.getValue().getArray();
-            try (NDArray converted = state.get(entry.getKey()).toType(target.getDataType(), true)) {
-                target.set(converted.toByteBuffer());
-            }
+            ArrayValues.copy(entry.getValue().getArray(), state.get(entry.getKey()));
         }
     }
 }

@@ -14,6 +14,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.graft.spi.AdditiveLinearModule;
+import dev.graft.spi.ArrayValues;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.MergeableLinearModule;
@@ -116,9 +117,7 @@ public final class LinearSiteBlock extends AbstractBlock {
         if (!target.getShape().equals(source.getShape())) {
             throw new IllegalArgumentException(format("%s.%s: cannot replace shape %s with %s", site.name(), what, target.getShape(), source.getShape()));
         }
-        try (NDArray converted = source.toType(target.getDataType(), true)) {
-            target.set(converted.toByteBuffer());
-        }
+        ArrayValues.copy(target, source);
     }
 
     /**

@@ -4,11 +4,11 @@ import static java.lang.String.format;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.site.Gate;
+import dev.graft.spi.ArrayValues;
 import dev.graft.spi.Site;
 
 import java.util.ArrayList;
@@ -134,7 +134,7 @@ public final class AdapterState {
             adapter.attachments().get(entry.getKey()).module().loadState(entry.getValue());
         }
         adapter.instance().loadSharedState(shared);
-        gates.forEach((parameter, array) -> parameter.getArray().set(array.toType(DataType.FLOAT32, false).toByteBuffer()));
+        gates.forEach((parameter, array) -> ArrayValues.copy(parameter.getArray(), array));
     }
 
     private static void splitGates(Adapter adapter, String modulePrefix, Map<String, NDArray> remaining, Map<Parameter, NDArray> gates,

@@ -17,6 +17,7 @@ import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
 
+import dev.graft.spi.ArrayValues;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -121,7 +122,7 @@ public final class ClassificationHead extends AbstractBlock {
                 throw new IllegalArgumentException(format("%s has shape %s, but a head for %d labels over width %d needs %s",
                         entry.getKey(), saved.getShape(), labels.size(), hiddenSize, entry.getValue().getShape()));
             }
-            entry.getValue().set(saved.toType(DataType.FLOAT32, false).toByteBuffer());
+            ArrayValues.copy(entry.getValue(), saved);
         }
     }
 

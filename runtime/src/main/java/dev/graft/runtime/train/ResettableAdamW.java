@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.optimizer.Optimizer;
 
+import dev.graft.spi.ArrayValues;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -128,8 +129,8 @@ public final class ResettableAdamW extends Optimizer {
         reset(parameterId);
         NDArray mean = weight.zerosLike();
         NDArray variance = weight.zerosLike();
-        mean.set(state.mean().toType(weight.getDataType(), false).toByteBuffer());
-        variance.set(state.variance().toType(weight.getDataType(), false).toByteBuffer());
+        ArrayValues.copy(mean, state.mean());
+        ArrayValues.copy(variance, state.variance());
         means.put(parameterId, mean);
         variances.put(parameterId, variance);
         steps.put(parameterId, state.step());

@@ -12,6 +12,7 @@ import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.format.SafetensorsFile;
 import dev.graft.runtime.format.SafetensorsWriter;
 import dev.graft.runtime.site.LinearSiteBlock;
+import dev.graft.spi.ArrayValues;
 import dev.graft.spi.LinearWeights;
 
 import java.io.IOException;
@@ -139,7 +140,7 @@ public final class TrainingCheckpoint {
                 if (!saved.getShape().equals(target.getShape())) {
                     throw new IllegalStateException(format("checkpoint tensor %s has shape %s, the run's has %s", entry.getKey(), saved.getShape(), target.getShape()));
                 }
-                target.set(saved.toByteBuffer());
+                ArrayValues.copy(target, saved);
                 Integer step = state.optimizerSteps().get(entry.getKey());
                 if (step != null) {
                     optimizer.restore(entry.getValue().getId(), target, new ResettableAdamW.State(

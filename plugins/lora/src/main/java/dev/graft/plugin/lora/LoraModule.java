@@ -15,6 +15,7 @@ import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.training.initializer.UniformInitializer;
+import dev.graft.spi.ArrayValues;
 import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
@@ -129,9 +130,7 @@ public final class LoraModule extends LinearModuleBlock.Additive implements Merg
         if (!target.getShape().equals(source.getShape())) {
             throw new IllegalArgumentException(format("LoRA at %s: %s must have shape %s, got %s", site().name(), parameter.getName(), target.getShape(), source.getShape()));
         }
-        try (NDArray converted = source.toType(target.getDataType(), true)) {
-            target.set(converted.toByteBuffer());
-        }
+        ArrayValues.copy(target, source);
     }
 
     /** {@code α/r}, or {@code α/√r} with rsLoRA, for this site's rank and alpha. */

@@ -13,6 +13,7 @@ import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.UniformInitializer;
+import dev.graft.spi.ArrayValues;
 import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
@@ -157,9 +158,7 @@ public final class PloraModule extends LinearModuleBlock.Additive implements Mer
     }
 
     private static void overwrite(NDArray target, NDArray source) {
-        try (NDArray converted = source.toType(target.getDataType(), true)) {
-            target.set(converted.toByteBuffer());
-        }
+        ArrayValues.copy(target, source);
     }
 
     private float kaimingBound() {
