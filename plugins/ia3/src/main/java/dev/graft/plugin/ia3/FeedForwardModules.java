@@ -3,6 +3,8 @@ package dev.graft.plugin.ia3;
 import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
+import dev.graft.spi.PeftNames;
+
 import java.util.List;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
@@ -11,7 +13,8 @@ import java.util.regex.PatternSyntaxException;
  * Which targeted modules IA³ treats as feed-forward (scaling their input rather than their output), by PEFT's
  * rule ({@code IA3Model._check_target_module_feedforward}): a list matches a module whose full name ends with one
  * of its entries (a plain suffix test, so {@code down_proj} matches {@code model.layers.0.mlp.down_proj}); a
- * string is a regular expression that must match the full module name.
+ * string is a (Python) regular expression that must match the full module name, compiled by the SPI's
+ * {@link PeftNames} as everywhere else a PEFT expression is read.
  */
 public final class FeedForwardModules {
     private final List<String> suffixes;
@@ -35,7 +38,7 @@ public final class FeedForwardModules {
     public static FeedForwardModules ofPattern(String regex) {
         requireNonNull(regex, "regex is null");
         try {
-            return new FeedForwardModules(null, Pattern.compile(regex));
+            return new FeedForwardModules(null, PeftNames.compile(regex));
         }
         catch (PatternSyntaxException e) {
             throw new IllegalArgumentException(format("feedforward_modules '%s' is not a regular expression: %s", regex, e.getDescription()), e);

@@ -31,6 +31,8 @@ final class TestFeedForwardModules {
         assertThat(modules.matches("model.layers.12.mlp.down_proj")).isTrue();
         assertThat(modules.matches("prefix.model.layers.12.mlp.down_proj")).isFalse();
         assertThat(FeedForwardModules.ofPattern("down_proj").matches("model.layers.0.mlp.down_proj")).isFalse();
+        // a Python named group, as a PEFT config may hold it: the same expression reads the same in target_modules
+        assertThat(FeedForwardModules.ofPattern("model\\.layers\\.(?P<index>\\d+)\\.mlp\\.down_proj").matches("model.layers.3.mlp.down_proj")).isTrue();
         assertThatThrownBy(() -> FeedForwardModules.ofPattern("mlp.(down")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("mlp.(down");
     }
 

@@ -2,6 +2,8 @@ package dev.graft.plugin.lora;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.graft.spi.PeftNames;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -14,8 +16,8 @@ import java.util.regex.Pattern;
  * order given and the first key {@code k} for which the regular expression {@code (.*\.)?(k)$} matches the module
  * name from its start wins. A key therefore matches the whole name or a suffix that starts right after a dot:
  * {@code v_proj} matches {@code model.layers.0.self_attn.v_proj} but {@code proj} does not, and a key may itself be
- * a regular expression such as {@code layers\.0\.self_attn\.q_proj}. Keys use Java regular-expression syntax, which
- * agrees with Python's for the patterns module names need.
+ * a regular expression such as {@code layers\.0\.self_attn\.q_proj}. Keys are Python regular expressions, compiled by
+ * the SPI's {@link PeftNames} as everywhere else a PEFT expression is read.
  */
 final class ModulePatterns {
     private final List<Rule> rules;
@@ -42,16 +44,14 @@ final class ModulePatterns {
      * @throws java.util.regex.PatternSyntaxException if {@code key} is not a valid regular expression
      */
     static Pattern compile(String key) {
-        requireNonNull(key, "key is null");
-        return Pattern.compile("(.*\\.)?(" + key + ")$");
+        return PeftNames.patternKey(key);
     }
 
     /** The value of the first key that matches {@code moduleName}, or empty when none does. */
     Optional<Double> lookup(String moduleName) {
         requireNonNull(moduleName, "moduleName is null");
         for (Rule rule : rules) {
-            // Python's re.match anchors at the start only; the pattern's own '$' anchors the end.
-            if (rule.pattern().matcher(moduleName).lookingAt()) {
+            if (PeftNames.matchesPatternKey(rule.pattern(), moduleName)) {
                 return Optional.of(rule.value());
             }
         }
