@@ -1,7 +1,6 @@
 package dev.graft.runtime.store;
 
 import static java.lang.String.format;
-import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

@@ -23,7 +23,6 @@ import dev.graft.runtime.train.PeftTrainer;
 import dev.graft.runtime.train.ResettableAdamW;
 import dev.graft.spi.TrainingEvent;
 
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
