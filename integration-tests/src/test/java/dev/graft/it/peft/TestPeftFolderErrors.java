@@ -61,10 +61,10 @@ final class TestPeftFolderErrors {
                         List.of("'" + loraA + "'", "(4, 64)", "(8, 64)")),
                 Arguments.of("LoRA tensor missing",
                         lora.withoutTensor(missing),
-                        List.of("'" + missing + "'", "missing", "(32, 8)")),
+                        List.of("'" + missing + "'", "expects", "not in the file", "(32, 8)")),
                 Arguments.of("LoRA tensor for a module the config does not target",
                         lora.withTensor(unexpected, PlainTensor.gaussian(random, 0, 0.05, 8, 64)),
-                        List.of(unexpected)),
+                        List.of("'" + unexpected + "'", "in the file", "no module of the adapter")),
                 Arguments.of("VeRA projection sized to another model",
                         vera.withTensor(PeftKeys.VERA_A, PlainTensor.gaussian(random, 0, 0.1, PeftScenarios.VERA_RANK, 64)),
                         List.of("'" + PeftKeys.VERA_A + "'", "(16, 64)", "(16, 128)")),
@@ -85,7 +85,7 @@ final class TestPeftFolderErrors {
                         List.of("'" + promptEmbeddings + "'", "(3, 32)", "(3, 64)")),
                 Arguments.of("Prompt-tuning folder without its tensor",
                         prompt.withoutTensor(promptEmbeddings),
-                        List.of("'" + promptEmbeddings + "'", "missing", "(3, 64)")));
+                        List.of("'" + promptEmbeddings + "'", "expects", "not in the file", "(3, 64)")));
     }
 
     @ParameterizedTest(name = "{0}")

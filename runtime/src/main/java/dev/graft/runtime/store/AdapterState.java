@@ -12,6 +12,7 @@ import dev.graft.spi.ArrayValues;
 import dev.graft.spi.Site;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -33,6 +34,9 @@ import org.slf4j.LoggerFactory;
  * ({@code base_model.model.<site>.graft_gate.weight}). Pure key mapping, no I/O.
  */
 public final class AdapterState {
+    /** How many keys an error lists before it counts the rest. */
+    private static final int LISTED = 3;
+
     /** PEFT's prefix of module keys. */
     public static final String MODULE_PREFIX = "base_model.model.";
     /** The tensor name of a gate's weight, relative to its site. */
@@ -116,25 +120,46 @@ public final class AdapterState {
             split(adapter, modulePrefix, remaining, perSite, shared, missing, misshapen, scratch);
         }
         splitGates(adapter, modulePrefix, remaining, gates, missing, misshapen);
-        if (!remaining.isEmpty()) {
-            throw new IllegalArgumentException(format("adapter '%s' (method %s) has no tensor for checkpoint keys %s",
-                    adapter.name(), adapter.descriptor().id(), new TreeSet<>(remaining.keySet())));
-        }
-        if (!missing.isEmpty()) {
-            List<String> keys = new ArrayList<>();
-            missing.forEach((key, shape) -> keys.add(format("'%s' (expected shape %s)", key, shape)));
-            throw new IllegalArgumentException(format("adapter '%s' (method %s): the checkpoint is missing key%s %s",
-                    adapter.name(), adapter.descriptor().id(), keys.size() == 1 ? "" : "s", String.join(", ", keys)));
+        if (!remaining.isEmpty() || !missing.isEmpty()) {
+            throw new IllegalArgumentException(mismatch(adapter, remaining.keySet(), missing));
         }
         if (!misshapen.isEmpty()) {
             throw new IllegalArgumentException(format("adapter '%s' (method %s): %s; the checkpoint and the adapter's configuration disagree",
-                    adapter.name(), adapter.descriptor().id(), String.join("; ", misshapen.values())));
+                    adapter.name(), adapter.descriptor().id(), listed(misshapen.values(), "; ")));
         }
         for (Map.Entry<Site, Map<String, NDArray>> entry : perSite.entrySet()) {
             adapter.attachments().get(entry.getKey()).module().loadState(entry.getValue());
         }
         adapter.instance().loadSharedState(shared);
         gates.forEach((parameter, array) -> ArrayValues.copy(parameter.getArray(), array));
+    }
+
+    /**
+     * Names both sides of a key mismatch: the keys in the file that no module of the adapter takes, and the keys the
+     * adapter expects that the file lacks (with their shapes), the first few of each and a count.
+     */
+    private static String mismatch(Adapter adapter, Collection<String> unexpected, Map<String, Shape> missing) {
+        List<String> parts = new ArrayList<>();
+        if (!unexpected.isEmpty()) {
+            parts.add(format("%d key%s in the file match%s no module of the adapter: %s", unexpected.size(), unexpected.size() == 1 ? "" : "s",
+                    unexpected.size() == 1 ? "es" : "", listed(new TreeSet<>(unexpected).stream().map(key -> "'" + key + "'").toList(), ", ")));
+        }
+        if (!missing.isEmpty()) {
+            List<String> keys = new ArrayList<>();
+            missing.forEach((key, shape) -> keys.add(format("'%s' (shape %s)", key, shape)));
+            parts.add(format("%d key%s the adapter expects %s not in the file: %s", keys.size(), keys.size() == 1 ? "" : "s",
+                    keys.size() == 1 ? "is" : "are", listed(keys, ", ")));
+        }
+        return format("adapter '%s' (method %s): the checkpoint does not fit the adapter's configuration: %s. Check target_modules (and "
+                + "layers_to_transform) in adapter_config.json against the keys in adapter_model.safetensors",
+                adapter.name(), adapter.descriptor().id(), String.join("; ", parts));
+    }
+
+    /** The first {@value #LISTED} items joined, then "and N more" when there are more. */
+    static String listed(Collection<String> items, String separator) {
+        List<String> shown = items.stream().limit(LISTED).toList();
+        String joined = String.join(separator, shown);
+        return items.size() > LISTED ? format("%s and %d more", joined, items.size() - LISTED) : joined;
     }
 
     private static void splitGates(Adapter adapter, String modulePrefix, Map<String, NDArray> remaining, Map<Parameter, NDArray> gates,

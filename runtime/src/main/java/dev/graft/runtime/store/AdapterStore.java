@@ -282,7 +282,9 @@ public final class AdapterStore {
             return JSON.readValue(configFile.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
         }
         catch (JsonProcessingException e) {
-            throw new StoreException(format("%s is not valid JSON: %s", configFile, e.getOriginalMessage()), e);
+            throw new StoreException(e.getLocation() == null
+                    ? format("%s is not valid JSON: %s", configFile, e.getOriginalMessage())
+                    : format("%s is not valid JSON at line %d, column %d: %s", configFile, e.getLocation().getLineNr(), e.getLocation().getColumnNr(), e.getOriginalMessage()), e);
         }
         catch (IOException e) {
             throw new StoreException(format("Cannot read %s: %s", configFile, e.getMessage()), e);

@@ -126,7 +126,7 @@ final class TestAdapterStore {
                 .isInstanceOf(StoreException.class).hasMessageContaining("no loaded method has peft_type LORA");
         Files.writeString(directory.resolve(AdapterStore.CONFIG_FILE), "{\"peft_type\": ");
         assertThatThrownBy(() -> AdapterStore.load(model, directory, "default", METHODS))
-                .isInstanceOf(StoreException.class).hasMessageContaining("is not valid JSON");
+                .isInstanceOf(StoreException.class).hasMessageContaining("adapter_config.json is not valid JSON at line 1, column 15: ");
 
         PeftModel source = model();
         source.addAdapter(new AdapterSpec("default", Map.of(), TargetRules.fromConfig(Map.of("target_modules", List.of("v_proj"))), Composition.SUM), new ShiftMethod());
@@ -135,7 +135,11 @@ final class TestAdapterStore {
                 Files.readString(directory.resolve(AdapterStore.CONFIG_FILE)).replace("\"v_proj\"", "\"q_proj\""));
         assertThatThrownBy(() -> AdapterStore.load(model, directory, "default", METHODS))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("has no tensor for checkpoint keys [base_model.model.model.layers.0.self_attn.v_proj.shift");
+                .hasMessageStartingWith("adapter 'default' (method shift): the checkpoint does not fit the adapter's configuration: "
+                        + "2 keys in the file match no module of the adapter: 'base_model.model.model.layers.0.self_attn.v_proj.shift', "
+                        + "'base_model.model.model.layers.1.self_attn.v_proj.shift'; "
+                        + "2 keys the adapter expects are not in the file: 'base_model.model.model.layers.0.self_attn.q_proj.shift' (shape (64)), "
+                        + "'base_model.model.model.layers.1.self_attn.q_proj.shift' (shape (64)). Check target_modules");
         assertThat(model.adapters()).isEmpty();
     }
 
@@ -156,8 +160,16 @@ final class TestAdapterStore {
         SafetensorsWriter.write(weights, new LinkedHashMap<>(), Map.of("format", "pt"));
         assertThatThrownBy(() -> AdapterStore.load(model, directory, "default", METHODS))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("adapter 'default' (method shift): the checkpoint is missing key '" + key + "' (expected shape (32))");
+                .hasMessage("adapter 'default' (method shift): the checkpoint does not fit the adapter's configuration: 1 key the adapter expects is not "
+                        + "in the file: '" + key + "' (shape (32)). Check target_modules (and layers_to_transform) in adapter_config.json against the keys in "
+                        + "adapter_model.safetensors");
         assertThat(model.adapters()).isEmpty();
+    }
+
+    @Test
+    void testLongKeyListsShowTheFirstFewAndACount() {
+        assertThat(AdapterState.listed(List.of("'a'", "'b'"), ", ")).isEqualTo("'a', 'b'");
+        assertThat(AdapterState.listed(List.of("'a'", "'b'", "'c'", "'d'", "'e'"), "; ")).isEqualTo("'a'; 'b'; 'c' and 2 more");
     }
 
     @Test
