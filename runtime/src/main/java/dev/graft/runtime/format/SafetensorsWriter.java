@@ -186,7 +186,7 @@ public final class SafetensorsWriter {
                 throw new SafetensorsException(format("Cannot write %s: the file system cannot rename atomically, so the file could be left half-written", file), e);
             }
             if (e instanceof IOException) {
-                throw new SafetensorsException(format("Cannot write safetensors file %s: %s", file, e), e);
+                throw new SafetensorsException(format("Cannot write safetensors file %s: %s", file, dev.graft.runtime.io.IoErrors.describe((IOException) e)), e);
             }
             if (e instanceof SafetensorsException) {
                 throw new SafetensorsException(format("Cannot write safetensors file %s: %s", file, e.getMessage()), e);

@@ -33,7 +33,7 @@ public final class AtomicFiles {
             }
         }
         catch (IOException e) {
-            throw new UncheckedIOException(format("Cannot write %s: %s", file, e.getMessage()), e);
+            throw new UncheckedIOException(format("Cannot write %s: %s", file, IoErrors.describe(e)), e);
         }
         finally {
             if (temporary != null) {
