@@ -41,10 +41,17 @@ import picocli.CommandLine.Spec;
  * {@code logits} for a decoder, {@code last_hidden_state} and (where the model has a pooler) {@code pooler_output}
  * for an encoder.
  */
-@Command(name = "forward", mixinStandardHelpOptions = true, description = "Runs a model, with PEFT adapters, on token ids or text and saves the outputs.")
+@Command(name = "forward", mixinStandardHelpOptions = true, description = "Runs a model, with PEFT adapters, on token ids or text and saves the outputs.",
+        footer = {"", "Examples:",
+                "  graft forward --model minilm --text \"hello world\" --pooling mean --output embeddings.safetensors",
+                "  graft tiny-llama --output tiny && graft forward --model tiny --text \"Once upon a time\" --output logits.safetensors",
+                "  graft forward --model path/to/llama --adapter path/to/peft-adapter --input ids.safetensors --output logits.safetensors"})
 public final class ForwardCommand implements Callable<Integer> {
     @Mixin
     private PluginOptions pluginOptions;
+
+    @Option(names = "--model", paramLabel = ModelOptions.MODEL_LABEL, required = true, description = ModelOptions.MODEL_DESCRIPTION)
+    private String model;
 
     @Mixin
     private ModelOptions modelOptions;
@@ -83,9 +90,12 @@ public final class ForwardCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        modelOptions.requireModel(spec);
+        if (inputs.texts != null) {
+            TextInputs.requireNonBlank(spec, inputs.texts);
+        }
+        OutputTarget.checkFile(spec, output);
         try (NDManager manager = NDManager.newBaseManager();
-                LoadedModel loaded = modelOptions.loadModel(manager)) {
+                LoadedModel loaded = modelOptions.load(model, manager)) {
             PeftModel model = new PeftModel(loaded.model());
             List<String> adapters = modelOptions.loadAdapters(model, registry);
             if (merge) {
@@ -123,7 +133,7 @@ public final class ForwardCommand implements Callable<Integer> {
         }
         if (!(loaded.model() instanceof BertModel)) {
             throw new ParameterException(spec.commandLine(), format("--pooling makes a sentence embedding of an encoder; %s is a %s decoder: leave --pooling out",
-                    modelOptions.model(), loaded.model().modelType()));
+                    model, loaded.model().modelType()));
         }
         if (pooling.equals("auto") || !List.of("mean", "cls", "pooler").contains(pooling)) {
             throw new ParameterException(spec.commandLine(), format("--pooling '%s' is not known; use none, mean, cls or pooler", pooling));

@@ -13,12 +13,15 @@ import java.io.PrintWriter;
 import java.nio.charset.Charset;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 import picocli.CommandLine;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
  * The {@code graft} command-line entry point.
@@ -65,6 +68,7 @@ public final class GraftMain {
         commandLine.setOut(out);
         commandLine.setErr(err);
         commandLine.setParameterExceptionHandler(GraftMain::reportBadInput);
+        describeExitCodes(commandLine);
         commandLine.setExecutionExceptionHandler((exception, failed, parseResult) -> {
             failed.getErr().println(format("%s: %s", failed.getCommandSpec().qualifiedName(), describe(exception)));
             return isBadInput(exception) ? EXIT_BAD_INPUT : EXIT_FAILURE;
@@ -120,12 +124,46 @@ public final class GraftMain {
         return directories;
     }
 
+    /** Lists the exit codes at the end of every command's {@code --help}. */
+    private static void describeExitCodes(CommandLine commandLine) {
+        Map<String, String> exitCodes = new LinkedHashMap<>();
+        exitCodes.put("0", "Success.");
+        exitCodes.put(String.valueOf(EXIT_FAILURE), "The command failed while working (the message says why).");
+        exitCodes.put(String.valueOf(EXIT_BAD_INPUT), "Bad input: an unknown or missing option, a bad recipe, data file, adapter folder or value.");
+        commandLine.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(exitCodes);
+        for (CommandLine subcommand : commandLine.getSubcommands().values()) {
+            describeExitCodes(subcommand);
+        }
+    }
+
+    /**
+     * One line for a usage error. An unknown option is named first, with picocli's nearest option, even where a
+     * required option is then missing too (a misspelt {@code --outptu} is the reason {@code --output} is missing).
+     */
     private static int reportBadInput(ParameterException exception, String[] args) {
         CommandLine command = exception.getCommandLine();
+        String message = exception.getMessage();
+        List<String> unmatched = command.getUnmatchedArguments();
+        if (!(exception instanceof UnmatchedArgumentException) && !unmatched.isEmpty()) {
+            message = describeUnmatched(new UnmatchedArgumentException(command, unmatched));
+        }
+        else if (exception instanceof UnmatchedArgumentException) {
+            message = describeUnmatched((UnmatchedArgumentException) exception);
+        }
         command.getErr().println(format(
-                "%s: %s. Run '%s --help' for usage.",
-                command.getCommandSpec().qualifiedName(), exception.getMessage(), command.getCommandSpec().qualifiedName()));
+                "%s: %s%s Run '%s --help' for usage.",
+                command.getCommandSpec().qualifiedName(), message, message.endsWith("?") ? "" : ".", command.getCommandSpec().qualifiedName()));
         return EXIT_BAD_INPUT;
+    }
+
+    private static String describeUnmatched(UnmatchedArgumentException exception) {
+        String unknown = exception.getUnmatched().get(0);
+        List<String> suggestions = exception.getSuggestions();
+        String kind = unknown.startsWith("-") ? "Unknown option" : "Unexpected argument";
+        if (suggestions.isEmpty()) {
+            return format("%s: '%s'", kind, unknown);
+        }
+        return format("%s: '%s'. Did you mean '%s'?", kind, unknown, suggestions.get(0));
     }
 
     /**

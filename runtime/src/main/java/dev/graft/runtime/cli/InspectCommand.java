@@ -16,6 +16,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -28,21 +29,34 @@ import picocli.CommandLine.Spec;
  * composition, site kind, site, tensor shapes) and PEFT's line
  * {@code trainable params: X || all params: Y || trainable%: Z}.
  */
-@Command(name = "inspect", mixinStandardHelpOptions = true, description = "Shows which adapters attach where, and the trainable parameter count.")
+@Command(name = "inspect", mixinStandardHelpOptions = true, description = "Shows which adapters attach where, and the trainable parameter count.",
+        footer = {"", "Examples:",
+                "  graft inspect --recipe examples/quickstart.yaml",
+                "  graft inspect --model minilm --adapter runs/quickstart/adapter"})
 public final class InspectCommand implements Callable<Integer> {
     @Mixin
     private PluginOptions pluginOptions;
 
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    private Source source;
+
     @Mixin
     private ModelOptions modelOptions;
-
-    @Option(names = "--recipe", paramLabel = "FILE", description = "A YAML/JSON recipe naming the model and the adapters to attach (instead of --model/--adapter).")
-    private Path recipe;
 
     @Spec
     private CommandSpec spec;
 
     private MethodRegistry registry;
+
+    /** Either a model (with {@code --adapter} folders) or a recipe. */
+    static final class Source {
+        @Option(names = "--model", paramLabel = ModelOptions.MODEL_LABEL, required = true, description = ModelOptions.MODEL_DESCRIPTION)
+        private String model;
+
+        @Option(names = "--recipe", paramLabel = "FILE", required = true,
+                description = "A YAML/JSON recipe naming the model and the adapters to attach (instead of --model/--adapter).")
+        private Path recipe;
+    }
 
     @Inject
     void setRuntime(MethodRegistry registry) {
@@ -51,14 +65,11 @@ public final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (recipe != null && (modelOptions.model() != null || !modelOptions.adapterDirectories().isEmpty())) {
+        if (source.recipe != null && !modelOptions.adapterDirectories().isEmpty()) {
             throw new ParameterException(spec.commandLine(), "give either --recipe or --model/--adapter, not both");
         }
-        if (recipe == null) {
-            modelOptions.requireModel(spec);
-        }
-        Recipe parsed = recipe == null ? null : Recipe.read(recipe);
-        String modelName = parsed == null ? modelOptions.model() : parsed.model();
+        Recipe parsed = source.recipe == null ? null : Recipe.read(source.recipe);
+        String modelName = parsed == null ? source.model : parsed.model();
         try (NDManager manager = NDManager.newBaseManager();
                 LoadedModel loaded = modelOptions.load(modelName, manager)) {
             PeftModel model = new PeftModel(loaded.model());

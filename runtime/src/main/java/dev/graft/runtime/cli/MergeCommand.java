@@ -40,12 +40,18 @@ import picocli.CommandLine.Spec;
  * weights are first combined like PEFT's {@code add_weighted_adapter} ({@code --combination}, default {@code cat},
  * which is exact). Methods that cannot merge (prefix, prompt, bottleneck adapters, gated adapters) are refused.
  */
-@Command(name = "merge", mixinStandardHelpOptions = true, description = "Merges PEFT adapters into a model and saves it as a Hugging Face checkpoint.")
+@Command(name = "merge", mixinStandardHelpOptions = true, description = "Merges PEFT adapters into a model and saves it as a Hugging Face checkpoint.",
+        footer = {"", "Examples:",
+                "  graft merge --model path/to/llama --adapter path/to/peft-adapter --output merged-llama",
+                "  graft merge --model path/to/llama --adapter a --adapter b --weight 0.7 --weight 0.3 --combination svd --svd-rank 8 --output merged"})
 public final class MergeCommand implements Callable<Integer> {
     private static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json");
 
     @Mixin
     private PluginOptions pluginOptions;
+
+    @Option(names = "--model", paramLabel = "DIR", required = true, description = "The Hugging Face model folder (config.json, safetensors) to merge into.")
+    private String model;
 
     @Mixin
     private ModelOptions modelOptions;
@@ -57,7 +63,8 @@ public final class MergeCommand implements Callable<Integer> {
             description = "How several adapters are combined: cat (exact), linear (equal ranks) or svd. Default: ${DEFAULT-VALUE}.")
     private String combination;
 
-    @Option(names = "--svd-rank", paramLabel = "R", defaultValue = "0", description = "The rank of an svd combination.")
+    @Option(names = "--svd-rank", paramLabel = "R", defaultValue = "0",
+            description = "The rank of the combined adapter; required with --combination svd (a whole number > 0), not used otherwise.")
     private int svdRank;
 
     @Option(names = "--output", paramLabel = "DIR", required = true, description = "A new (or empty) folder for the merged checkpoint.")
@@ -75,8 +82,7 @@ public final class MergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        modelOptions.requireModel(spec);
-        Path modelDirectory = modelOptions.modelDirectory().orElseThrow(() -> new ParameterException(spec.commandLine(),
+        Path modelDirectory = ModelOptions.modelDirectory(model).orElseThrow(() -> new ParameterException(spec.commandLine(),
                 "merge needs a model folder with config.json to export; the bundled minilm has none"));
         if (!"float32".equals(modelOptions.precision())) {
             throw new ParameterException(spec.commandLine(), "merge computes in float32 and exports in the checkpoint's own precision; drop --precision");
@@ -95,6 +101,10 @@ public final class MergeCommand implements Callable<Integer> {
         catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), format("unknown --combination '%s'; use cat, linear or svd", combination));
         }
+        if (type == WeightedCombination.Type.SVD && svdRank <= 0) {
+            throw new ParameterException(spec.commandLine(), format("--combination svd needs --svd-rank R, the rank of the combined adapter (a whole number > 0); got %d", svdRank));
+        }
+        OutputTarget.checkFolder(spec, output);
         Map<String, Object> config = new ObjectMapper().readValue(modelDirectory.resolve("config.json").toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
         Dtype dtype = storedDtype(modelDirectory);
         List<Path> extraFiles = new ArrayList<>();
@@ -104,7 +114,7 @@ public final class MergeCommand implements Callable<Integer> {
             }
         }
         try (NDManager manager = NDManager.newBaseManager();
-                LoadedModel loaded = modelOptions.loadModel(manager)) {
+                LoadedModel loaded = modelOptions.load(model, manager)) {
             PeftModel model = new PeftModel(loaded.model());
             List<String> adapters = modelOptions.loadAdapters(model, registry);
             List<String> toMerge = adapters;

@@ -21,22 +21,22 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 
 /**
- * The {@code --model DIR|minilm} and {@code --adapter DIR} options shared by {@code forward}, {@code merge} and
- * {@code inspect}, and loading them: the model through {@link ModelLoader} (or the bundled all-MiniLM-L6-v2),
- * each adapter folder through {@link AdapterStore}, its method chosen by {@code peft_type} in the registry.
+ * The {@code --adapter DIR} and {@code --precision} options shared by {@code forward}, {@code merge} and
+ * {@code inspect}, and loading what they name: the model of the command's own {@code --model} (required by
+ * {@code forward} and {@code merge}, an alternative to {@code --recipe} in {@code inspect}) through {@link ModelLoader}
+ * (or the bundled all-MiniLM-L6-v2), each adapter folder through {@link AdapterStore}, its method chosen by
+ * {@code peft_type} in the registry.
  */
 public final class ModelOptions {
     /** The name that selects the bundled all-MiniLM-L6-v2. */
     public static final String MINILM = "minilm";
-
-    @Option(names = "--model", paramLabel = "DIR|minilm",
-            description = "A Hugging Face model folder (config.json, safetensors, tokenizer.json), or 'minilm' for the bundled all-MiniLM-L6-v2.")
-    private String model;
+    /** The {@code --model} option's value label. */
+    static final String MODEL_LABEL = "DIR|minilm";
+    /** The {@code --model} option's help text. */
+    static final String MODEL_DESCRIPTION = "A Hugging Face model folder (config.json, safetensors, tokenizer.json), or 'minilm' for the bundled all-MiniLM-L6-v2.";
 
     @Option(names = "--adapter", paramLabel = "DIR",
             description = "A PEFT adapter folder (adapter_config.json + adapter_model.safetensors), or a folder of them (PEFT's multi-adapter layout). Repeatable.")
@@ -52,31 +52,14 @@ public final class ModelOptions {
         return precision;
     }
 
-    /** The model argument as given. */
-    public String model() {
-        return model;
-    }
-
     /** The adapter folders, in order. */
     public List<Path> adapterDirectories() {
         return List.copyOf(adapters);
     }
 
-    /** The model folder, or empty for {@code minilm} or when no {@code --model} was given. */
-    public java.util.Optional<Path> modelDirectory() {
-        return model == null || MINILM.equals(model) ? java.util.Optional.empty() : java.util.Optional.of(Path.of(model));
-    }
-
-    /** Throws picocli's usage error when {@code --model} is missing. */
-    void requireModel(CommandSpec spec) {
-        if (model == null) {
-            throw new ParameterException(spec.commandLine(), "Missing required option: '--model=DIR|minilm'");
-        }
-    }
-
-    /** Loads the model into {@code manager}. */
-    LoadedModel loadModel(NDManager manager) {
-        return load(model, manager);
+    /** The model folder {@code model} names, or empty for {@code minilm}. */
+    static java.util.Optional<Path> modelDirectory(String model) {
+        return MINILM.equals(model) ? java.util.Optional.empty() : java.util.Optional.of(Path.of(model));
     }
 
     /** Loads {@code model} (a folder, or {@code minilm}) into {@code manager} in the {@code --precision} asked for. */

@@ -27,7 +27,6 @@ import dev.graft.runtime.train.TrainedModel;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -100,8 +99,11 @@ public final class PredictCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (output != null && Files.isDirectory(output)) {
-            throw new IllegalArgumentException(format("--output %s is a folder; give a file name, e.g. %s", output, output.resolve("predictions.jsonl")));
+        if (inputs.texts != null) {
+            TextInputs.requireNonBlank(spec, inputs.texts);
+        }
+        if (output != null) {
+            OutputTarget.checkFile(spec, output);
         }
         try (TrainedModel trained = dataOptions.open(registry)) {
             DataSection settings = dataOptions.settings(trained);

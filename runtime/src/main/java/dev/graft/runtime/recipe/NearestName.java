@@ -5,11 +5,11 @@ import java.util.Locale;
 import java.util.Optional;
 
 /** The valid name nearest to a misspelt one, by Levenshtein distance, offered only when it is close. */
-final class NearestName {
+public final class NearestName {
     private NearestName() {}
 
     /** The candidate nearest to {@code name}, when its distance is at most max(2, length / 3). */
-    static Optional<String> of(String name, Collection<String> candidates) {
+    public static Optional<String> of(String name, Collection<String> candidates) {
         String best = null;
         int bestDistance = Integer.MAX_VALUE;
         for (String candidate : candidates) {

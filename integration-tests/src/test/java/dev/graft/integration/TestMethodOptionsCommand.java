@@ -1,0 +1,50 @@
+package dev.graft.integration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.graft.runtime.cli.GraftMain;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+import org.junit.jupiter.api.Test;
+
+/** {@code graft methods ID} on the distribution's plugins: one method's options, types, defaults and descriptions. */
+final class TestMethodOptionsCommand {
+    private static final Path DISTRIBUTION = Path.of(System.getProperty("graft.distribution", "../runtime/distribution/target/graft")).toAbsolutePath().normalize();
+
+    @Test
+    void testMethodsWithAnIdListsItsOptionsAndDefaults() {
+        Result result = graft("methods", "lora");
+
+        assertThat(result.exitCode()).as(result.err()).isZero();
+        List<String> lines = result.out().lines().toList();
+        assertThat(lines.get(0)).startsWith("lora 0.1.0 (peft_type LORA, SPI ");
+        assertThat(lines.get(1)).startsWith("attaches to: linear; merges into the base weights: yes; loaded from ");
+        assertThat(lines).contains("default target_modules: bert query, value; llama q_proj, v_proj; roberta query, value");
+        assertThat(lines).anySatisfy(line -> assertThat(line).matches("OPTION +TYPE +DEFAULT +DESCRIPTION"));
+        assertThat(lines).anySatisfy(line -> assertThat(line).matches("r +integer +8 +The rank r of lora_A.*"));
+        assertThat(lines).anySatisfy(line -> assertThat(line).matches("init_lora_weights +true\\|false\\|\"gaussian\" +true +.*"));
+        assertThat(lines).anySatisfy(line -> assertThat(line).startsWith("lora_bias "));
+    }
+
+    @Test
+    void testAnUnknownIdIsBadInputWithTheNearestId() {
+        Result result = graft("methods", "lroa");
+
+        assertThat(result.exitCode()).isEqualTo(2);
+        assertThat(result.err()).startsWith("graft methods: no method 'lroa' is loaded (did you mean 'lora'?); loaded: ").hasLineCount(1);
+    }
+
+    private static Result graft(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exitCode = GraftMain.run(List.of(args), Optional.of(DISTRIBUTION), new PrintWriter(out), new PrintWriter(err));
+        return new Result(exitCode, out.toString(), err.toString());
+    }
+
+    private record Result(int exitCode, String out, String err) {}
+}
