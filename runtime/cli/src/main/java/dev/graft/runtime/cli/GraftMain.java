@@ -6,6 +6,7 @@ import static java.util.Objects.requireNonNull;
 import com.google.inject.Guice;
 import com.google.inject.Injector;
 import com.google.inject.ProvisionException;
+import dev.graft.runtime.error.GraftException;
 import dev.graft.runtime.inject.GraftModule;
 import dev.graft.runtime.plugin.PluginConfiguration;
 
@@ -138,10 +139,7 @@ public final class GraftMain {
             cause = cause.getCause();
         }
         return cause instanceof IllegalArgumentException
-                || cause instanceof dev.graft.runtime.recipe.RecipeException
-                || cause instanceof dev.graft.runtime.data.DataException
-                || cause instanceof dev.graft.runtime.store.StoreException
-                || cause instanceof dev.graft.runtime.loader.ModelLoadException;
+                || (cause instanceof GraftException && ((GraftException) cause).isBadInput());
     }
 
     private static String describe(Exception exception) {

@@ -1,9 +1,11 @@
 package dev.graft.runtime.recipe;
 
+import dev.graft.runtime.error.GraftException;
+
 import java.util.Optional;
 
 /** A recipe cannot be read or applied; the message names the file or adapter and the problem. */
-public class RecipeException extends RuntimeException {
+public class RecipeException extends GraftException {
     private static final long serialVersionUID = 1L;
 
     private final String field;
@@ -13,12 +15,12 @@ public class RecipeException extends RuntimeException {
     }
 
     public RecipeException(String message, Throwable cause) {
-        super(message, cause);
+        super(Kind.BAD_INPUT, message, cause);
         this.field = null;
     }
 
     private RecipeException(String field, String message) {
-        super(message);
+        super(Kind.BAD_INPUT, message, null);
         this.field = field;
     }
 
