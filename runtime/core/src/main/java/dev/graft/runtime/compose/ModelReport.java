@@ -5,6 +5,7 @@ import static java.lang.String.format;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
+import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.runtime.site.Attachment;
 import dev.graft.spi.Site;
 
@@ -43,7 +44,11 @@ public final class ModelReport {
                 lines.add(format("%s  %s  %s  %s  %s  %s", adapter.name(), adapter.descriptor().id(), adapter.composition().name().toLowerCase(Locale.ROOT),
                         entry.getKey().kind().name().toLowerCase(Locale.ROOT), entry.getKey().name(), String.join(" ", tensors)));
             }
-            for (Map.Entry<String, Parameter> shared : adapter.instance().sharedParameters().entrySet()) {
+            Map<String, Parameter> sharedParameters;
+            try (ThreadContextClassLoader ignored = ThreadContextClassLoader.enter(adapter.method())) {
+                sharedParameters = adapter.instance().sharedParameters();
+            }
+            for (Map.Entry<String, Parameter> shared : sharedParameters.entrySet()) {
                 lines.add(format("%s  %s  shared  %s%s%s", adapter.name(), adapter.descriptor().id(), shared.getKey(),
                         shared.getValue().getArray().getShape(), shared.getValue().requiresGradient() ? "" : " (frozen)"));
             }

@@ -13,6 +13,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 import dev.graft.runtime.model.TransformerModel;
+import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.runtime.site.Attachment;
 import dev.graft.runtime.site.Gate;
 import dev.graft.runtime.site.LinearSiteBlock;
@@ -81,19 +82,45 @@ public final class PeftModel extends AbstractBlock {
 
     /**
      * Adds an adapter of {@code method}, active and trainable. Options are validated before any tensor is made.
+     * The steps, each a method below: {@link #validateOptions validate} the name and options, create the method
+     * instance, {@link #selectSites select the sites}, {@link #initialiseModules initialise} the shared
+     * parameters and one module per site, {@link #buildGates build the gates} of a gated composition, and
+     * {@link #register register} the modules at their sites. Every call into the plugin runs with the plugin's
+     * class loader as the thread context class loader.
      *
      * @throws IllegalArgumentException on a bad or duplicate name, bad options, or targets that match nothing
      */
     public Adapter addAdapter(AdapterSpec spec, PeftMethod method) {
         requireNonNull(spec, "spec is null");
         requireNonNull(method, "method is null");
-        MethodDescriptor descriptor = method.descriptor();
-        checkName(spec.name(), descriptor);
-        MethodOptions options = descriptor.options().validate(descriptor.id(), spec.options());
-        MethodInstance instance = method.create(options, base.context());
-        List<Site> sites = selectSites(spec, descriptor, instance);
-        instance.prepare(sites);
+        ClassLoader pluginClassLoader = ThreadContextClassLoader.classLoaderOf(method);
+        try (ThreadContextClassLoader ignored = new ThreadContextClassLoader(pluginClassLoader)) {
+            MethodDescriptor descriptor = method.descriptor();
+            MethodOptions options = validateOptions(spec, descriptor);
+            MethodInstance instance = method.create(options, base.context());
+            List<Site> sites = selectSites(spec, descriptor, instance);
+            InitialisedModules modules = initialiseModules(descriptor, instance, sites);
+            Map<Site, Gate> gates = buildGates(spec.composition(), sites);
+            return register(new Adapter(spec, method, descriptor, options, instance, spec.composition(),
+                    attachments(spec, descriptor, instance, modules, gates, pluginClassLoader), modules.trainableShared()));
+        }
+    }
 
+    /** Step 1: the adapter's name is free and valid, and its options are valid for the method. */
+    private MethodOptions validateOptions(AdapterSpec spec, MethodDescriptor descriptor) {
+        checkName(spec.name(), descriptor);
+        return descriptor.options().validate(descriptor.id(), spec.options());
+    }
+
+    /** The modules made for an adapter's sites, and its shared parameters that train. */
+    private record InitialisedModules(Map<Site, MethodModule> modules, List<Parameter> trainableShared) {}
+
+    /**
+     * Step 3: lets the instance prepare for its sites, initialises its shared parameters and asks it for one module
+     * per site, each initialised in float32.
+     */
+    private InitialisedModules initialiseModules(MethodDescriptor descriptor, MethodInstance instance, List<Site> sites) {
+        instance.prepare(sites);
         List<Parameter> trainableShared = new ArrayList<>();
         for (Map.Entry<String, Parameter> entry : instance.sharedParameters().entrySet()) {
             Parameter parameter = entry.getValue();
@@ -102,31 +129,58 @@ public final class PeftModel extends AbstractBlock {
                 trainableShared.add(parameter);
             }
         }
-        Map<Site, Attachment> attachments = new LinkedHashMap<>();
+        Map<Site, MethodModule> modules = new LinkedHashMap<>();
         for (Site site : sites) {
             MethodModule module = instance.attach(site);
             if (!module.site().equals(site)) {
                 throw new IllegalStateException(format("method '%s' returned a module for %s when asked for %s", descriptor.id(), module.site().name(), site.name()));
             }
             module.initialize(base.manager(), DataType.FLOAT32, exampleInput(site));
-            Gate gate = null;
-            if (spec.composition() == Composition.GATED) {
-                gate = new Gate(gateWidth(site));
-                gate.initialize(base.manager(), DataType.FLOAT32, exampleInput(site));
-            }
-            attachments.put(site, new Attachment(spec.name(), descriptor.id(), module, gate, List.copyOf(instance.sharedParameters().values())));
+            modules.put(site, module);
         }
-        for (Map.Entry<Site, Attachment> entry : attachments.entrySet()) {
+        return new InitialisedModules(modules, trainableShared);
+    }
+
+    /** Step 4: one runtime-owned gate per site under gated composition; none under sum. */
+    private Map<Site, Gate> buildGates(Composition composition, List<Site> sites) {
+        Map<Site, Gate> gates = new LinkedHashMap<>();
+        if (composition == Composition.GATED) {
+            for (Site site : sites) {
+                Gate gate = new Gate(gateWidth(site));
+                gate.initialize(base.manager(), DataType.FLOAT32, exampleInput(site));
+                gates.put(site, gate);
+            }
+        }
+        return gates;
+    }
+
+    private static Map<Site, Attachment> attachments(AdapterSpec spec, MethodDescriptor descriptor, MethodInstance instance, InitialisedModules modules,
+            Map<Site, Gate> gates, ClassLoader pluginClassLoader) {
+        List<Parameter> sharedParameters = List.copyOf(instance.sharedParameters().values());
+        Map<Site, Attachment> attachments = new LinkedHashMap<>();
+        for (Map.Entry<Site, MethodModule> entry : modules.modules().entrySet()) {
+            attachments.put(entry.getKey(), new Attachment(spec.name(), descriptor.id(), entry.getValue(), gates.get(entry.getKey()), sharedParameters, pluginClassLoader));
+        }
+        return attachments;
+    }
+
+    /**
+     * Step 5: attaches the modules at their sites, adds them, their gates and the shared parameters to the block
+     * tree, and makes the adapter known, active and trainable.
+     */
+    private Adapter register(Adapter adapter) {
+        String name = adapter.name();
+        for (Map.Entry<Site, Attachment> entry : adapter.attachments().entrySet()) {
             base.attachments(entry.getKey()).add(entry.getValue());
-            String blockName = spec.name() + "/" + entry.getKey().kind() + "/" + entry.getKey().name();
+            String blockName = name + "/" + entry.getKey().kind() + "/" + entry.getKey().name();
             adapterBlocks.add(blockName, entry.getValue().module());
             entry.getValue().gate().ifPresent(gate -> adapterBlocks.add(blockName + "/gate", gate));
         }
-        if (!instance.sharedParameters().isEmpty()) {
-            adapterBlocks.add(spec.name() + "/shared", new SharedParameters(instance.sharedParameters()));
+        Map<String, Parameter> shared = adapter.instance().sharedParameters();
+        if (!shared.isEmpty()) {
+            adapterBlocks.add(name + "/shared", new SharedParameters(shared));
         }
-        Adapter adapter = new Adapter(spec, method, descriptor, options, instance, spec.composition(), attachments, trainableShared);
-        adapters.put(spec.name(), adapter);
+        adapters.put(name, adapter);
         adapter.setTrainable(true);
         return adapter;
     }
@@ -145,6 +199,7 @@ public final class PeftModel extends AbstractBlock {
         }
     }
 
+    /** Step 2: the sites the adapter's targets select (PEFT's rules for linear sites) and the instance accepts. */
     private List<Site> selectSites(AdapterSpec spec, MethodDescriptor descriptor, MethodInstance instance) {
         List<Site> selected = new ArrayList<>();
         List<LinearSite> chosenLinear = List.of();
@@ -284,7 +339,9 @@ public final class PeftModel extends AbstractBlock {
         for (Parameter parameter : adapter.trainableParameters()) {
             parameter.close();
         }
-        adapter.instance().sharedParameters().values().forEach(Parameter::close);
+        try (ThreadContextClassLoader ignored = ThreadContextClassLoader.enter(adapter.method())) {
+            adapter.instance().sharedParameters().values().forEach(Parameter::close);
+        }
         adapters.remove(name);
     }
 
@@ -334,7 +391,9 @@ public final class PeftModel extends AbstractBlock {
         for (Adapter adapter : adapters.values()) {
             boolean training = adapter.isTrainable() && adapter.isActive() && !adapter.isMerged();
             if (event instanceof TrainingEvent.Save || training) {
-                adapter.instance().onEvent(event, context);
+                try (ThreadContextClassLoader ignored = ThreadContextClassLoader.enter(adapter.method())) {
+                    adapter.instance().onEvent(event, context);
+                }
             }
         }
     }

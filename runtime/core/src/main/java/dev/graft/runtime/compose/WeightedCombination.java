@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.runtime.site.Attachment;
 import dev.graft.runtime.targeting.ModulePatterns;
 import dev.graft.runtime.targeting.TargetRules;
@@ -17,6 +18,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * PEFT's {@code add_weighted_adapter} for any low-rank method ({@link LowRankModule}): combines adapters into a
@@ -76,7 +78,11 @@ public final class WeightedCombination {
             factors.put(site, combined);
             ranks.put(site.name(), combined[1].length);
         }
-        Map<String, Object> options = first.instance().optionsForRanks(ranks).orElseThrow(() -> new IllegalArgumentException(format(
+        Optional<Map<String, Object>> optionsForRanks;
+        try (ThreadContextClassLoader ignored = ThreadContextClassLoader.enter(first.method())) {
+            optionsForRanks = first.instance().optionsForRanks(ranks);
+        }
+        Map<String, Object> options = optionsForRanks.orElseThrow(() -> new IllegalArgumentException(format(
                 "method '%s' cannot express a combined adapter with ranks %s", first.descriptor().id(), ranks.values())));
         List<String> siteNames = new ArrayList<>(ranks.keySet());
         Adapter result = model.addAdapter(new AdapterSpec(newName, options, TargetRules.targeting(ModulePatterns.names(siteNames)), Composition.SUM), first.method());

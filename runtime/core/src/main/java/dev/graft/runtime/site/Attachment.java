@@ -2,6 +2,7 @@ package dev.graft.runtime.site;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.spi.MethodModule;
 
 import ai.djl.nn.Parameter;
@@ -19,6 +20,7 @@ public final class Attachment {
     private final MethodModule module;
     private final Gate gate;
     private final List<Parameter> sharedParameters;
+    private final ClassLoader classLoader;
     private boolean active = true;
     private boolean merged;
 
@@ -31,6 +33,15 @@ public final class Attachment {
      *        the module's own during forward and merge
      */
     public Attachment(String adapterName, String methodId, MethodModule module, Gate gate, List<Parameter> sharedParameters) {
+        this(adapterName, methodId, module, gate, sharedParameters, ThreadContextClassLoader.classLoaderOf(requireNonNull(module, "module is null")));
+    }
+
+    /**
+     * @param classLoader the class loader of the module's plugin: the thread context class loader whenever the
+     *        runtime calls the module
+     */
+    public Attachment(String adapterName, String methodId, MethodModule module, Gate gate, List<Parameter> sharedParameters, ClassLoader classLoader) {
+        this.classLoader = requireNonNull(classLoader, "classLoader is null");
         this.adapterName = requireNonNull(adapterName, "adapterName is null");
         this.methodId = requireNonNull(methodId, "methodId is null");
         this.module = requireNonNull(module, "module is null");
@@ -41,6 +52,19 @@ public final class Attachment {
     /** The adapter's shared parameters (empty for most methods). */
     public List<Parameter> sharedParameters() {
         return sharedParameters;
+    }
+
+    /** The class loader of the module's plugin. */
+    public ClassLoader classLoader() {
+        return classLoader;
+    }
+
+    /**
+     * Makes the module's plugin class loader the thread's context class loader until the returned object is
+     * closed: wrap every call into the module with it.
+     */
+    public ThreadContextClassLoader enterPlugin() {
+        return new ThreadContextClassLoader(classLoader);
     }
 
     public String adapterName() {

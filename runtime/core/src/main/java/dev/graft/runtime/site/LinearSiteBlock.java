@@ -13,6 +13,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.spi.AdditiveLinearModule;
 import dev.graft.spi.ArrayValues;
 import dev.graft.spi.LinearSite;
@@ -153,7 +154,8 @@ public final class LinearSiteBlock extends AbstractBlock {
     private void applyInFloat32(Attachment attachment, java.util.function.UnaryOperator<LinearWeights> operation) {
         NDArray current = weight.getArray();
         List<NDArray> others = bias == null ? List.of() : List.of(bias.getArray());
-        try (NDManager scope = Scopes.open(current, others, List.of(attachment.module()), attachment.sharedParameters())) {
+        try (NDManager scope = Scopes.open(current, others, List.of(attachment.module()), attachment.sharedParameters());
+                ThreadContextClassLoader ignored = attachment.enterPlugin()) {
             NDArray weight32 = current.toType(DataType.FLOAT32, true);
             NDArray bias32 = bias == null ? null : bias.getArray().toType(DataType.FLOAT32, true);
             replaceWeights(operation.apply(new LinearWeights(weight32, bias32)));
@@ -209,15 +211,20 @@ public final class LinearSiteBlock extends AbstractBlock {
             NDArray gate = gates.get(index);
             if (attachment.module() instanceof ScalingLinearModule) {
                 ScalingLinearModule scaling = (ScalingLinearModule) attachment.module();
-                if (scaling.side() == ScalingLinearModule.Side.INPUT) {
-                    input = input.mul(Casts.toType(gatedScale(scaling.scale(parameterStore, adapterInput, training), gate), x.getDataType()));
+                try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                    if (scaling.side() == ScalingLinearModule.Side.INPUT) {
+                        input = input.mul(Casts.toType(gatedScale(scaling.scale(parameterStore, adapterInput, training), gate), x.getDataType()));
+                    }
                 }
             }
             else if (attachment.module() instanceof WeightTransformModule) {
                 if (adapterWeight == null) {
                     adapterWeight = Casts.toType(w, ADAPTER_TYPE);
                 }
-                NDArray delta = Casts.toType(((WeightTransformModule) attachment.module()).weightDelta(parameterStore, adapterWeight, training), w.getDataType());
+                NDArray delta;
+                try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                    delta = Casts.toType(((WeightTransformModule) attachment.module()).weightDelta(parameterStore, adapterWeight, training), w.getDataType());
+                }
                 if (gate == null) {
                     effectiveWeight = effectiveWeight.add(delta);
                 }
@@ -236,8 +243,10 @@ public final class LinearSiteBlock extends AbstractBlock {
             Attachment attachment = live.get(index);
             if (attachment.module() instanceof ScalingLinearModule) {
                 ScalingLinearModule scaling = (ScalingLinearModule) attachment.module();
-                if (scaling.side() == ScalingLinearModule.Side.OUTPUT) {
-                    y = y.mul(Casts.toType(gatedScale(scaling.scale(parameterStore, adapterInput, training), gates.get(index)), outputType));
+                try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                    if (scaling.side() == ScalingLinearModule.Side.OUTPUT) {
+                        y = y.mul(Casts.toType(gatedScale(scaling.scale(parameterStore, adapterInput, training), gates.get(index)), outputType));
+                    }
                 }
             }
         }
@@ -245,9 +254,11 @@ public final class LinearSiteBlock extends AbstractBlock {
             Attachment attachment = live.get(index);
             if (attachment.module() instanceof AdditiveLinearModule) {
                 AdditiveLinearModule additive = (AdditiveLinearModule) attachment.module();
-                NDArray delta = additive.delta(parameterStore, adapterInput, training);
                 NDArray gate = gates.get(index);
-                y = y.add(Casts.toType(gate == null ? Scalars.times(delta, additive.scaling()) : delta.mul(gate), outputType));
+                try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                    NDArray delta = additive.delta(parameterStore, adapterInput, training);
+                    y = y.add(Casts.toType(gate == null ? Scalars.times(delta, additive.scaling()) : delta.mul(gate), outputType));
+                }
             }
         }
         return y;

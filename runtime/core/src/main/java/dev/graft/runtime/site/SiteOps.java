@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
+import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.spi.PrefixKeyValues;
 import dev.graft.spi.PrefixModule;
 import dev.graft.spi.PromptModule;
@@ -32,11 +33,13 @@ public final class SiteOps {
             NDArray result = sublayerOutput;
             for (Attachment attachment : live) {
                 SublayerModule module = (SublayerModule) attachment.module();
-                NDArray delta = module.delta(parameterStore, sublayerInput, sublayerOutput, training);
-                NDArray scaled = attachment.gate().isPresent()
-                        ? delta.mul(attachment.gate().get().value(parameterStore, sublayerOutput, training))
-                        : Scalars.times(delta, module.scaling());
-                result = result.add(scaled);
+                try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                    NDArray delta = module.delta(parameterStore, sublayerInput, sublayerOutput, training);
+                    NDArray scaled = attachment.gate().isPresent()
+                            ? delta.mul(attachment.gate().get().value(parameterStore, sublayerOutput, training))
+                            : Scalars.times(delta, module.scaling());
+                    result = result.add(scaled);
+                }
             }
             return scope.ret(result);
         }
@@ -46,7 +49,9 @@ public final class SiteOps {
     public static int prefixLength(SiteAttachments attachments) {
         int length = 0;
         for (Attachment attachment : attachments.live()) {
-            length += ((PrefixModule) attachment.module()).numVirtualTokens();
+            try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                length += ((PrefixModule) attachment.module()).numVirtualTokens();
+            }
         }
         return length;
     }
@@ -66,7 +71,10 @@ public final class SiteOps {
             NDList keys = new NDList();
             NDList values = new NDList();
             for (Attachment attachment : live) {
-                PrefixKeyValues keyValues = ((PrefixModule) attachment.module()).keyValues(parameterStore, attentionInput, training);
+                PrefixKeyValues keyValues;
+                try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                    keyValues = ((PrefixModule) attachment.module()).keyValues(parameterStore, attentionInput, training);
+                }
                 NDArray key = broadcastBatch(keyValues.keys(), batch);
                 NDArray value = broadcastBatch(keyValues.values(), batch);
                 if (attachment.gate().isPresent()) {
@@ -95,7 +103,10 @@ public final class SiteOps {
         try (NDManager scope = Scopes.open(embeddings, List.of(), blocks(live), sharedParameters(live))) {
             NDList parts = new NDList();
             for (Attachment attachment : live) {
-                NDArray tokens = broadcastBatch(((PromptModule) attachment.module()).virtualTokens(parameterStore, embeddings, training), batch);
+                NDArray tokens;
+                try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                    tokens = broadcastBatch(((PromptModule) attachment.module()).virtualTokens(parameterStore, embeddings, training), batch);
+                }
                 if (attachment.gate().isPresent()) {
                     tokens = tokens.mul(attachment.gate().get().value(parameterStore, embeddings, training));
                 }
@@ -110,7 +121,9 @@ public final class SiteOps {
     public static int promptLength(SiteAttachments attachments) {
         int length = 0;
         for (Attachment attachment : attachments.live()) {
-            length += ((PromptModule) attachment.module()).numVirtualTokens();
+            try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                length += ((PromptModule) attachment.module()).numVirtualTokens();
+            }
         }
         return length;
     }

@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import dev.graft.runtime.compose.Adapter;
+import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.runtime.site.Gate;
 import dev.graft.spi.ArrayValues;
 import dev.graft.spi.Site;
@@ -64,6 +65,12 @@ public final class AdapterState {
 
     /** Like {@link #collect(Adapter, NDManager)}, with module keys under {@code modulePrefix}. */
     public static Map<String, NDArray> collect(Adapter adapter, NDManager manager, String modulePrefix) {
+        try (ThreadContextClassLoader ignored = ThreadContextClassLoader.enter(adapter.method())) {
+            return collectInPlugin(adapter, manager, modulePrefix);
+        }
+    }
+
+    private static Map<String, NDArray> collectInPlugin(Adapter adapter, NDManager manager, String modulePrefix) {
         Map<String, NDArray> state = new LinkedHashMap<>();
         for (Map.Entry<Site, dev.graft.runtime.site.Attachment> entry : adapter.attachments().entrySet()) {
             entry.getValue().module().saveState(manager).forEach((tensor, array) -> put(state, moduleKey(modulePrefix, entry.getKey(), tensor), array));
@@ -106,6 +113,12 @@ public final class AdapterState {
      * loads with a warning, its gates as initialised.
      */
     public static void apply(Adapter adapter, Map<String, NDArray> state, String modulePrefix) {
+        try (ThreadContextClassLoader ignored = ThreadContextClassLoader.enter(adapter.method())) {
+            applyInPlugin(adapter, state, modulePrefix);
+        }
+    }
+
+    private static void applyInPlugin(Adapter adapter, Map<String, NDArray> state, String modulePrefix) {
         Map<String, NDArray> remaining = new LinkedHashMap<>(state);
         Map<Site, Map<String, NDArray>> perSite = new LinkedHashMap<>();
         Map<String, NDArray> shared = new LinkedHashMap<>();
