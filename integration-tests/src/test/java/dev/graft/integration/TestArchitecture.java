@@ -2,11 +2,15 @@ package dev.graft.integration;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDArray;
 import com.tngtech.archunit.core.domain.JavaAnnotation;
 import com.tngtech.archunit.core.domain.JavaClass;
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.domain.JavaModifier;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.junit.AnalyzeClasses;
@@ -20,9 +24,13 @@ import dev.graft.spi.PeftMethod;
 import java.util.Arrays;
 import java.util.Optional;
 
+import org.junit.jupiter.api.Test;
+
 /**
- * The dependency rules of DESIGN.md, over the main classes of every module on this module's class path
- * (spi, tck, runtime, plugins).
+ * The dependency rules of DESIGN.md and the module layout of the README, over the main classes of every module on
+ * this module's class path (spi, formats, core, tck, cli, plugins). Every rule fails when it matches no class
+ * ({@code archRule.failOnEmptyShould=true} in archunit.properties, and no rule allows an empty should), so a
+ * package renamed without its rule breaks the build instead of silently checking nothing.
  */
 @AnalyzeClasses(packages = "dev.graft", importOptions = {ImportOption.DoNotIncludeTests.class, TestArchitecture.DoNotIncludeTestJars.class})
 final class TestArchitecture {
@@ -35,6 +43,17 @@ final class TestArchitecture {
     }
 
     private static final String AUTO_SERVICE = "com.google.auto.service.AutoService";
+
+    /** graft-formats (runtime/formats). */
+    private static final String[] FORMATS_PACKAGES = {"dev.graft.runtime.format..", "dev.graft.runtime.onnx..", "dev.graft.runtime.error.."};
+    /** graft-runtime (runtime/core). */
+    private static final String[] CORE_PACKAGES = {
+        "dev.graft.runtime.plugin..", "dev.graft.runtime.io..", "dev.graft.runtime.targeting..", "dev.graft.runtime.data..",
+        "dev.graft.runtime.report..", "dev.graft.runtime.site..", "dev.graft.runtime.model..", "dev.graft.runtime.loader..",
+        "dev.graft.runtime.compose..", "dev.graft.runtime.task..", "dev.graft.runtime.recipe..", "dev.graft.runtime.train..",
+        "dev.graft.runtime.store.."};
+    /** graft-cli (runtime/cli). */
+    private static final String[] CLI_PACKAGES = {"dev.graft.runtime.cli..", "dev.graft.runtime.inject.."};
 
     @ArchTest
     static final ArchRule SPI_DEPENDS_ON_NOTHING_OF_OURS = noClasses()
@@ -54,15 +73,13 @@ final class TestArchitecture {
             .that().resideInAPackage("dev.graft.plugin..")
             .should().onlyDependOnClassesThat().resideInAnyPackage(
                     "dev.graft.plugin..", "dev.graft.spi..", "ai.djl..", "java..", "com.google.auto.service..")
-            .because("a plugin's class loader sees only the JDK, the SPI and DJL")
-            .allowEmptyShould(true);
+            .because("a plugin's class loader sees only the JDK, the SPI and DJL");
 
     @ArchTest
     static final ArchRule PLUGINS_DO_NOT_DEPEND_ON_EACH_OTHER = slices()
             .matching("dev.graft.plugin.(*)..")
             .should().notDependOnEachOther()
-            .because("every plugin has its own class loader; removing one must not break another")
-            .allowEmptyShould(true);
+            .because("every plugin has its own class loader; removing one must not break another");
 
     @ArchTest
     static final ArchRule RUNTIME_NAMES_NO_METHOD = noClasses()
@@ -85,6 +102,57 @@ final class TestArchitecture {
             .should().callMethod(NDArray.class, "set", java.nio.Buffer.class)
             .because("NDArray.set(Buffer) aliases a Java buffer and makes libtorch print its 'silent wrong result' warning: use dev.graft.spi.ArrayValues.copy");
 
+    /** The Maven modules as layers: which module's packages may use which (runtime/pom.xml lists them). */
+    @ArchTest
+    static final ArchRule MODULES_ARE_LAYERED = layeredArchitecture()
+            .consideringOnlyDependenciesInLayers()
+            .ensureAllClassesAreContainedInArchitecture()
+            .layer("spi").definedBy("dev.graft.spi..")
+            .layer("formats").definedBy(FORMATS_PACKAGES)
+            .layer("core").definedBy(CORE_PACKAGES)
+            .layer("tck").definedBy("dev.graft.tck..")
+            .layer("cli").definedBy(CLI_PACKAGES)
+            .layer("plugins").definedBy("dev.graft.plugin..")
+            .whereLayer("spi").mayOnlyAccessLayers("spi")
+            .whereLayer("formats").mayOnlyAccessLayers("formats")
+            .whereLayer("core").mayOnlyAccessLayers("spi", "formats", "core")
+            .whereLayer("tck").mayOnlyAccessLayers("spi", "core", "tck")
+            .whereLayer("cli").mayOnlyAccessLayers("spi", "formats", "core", "cli")
+            .whereLayer("plugins").mayOnlyAccessLayers("spi", "plugins")
+            .whereLayer("cli").mayNotBeAccessedByAnyLayer()
+            .whereLayer("tck").mayNotBeAccessedByAnyLayer()
+            .whereLayer("plugins").mayNotBeAccessedByAnyLayer()
+            .because("graft-formats depends on nothing of ours, the core never on the CLI, the TCK only on the SPI and the core, "
+                    + "plugins only on the SPI (the README's module diagram)");
+
+    @ArchTest
+    static final ArchRule TCK_USES_ONLY_THE_CORES_PUBLIC_PACKAGES = noClasses()
+            .that().resideInAPackage("dev.graft.tck..")
+            .should().dependOnClassesThat().resideInAnyPackage("dev.graft.runtime.plugin..", "dev.graft.runtime.loader..", "dev.graft.runtime.io..")
+            .because("the conformance kit drives a method the way a user does: a model, an adapter, a trainer and a store");
+
+    /**
+     * The core's packages in the order data flows through them (the README's diagram): a layer may use the layers
+     * before it, never one after it.
+     */
+    @ArchTest
+    static final ArchRule CORE_PACKAGES_FOLLOW_THE_DATA_FLOW = layeredArchitecture()
+            .consideringOnlyDependenciesInLayers()
+            .layer("foundations").definedBy("dev.graft.runtime.plugin..", "dev.graft.runtime.io..", "dev.graft.runtime.targeting..",
+                    "dev.graft.runtime.data..", "dev.graft.runtime.report..")
+            .layer("sites and models").definedBy("dev.graft.runtime.site..", "dev.graft.runtime.model..")
+            .layer("loading").definedBy("dev.graft.runtime.loader..")
+            .layer("composition").definedBy("dev.graft.runtime.compose..")
+            .layer("tasks, recipes, training and store").definedBy("dev.graft.runtime.task..", "dev.graft.runtime.recipe..",
+                    "dev.graft.runtime.train..", "dev.graft.runtime.store..")
+            .layer("front ends").definedBy("dev.graft.tck..", "dev.graft.runtime.cli..", "dev.graft.runtime.inject..")
+            .whereLayer("front ends").mayNotBeAccessedByAnyLayer()
+            .whereLayer("tasks, recipes, training and store").mayOnlyBeAccessedByLayers("front ends")
+            .whereLayer("composition").mayOnlyBeAccessedByLayers("tasks, recipes, training and store", "front ends")
+            .whereLayer("loading").mayOnlyBeAccessedByLayers("tasks, recipes, training and store", "front ends")
+            .whereLayer("sites and models").mayOnlyBeAccessedByLayers("loading", "composition", "tasks, recipes, training and store", "front ends")
+            .because("recipe, plugins and model flow through the registry and loader into composition, then PeftModel, then training, store and export");
+
     @ArchTest
     static final ArchRule NO_CYCLES_BETWEEN_MODULES = slices()
             .matching("dev.graft.(*)..")
@@ -101,10 +169,20 @@ final class TestArchitecture {
             .and().areNotInterfaces()
             .and().doNotHaveModifier(JavaModifier.ABSTRACT)
             .should(beAnnotatedWithAutoServiceFor(PeftMethod.class))
-            .because("providers are registered by the AutoService processor, never by a hand-written services file")
-            .allowEmptyShould(true);
+            .because("providers are registered by the AutoService processor, never by a hand-written services file");
 
     private TestArchitecture() {}
+
+    /** A rule whose package names match nothing fails instead of passing: a renamed package cannot switch a rule off. */
+    @Test
+    void testRuleOverAMisspelledPackageFails() {
+        JavaClasses classes = new ClassFileImporter().importPackages("dev.graft.runtime.format");
+        ArchRule misspelled = noClasses().that().resideInAPackage("dev.graft.runtime.formats..")
+                .should().dependOnClassesThat().resideInAPackage("dev.graft.runtime.cli..");
+        assertThatThrownBy(() -> misspelled.check(classes))
+                .isInstanceOf(AssertionError.class)
+                .hasMessageContaining("failed to check any classes");
+    }
 
     private static ArchCondition<JavaClass> beAnnotatedWithAutoServiceFor(Class<?> service) {
         return new ArchCondition<>("be annotated with @AutoService(" + service.getSimpleName() + ".class)") {

@@ -1,0 +1,419 @@
+package dev.graft.runtime.compose;
+
+import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
+import ai.djl.util.PairList;
+import dev.graft.runtime.model.TransformerModel;
+import dev.graft.runtime.plugin.ThreadContextClassLoader;
+import dev.graft.runtime.site.Attachment;
+import dev.graft.runtime.site.Gate;
+import dev.graft.runtime.site.LinearSiteBlock;
+import dev.graft.runtime.targeting.TargetSelector;
+import dev.graft.spi.AttentionSite;
+import dev.graft.spi.EmbeddingSite;
+import dev.graft.spi.LinearSite;
+import dev.graft.spi.MethodDescriptor;
+import dev.graft.spi.MethodInstance;
+import dev.graft.spi.MethodModule;
+import dev.graft.spi.MethodOptions;
+import dev.graft.spi.PeftMethod;
+import dev.graft.spi.Site;
+import dev.graft.spi.SiteKind;
+import dev.graft.spi.SublayerSite;
+import dev.graft.spi.TrainingContext;
+import dev.graft.spi.TrainingEvent;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * A base model with adapters: the DJL block that training and inference run. The base is frozen; adapter and
+ * gate parameters are trainable. Adapters are added by name, activated and deactivated (activation is separate
+ * from trainability), merged into the base weights and unmerged, and deleted.
+ */
+public final class PeftModel extends AbstractBlock {
+    private static final byte VERSION = 1;
+    private static final Pattern ADAPTER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]*");
+    private static final Set<String> RESERVED_NAMES = Set.of("base_model", "model", "weight", "bias");
+
+    private final TransformerModel base;
+    private final AdapterBlocks adapterBlocks;
+    private final Map<String, Adapter> adapters = new LinkedHashMap<>();
+
+    public PeftModel(TransformerModel base) {
+        super(VERSION);
+        this.base = addChildBlock("base", requireNonNull(base, "base is null"));
+        this.adapterBlocks = addChildBlock("adapters", new AdapterBlocks());
+        base.freezeParameters(true);
+    }
+
+    public TransformerModel base() {
+        return base;
+    }
+
+    /** The adapters, in the order they were added. */
+    public Map<String, Adapter> adapters() {
+        return Collections.unmodifiableMap(adapters);
+    }
+
+    /** The adapter named {@code name}. */
+    public Adapter adapter(String name) {
+        Adapter adapter = adapters.get(name);
+        if (adapter == null) {
+            throw new IllegalArgumentException(format("no adapter named '%s'; adapters: %s", name, adapters.keySet()));
+        }
+        return adapter;
+    }
+
+    /**
+     * Adds an adapter of {@code method}, active and trainable. Options are validated before any tensor is made.
+     * The steps, each a method below: {@link #validateOptions validate} the name and options, create the method
+     * instance, {@link #selectSites select the sites}, {@link #initialiseModules initialise} the shared
+     * parameters and one module per site, {@link #buildGates build the gates} of a gated composition, and
+     * {@link #register register} the modules at their sites. Every call into the plugin runs with the plugin's
+     * class loader as the thread context class loader.
+     *
+     * @throws IllegalArgumentException on a bad or duplicate name, bad options, or targets that match nothing
+     */
+    public Adapter addAdapter(AdapterSpec spec, PeftMethod method) {
+        requireNonNull(spec, "spec is null");
+        requireNonNull(method, "method is null");
+        ClassLoader pluginClassLoader = ThreadContextClassLoader.classLoaderOf(method);
+        try (ThreadContextClassLoader ignored = new ThreadContextClassLoader(pluginClassLoader)) {
+            MethodDescriptor descriptor = method.descriptor();
+            MethodOptions options = validateOptions(spec, descriptor);
+            MethodInstance instance = method.create(options, base.context());
+            List<Site> sites = selectSites(spec, descriptor, instance);
+            InitialisedModules modules = initialiseModules(descriptor, instance, sites);
+            Map<Site, Gate> gates = buildGates(spec.composition(), sites);
+            return register(new Adapter(spec, method, descriptor, options, instance, spec.composition(),
+                    attachments(spec, descriptor, instance, modules, gates, pluginClassLoader), modules.trainableShared()));
+        }
+    }
+
+    /** Step 1: the adapter's name is free and valid, and its options are valid for the method. */
+    private MethodOptions validateOptions(AdapterSpec spec, MethodDescriptor descriptor) {
+        checkName(spec.name(), descriptor);
+        return descriptor.options().validate(descriptor.id(), spec.options());
+    }
+
+    /** The modules made for an adapter's sites, and its shared parameters that train. */
+    private record InitialisedModules(Map<Site, MethodModule> modules, List<Parameter> trainableShared) {}
+
+    /**
+     * Step 3: lets the instance prepare for its sites, initialises its shared parameters and asks it for one module
+     * per site, each initialised in float32.
+     */
+    private InitialisedModules initialiseModules(MethodDescriptor descriptor, MethodInstance instance, List<Site> sites) {
+        instance.prepare(sites);
+        List<Parameter> trainableShared = new ArrayList<>();
+        for (Map.Entry<String, Parameter> entry : instance.sharedParameters().entrySet()) {
+            Parameter parameter = entry.getValue();
+            parameter.initialize(base.manager(), DataType.FLOAT32);
+            if (parameter.requiresGradient()) {
+                trainableShared.add(parameter);
+            }
+        }
+        Map<Site, MethodModule> modules = new LinkedHashMap<>();
+        for (Site site : sites) {
+            MethodModule module = instance.attach(site);
+            if (!module.site().equals(site)) {
+                throw new IllegalStateException(format("method '%s' returned a module for %s when asked for %s", descriptor.id(), module.site().name(), site.name()));
+            }
+            module.initialize(base.manager(), DataType.FLOAT32, exampleInput(site));
+            modules.put(site, module);
+        }
+        return new InitialisedModules(modules, trainableShared);
+    }
+
+    /** Step 4: one runtime-owned gate per site under gated composition; none under sum. */
+    private Map<Site, Gate> buildGates(Composition composition, List<Site> sites) {
+        Map<Site, Gate> gates = new LinkedHashMap<>();
+        if (composition == Composition.GATED) {
+            for (Site site : sites) {
+                Gate gate = new Gate(gateWidth(site));
+                gate.initialize(base.manager(), DataType.FLOAT32, exampleInput(site));
+                gates.put(site, gate);
+            }
+        }
+        return gates;
+    }
+
+    private static Map<Site, Attachment> attachments(AdapterSpec spec, MethodDescriptor descriptor, MethodInstance instance, InitialisedModules modules,
+            Map<Site, Gate> gates, ClassLoader pluginClassLoader) {
+        List<Parameter> sharedParameters = List.copyOf(instance.sharedParameters().values());
+        Map<Site, Attachment> attachments = new LinkedHashMap<>();
+        for (Map.Entry<Site, MethodModule> entry : modules.modules().entrySet()) {
+            attachments.put(entry.getKey(), new Attachment(spec.name(), descriptor.id(), entry.getValue(), gates.get(entry.getKey()), sharedParameters, pluginClassLoader));
+        }
+        return attachments;
+    }
+
+    /**
+     * Step 5: attaches the modules at their sites, adds them, their gates and the shared parameters to the block
+     * tree, and makes the adapter known, active and trainable.
+     */
+    private Adapter register(Adapter adapter) {
+        String name = adapter.name();
+        for (Map.Entry<Site, Attachment> entry : adapter.attachments().entrySet()) {
+            base.attachments(entry.getKey()).add(entry.getValue());
+            String blockName = name + "/" + entry.getKey().kind() + "/" + entry.getKey().name();
+            adapterBlocks.add(blockName, entry.getValue().module());
+            entry.getValue().gate().ifPresent(gate -> adapterBlocks.add(blockName + "/gate", gate));
+        }
+        Map<String, Parameter> shared = adapter.instance().sharedParameters();
+        if (!shared.isEmpty()) {
+            adapterBlocks.add(name + "/shared", new SharedParameters(shared));
+        }
+        adapters.put(name, adapter);
+        adapter.setTrainable(true);
+        return adapter;
+    }
+
+    private void checkName(String name, MethodDescriptor descriptor) {
+        if (!ADAPTER_NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException(format("adapter name '%s' is invalid: use letters, digits, '_' and '-', starting with a letter or digit", name));
+        }
+        if (adapters.containsKey(name)) {
+            throw new IllegalArgumentException(format("an adapter named '%s' already exists; delete it first or choose another name", name));
+        }
+        if (RESERVED_NAMES.contains(name) || name.equals(descriptor.id()) || name.startsWith(descriptor.id() + "_")) {
+            throw new IllegalArgumentException(format(
+                    "adapter name '%s' collides with checkpoint key prefixes of method '%s' (PEFT key names contain '%s_' and %s); choose another name",
+                    name, descriptor.id(), descriptor.id(), RESERVED_NAMES));
+        }
+    }
+
+    /** Step 2: the sites the adapter's targets select (PEFT's rules for linear sites) and the instance accepts. */
+    private List<Site> selectSites(AdapterSpec spec, MethodDescriptor descriptor, MethodInstance instance) {
+        List<Site> selected = new ArrayList<>();
+        List<LinearSite> chosenLinear = List.of();
+        if (descriptor.siteKinds().contains(SiteKind.LINEAR)) {
+            List<LinearSite> linear = new ArrayList<>();
+            for (Site site : base.sites()) {
+                if (site instanceof LinearSite) {
+                    linear.add((LinearSite) site);
+                }
+            }
+            chosenLinear = TargetSelector.select(spec.targets(), linear, base.outputLayerNames(),
+                    descriptor.defaultTargets().getOrDefault(base.modelType(), List.of()));
+        }
+        for (Site site : base.sites()) {
+            boolean wanted = site instanceof LinearSite ? chosenLinear.contains(site) : descriptor.siteKinds().contains(site.kind());
+            if (wanted && instance.accepts(site)) {
+                selected.add(site);
+            }
+        }
+        if (selected.isEmpty()) {
+            throw new IllegalArgumentException(format("adapter '%s' (method %s) attaches to no site of this %s model: check target_modules and the method's options",
+                    spec.name(), descriptor.id(), base.modelType()));
+        }
+        return selected;
+    }
+
+    private Shape exampleInput(Site site) {
+        if (site instanceof LinearSite) {
+            return new Shape(1, ((LinearSite) site).inFeatures());
+        }
+        return new Shape(1, 1, gateWidth(site));
+    }
+
+    /**
+     * The width of what a gate at {@code site} reads: a linear site's input, a sublayer's or the embeddings' hidden
+     * states, and for an attention site the attention layer's input, which is the model's hidden size (not
+     * {@code heads·headDim}: the two differ where a model sets {@code head_dim} explicitly).
+     */
+    private int gateWidth(Site site) {
+        if (site instanceof LinearSite) {
+            return ((LinearSite) site).inFeatures();
+        }
+        if (site instanceof SublayerSite) {
+            return ((SublayerSite) site).hiddenSize();
+        }
+        if (site instanceof AttentionSite) {
+            return base.context().hiddenSize();
+        }
+        return ((EmbeddingSite) site).hiddenSize();
+    }
+
+    /** Activates exactly the named adapters; every other adapter is deactivated (not deleted, not frozen). */
+    public void setActiveAdapters(List<String> names) {
+        for (String name : names) {
+            adapter(name);
+        }
+        for (Adapter adapter : adapters.values()) {
+            boolean active = names.contains(adapter.name());
+            adapter.attachments().values().forEach(attachment -> attachment.setActive(active));
+        }
+    }
+
+    /** Activates or deactivates one adapter, leaving the others as they are. */
+    public void setActive(String name, boolean active) {
+        adapter(name).attachments().values().forEach(attachment -> attachment.setActive(active));
+    }
+
+    /** The names of the active adapters. */
+    public List<String> activeAdapters() {
+        List<String> active = new ArrayList<>();
+        adapters.values().stream().filter(Adapter::isActive).forEach(adapter -> active.add(adapter.name()));
+        return active;
+    }
+
+    /** Makes an adapter's parameters trainable or frozen; activation is unaffected. */
+    public void setTrainable(String name, boolean trainable) {
+        adapter(name).setTrainable(trainable);
+    }
+
+    /**
+     * Merges the named adapters into the base weights.
+     *
+     * @throws IllegalStateException for a method that cannot merge, a gated adapter, or an inactive adapter
+     */
+    public void merge(List<String> names) {
+        for (String name : names) {
+            Adapter adapter = adapter(name);
+            if (!adapter.descriptor().mergeable()) {
+                throw new IllegalStateException(format("adapter '%s' uses method '%s', which cannot be merged into base weights (%s); run it unmerged",
+                        name, adapter.descriptor().id(), adapter.descriptor().siteKinds()));
+            }
+            if (adapter.composition() == Composition.GATED) {
+                throw new IllegalStateException(format("adapter '%s' is gated: its gate scales each example differently, so it cannot be merged; run it unmerged", name));
+            }
+            if (!adapter.isActive()) {
+                throw new IllegalStateException(format("adapter '%s' is inactive; activate it before merging", name));
+            }
+        }
+        for (String name : names) {
+            for (Map.Entry<Site, Attachment> entry : adapter(name).attachments().entrySet()) {
+                if (!(entry.getKey() instanceof LinearSite)) {
+                    throw new IllegalStateException(format("adapter '%s' has a module at %s site %s, which cannot be merged", name, entry.getKey().kind(), entry.getKey().name()));
+                }
+                base.linearSite(entry.getKey().name()).merge(name);
+            }
+        }
+    }
+
+    /** Unmerges the named adapters, in reverse order. */
+    public void unmerge(List<String> names) {
+        List<String> reversed = new ArrayList<>(names);
+        Collections.reverse(reversed);
+        for (String name : reversed) {
+            for (Site site : adapter(name).sites()) {
+                base.linearSite(site.name()).unmerge(name);
+            }
+        }
+    }
+
+    /**
+     * Deletes an adapter and frees its parameters.
+     *
+     * @throws IllegalStateException if it is merged (unmerge it first)
+     */
+    public void deleteAdapter(String name) {
+        Adapter adapter = adapter(name);
+        if (adapter.isMerged()) {
+            throw new IllegalStateException(format("adapter '%s' is merged into the base weights; unmerge it before deleting it", name));
+        }
+        for (Map.Entry<Site, Attachment> entry : adapter.attachments().entrySet()) {
+            base.attachments(entry.getKey()).remove(name);
+            String blockName = name + "/" + entry.getKey().kind() + "/" + entry.getKey().name();
+            adapterBlocks.remove(blockName);
+            entry.getValue().gate().ifPresent(gate -> adapterBlocks.remove(blockName + "/gate"));
+        }
+        adapterBlocks.remove(name + "/shared");
+        for (Parameter parameter : adapter.trainableParameters()) {
+            parameter.close();
+        }
+        try (ThreadContextClassLoader ignored = ThreadContextClassLoader.enter(adapter.method())) {
+            adapter.instance().sharedParameters().values().forEach(Parameter::close);
+        }
+        adapters.remove(name);
+    }
+
+    /** The number of trainable parameters (each tensor counted once). */
+    public long trainableParameterCount() {
+        return countParameters(true);
+    }
+
+    /** The number of parameters, base and adapters, each tensor counted once (tied weights once). */
+    public long totalParameterCount() {
+        return countParameters(false);
+    }
+
+    private long countParameters(boolean trainableOnly) {
+        Map<Object, Boolean> seen = new IdentityHashMap<>();
+        long count = 0;
+        for (Pair<String, Parameter> pair : getParameters()) {
+            Parameter parameter = pair.getValue();
+            if (parameter.getArray() == null || (trainableOnly && !parameter.requiresGradient())) {
+                continue;
+            }
+            if (seen.put(parameter.getArray(), Boolean.TRUE) == null) {
+                count += parameter.getArray().getShape().size();
+            }
+        }
+        return count;
+    }
+
+    /** The gates' values from the last forward pass, per adapter and site. */
+    public List<GateReading> gateReadings() {
+        List<GateReading> readings = new ArrayList<>();
+        for (Adapter adapter : adapters.values()) {
+            for (Map.Entry<Site, Attachment> entry : adapter.attachments().entrySet()) {
+                entry.getValue().gate().ifPresent(gate -> readings.add(new GateReading(adapter.name(), adapter.descriptor().id(),
+                        entry.getKey().name(), entry.getKey().layerIndex(), gate.lastValues())));
+            }
+        }
+        return readings;
+    }
+
+    /**
+     * Delivers a training event to the adapters' method instances: step and epoch ends only to adapters that
+     * are being trained (trainable, active, not merged), so a method never acts on an adapter that is not
+     * learning (PeriodicLoRA must not offload a merged adapter); save events to every adapter.
+     */
+    public void dispatch(TrainingEvent event, TrainingContext context) {
+        for (Adapter adapter : adapters.values()) {
+            boolean training = adapter.isTrainable() && adapter.isActive() && !adapter.isMerged();
+            if (event instanceof TrainingEvent.Save || training) {
+                try (ThreadContextClassLoader ignored = ThreadContextClassLoader.enter(adapter.method())) {
+                    adapter.instance().onEvent(event, context);
+                }
+            }
+        }
+    }
+
+    @Override
+    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+        return base.forward(parameterStore, inputs, training, params);
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return base.getOutputShapes(inputShapes);
+    }
+
+    /** Nothing to do: base weights are set when the model is built and adapters are initialised when attached. */
+    @Override
+    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {}
+
+    /** The linear site block behind {@code site}, for training contexts and stores. */
+    public LinearSiteBlock linearSite(LinearSite site) {
+        return base.linearSite(site.name());
+    }
+}

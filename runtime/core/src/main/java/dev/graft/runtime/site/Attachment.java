@@ -1,0 +1,107 @@
+package dev.graft.runtime.site;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.graft.runtime.plugin.ThreadContextClassLoader;
+import dev.graft.spi.MethodModule;
+
+import ai.djl.nn.Parameter;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One adapter's module at one site, with its optional gate and its state: active (used in forward) and
+ * merged (folded into the base weight, so skipped in forward).
+ */
+public final class Attachment {
+    private final String adapterName;
+    private final String methodId;
+    private final MethodModule module;
+    private final Gate gate;
+    private final List<Parameter> sharedParameters;
+    private final ClassLoader classLoader;
+    private boolean active = true;
+    private boolean merged;
+
+    public Attachment(String adapterName, String methodId, MethodModule module, Gate gate) {
+        this(adapterName, methodId, module, gate, List.of());
+    }
+
+    /**
+     * @param sharedParameters the adapter's shared parameters the module may read; the runtime scopes them with
+     *        the module's own during forward and merge
+     */
+    public Attachment(String adapterName, String methodId, MethodModule module, Gate gate, List<Parameter> sharedParameters) {
+        this(adapterName, methodId, module, gate, sharedParameters, ThreadContextClassLoader.classLoaderOf(requireNonNull(module, "module is null")));
+    }
+
+    /**
+     * @param classLoader the class loader of the module's plugin: the thread context class loader whenever the
+     *        runtime calls the module
+     */
+    public Attachment(String adapterName, String methodId, MethodModule module, Gate gate, List<Parameter> sharedParameters, ClassLoader classLoader) {
+        this.classLoader = requireNonNull(classLoader, "classLoader is null");
+        this.adapterName = requireNonNull(adapterName, "adapterName is null");
+        this.methodId = requireNonNull(methodId, "methodId is null");
+        this.module = requireNonNull(module, "module is null");
+        this.gate = gate;
+        this.sharedParameters = List.copyOf(requireNonNull(sharedParameters, "sharedParameters is null"));
+    }
+
+    /** The adapter's shared parameters (empty for most methods). */
+    public List<Parameter> sharedParameters() {
+        return sharedParameters;
+    }
+
+    /** The class loader of the module's plugin. */
+    public ClassLoader classLoader() {
+        return classLoader;
+    }
+
+    /**
+     * Makes the module's plugin class loader the thread's context class loader until the returned object is
+     * closed: wrap every call into the module with it.
+     */
+    public ThreadContextClassLoader enterPlugin() {
+        return new ThreadContextClassLoader(classLoader);
+    }
+
+    public String adapterName() {
+        return adapterName;
+    }
+
+    public String methodId() {
+        return methodId;
+    }
+
+    public MethodModule module() {
+        return module;
+    }
+
+    /** The gate of a gated composition; empty under plain (sum) composition. */
+    public Optional<Gate> gate() {
+        return Optional.ofNullable(gate);
+    }
+
+    public boolean isActive() {
+        return active;
+    }
+
+    public void setActive(boolean active) {
+        this.active = active;
+    }
+
+    public boolean isMerged() {
+        return merged;
+    }
+
+    void setMerged(boolean merged) {
+        this.merged = merged;
+    }
+
+    /** Whether forward must compute this module: active and not merged into the base. */
+    public boolean isLive() {
+        return active && !merged;
+    }
+}

@@ -1,0 +1,281 @@
+package dev.graft.runtime.site;
+
+import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import dev.graft.runtime.plugin.ThreadContextClassLoader;
+import dev.graft.spi.AdditiveLinearModule;
+import dev.graft.spi.ArrayValues;
+import dev.graft.spi.LinearSite;
+import dev.graft.spi.LinearWeights;
+import dev.graft.spi.MergeableLinearModule;
+import dev.graft.spi.Scalars;
+import dev.graft.spi.ScalingLinearModule;
+import dev.graft.spi.WeightTransformModule;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A frozen linear layer {@code y = x·Wᵀ + b} that is also a site: the modules attached here are composed as
+ * <pre>
+ *   y = s_out ⊙ ((s_in ⊙ x)·(W + ΔW)ᵀ + b) + Σ c_i·delta_i(x)
+ * </pre>
+ * where {@code s_in}/{@code s_out} are the products of the input/output scalings, {@code ΔW} the sum of weight
+ * transforms and {@code c_i} each additive module's scaling. Under gated composition, a gate {@code g} replaces
+ * {@code c_i}, scales {@code ΔW}'s contribution, and turns a scale {@code l} into {@code 1 + g·(l − 1)}.
+ *
+ * <p><b>Precision.</b> Modules and gates compute in float32, the type of their parameters, whatever the base's
+ * type: on a half-precision base (float16 weights and activations) they are handed {@code x} (and, for weight
+ * transforms, {@code W}) as float32, and each contribution — a delta times its scaling or gate, a scale, a weight
+ * delta, a gate — is cast to the base's type where it is composed, so the layer returns the base's type and the
+ * next layer never sees mixed types. The casts ({@link Casts}) keep the autograd graph whole, so adapters train in
+ * float32 on a float16 base. On a float32 base every cast is a no-op. Merges compute in float32 too.
+ */
+public final class LinearSiteBlock extends AbstractBlock {
+    private static final byte VERSION = 1;
+    /** The type adapters compute in: their parameters and gates are float32, whatever the base's type. */
+    private static final DataType ADAPTER_TYPE = DataType.FLOAT32;
+
+    private final LinearSite site;
+    private final Parameter weight;
+    private final Parameter bias;
+    private final SiteAttachments attachments;
+
+    public LinearSiteBlock(LinearSite site) {
+        super(VERSION);
+        this.site = requireNonNull(site, "site is null");
+        this.weight = addParameter(Parameter.builder().setName("weight").setType(Parameter.Type.WEIGHT).optRequiresGrad(false).build());
+        this.bias = site.hasBias()
+                ? addParameter(Parameter.builder().setName("bias").setType(Parameter.Type.BIAS).optRequiresGrad(false).build())
+                : null;
+        this.attachments = new SiteAttachments(site);
+    }
+
+    public LinearSite site() {
+        return site;
+    }
+
+    public SiteAttachments attachments() {
+        return attachments;
+    }
+
+    /** The frozen weight parameter {@code (out, in)}. */
+    public Parameter weightParameter() {
+        return weight;
+    }
+
+    /** The frozen bias parameter, or {@code null}. */
+    public Parameter biasParameter() {
+        return bias;
+    }
+
+    /** Sets the base weight and bias; shapes must match the site. */
+    public void setWeights(NDArray weightArray, NDArray biasArray) {
+        Shape expected = new Shape(site.outFeatures(), site.inFeatures());
+        if (!weightArray.getShape().equals(expected)) {
+            throw new IllegalArgumentException(format("%s.weight: expected shape %s, found %s", site.name(), expected, weightArray.getShape()));
+        }
+        weight.setArray(weightArray);
+        weightArray.setRequiresGradient(false);
+        if (bias != null) {
+            requireNonNull(biasArray, () -> site.name() + ".bias is required");
+            if (!biasArray.getShape().equals(new Shape(site.outFeatures()))) {
+                throw new IllegalArgumentException(format("%s.bias: expected shape (%d), found %s", site.name(), site.outFeatures(), biasArray.getShape()));
+            }
+            bias.setArray(biasArray);
+            biasArray.setRequiresGradient(false);
+        }
+    }
+
+    /** The current base weights (the parameters' own arrays; do not close them). */
+    public LinearWeights weights() {
+        return new LinearWeights(weight.getArray(), bias == null ? null : bias.getArray());
+    }
+
+    /**
+     * Copies new values into the base weight and bias in place, converting to their data types. The base stays
+     * frozen and keeps its identity (optimizers and views are unaffected).
+     */
+    public void replaceWeights(LinearWeights replacement) {
+        copyInto(weight.getArray(), replacement.weight(), "weight");
+        if (bias != null && replacement.hasBias()) {
+            copyInto(bias.getArray(), replacement.bias(), "bias");
+        }
+    }
+
+    private void copyInto(NDArray target, NDArray source, String what) {
+        if (!target.getShape().equals(source.getShape())) {
+            throw new IllegalArgumentException(format("%s.%s: cannot replace shape %s with %s", site.name(), what, target.getShape(), source.getShape()));
+        }
+        ArrayValues.copy(target, source);
+    }
+
+    /**
+     * Folds the attachment of {@code adapterName} into the base weights (computed in float32).
+     *
+     * @throws IllegalStateException if the module cannot merge or is gated
+     */
+    public void merge(String adapterName) {
+        Attachment attachment = require(adapterName);
+        if (attachment.isMerged()) {
+            return;
+        }
+        MergeableLinearModule module = mergeable(attachment);
+        applyInFloat32(attachment, module::merge);
+        attachment.setMerged(true);
+    }
+
+    /** Takes the attachment of {@code adapterName} back out of the base weights. */
+    public void unmerge(String adapterName) {
+        Attachment attachment = require(adapterName);
+        if (!attachment.isMerged()) {
+            return;
+        }
+        MergeableLinearModule module = mergeable(attachment);
+        applyInFloat32(attachment, module::unmerge);
+        attachment.setMerged(false);
+    }
+
+    /**
+     * Runs a merge or unmerge on float32 copies of the base weights inside a scope holding the weights, the
+     * module's and its adapter's shared parameters, then copies the result back: nothing it makes outlives it.
+     */
+    private void applyInFloat32(Attachment attachment, java.util.function.UnaryOperator<LinearWeights> operation) {
+        NDArray current = weight.getArray();
+        List<NDArray> others = bias == null ? List.of() : List.of(bias.getArray());
+        try (NDManager scope = Scopes.open(current, others, List.of(attachment.module()), attachment.sharedParameters());
+                ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+            NDArray weight32 = current.toType(DataType.FLOAT32, true);
+            NDArray bias32 = bias == null ? null : bias.getArray().toType(DataType.FLOAT32, true);
+            replaceWeights(operation.apply(new LinearWeights(weight32, bias32)));
+        }
+    }
+
+    private Attachment require(String adapterName) {
+        return attachments.find(adapterName).orElseThrow(() -> new IllegalArgumentException(
+                format("adapter '%s' is not attached at %s", adapterName, site.name())));
+    }
+
+    private MergeableLinearModule mergeable(Attachment attachment) {
+        if (attachment.gate().isPresent()) {
+            throw new IllegalStateException(format(
+                    "adapter '%s' at %s is gated: a gate scales each example differently, so it cannot be merged into the weight. "
+                            + "Run it unmerged, or attach it with composition 'sum'.", attachment.adapterName(), site.name()));
+        }
+        if (!(attachment.module() instanceof MergeableLinearModule)) {
+            throw new IllegalStateException(format("adapter '%s' (method %s) at %s cannot be merged: the method does not support merging",
+                    attachment.adapterName(), attachment.methodId(), site.name()));
+        }
+        return (MergeableLinearModule) attachment.module();
+    }
+
+    /** Forward through the frozen layer and every live attachment. */
+    public NDArray forward(ParameterStore parameterStore, NDArray x, boolean training) {
+        NDArray w = parameterStore.getValue(weight, x.getDevice(), training);
+        NDArray b = bias == null ? null : parameterStore.getValue(bias, x.getDevice(), training);
+        List<Attachment> live = attachments.live();
+        if (live.isEmpty()) {
+            return b == null ? Linear.linear(x, w).singletonOrThrow() : Linear.linear(x, w, b).singletonOrThrow();
+        }
+        try (NDManager scope = Scopes.open(x, List.of(w), SiteOps.blocks(live), SiteOps.sharedParameters(live))) {
+            if (b != null) {
+                scope.tempAttachAll(b);
+            }
+            return scope.ret(compose(parameterStore, x, w, b, live, training));
+        }
+    }
+
+    private NDArray compose(ParameterStore parameterStore, NDArray x, NDArray w, NDArray b, List<Attachment> live, boolean training) {
+        NDArray adapterInput = Casts.toType(x, ADAPTER_TYPE);
+        List<NDArray> gates = new ArrayList<>();
+        for (Attachment attachment : live) {
+            gates.add(attachment.gate().map(gate -> gate.value(parameterStore, adapterInput, training)).orElse(null));
+        }
+        NDArray input = x;
+        NDArray effectiveWeight = w;
+        NDArray adapterWeight = null;
+        List<NDArray> gatedWeightDeltas = new ArrayList<>();
+        for (int index = 0; index < live.size(); index++) {
+            Attachment attachment = live.get(index);
+            NDArray gate = gates.get(index);
+            if (attachment.module() instanceof ScalingLinearModule) {
+                ScalingLinearModule scaling = (ScalingLinearModule) attachment.module();
+                try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                    if (scaling.side() == ScalingLinearModule.Side.INPUT) {
+                        input = input.mul(Casts.toType(gatedScale(scaling.scale(parameterStore, adapterInput, training), gate), x.getDataType()));
+                    }
+                }
+            }
+            else if (attachment.module() instanceof WeightTransformModule) {
+                if (adapterWeight == null) {
+                    adapterWeight = Casts.toType(w, ADAPTER_TYPE);
+                }
+                NDArray delta;
+                try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                    delta = Casts.toType(((WeightTransformModule) attachment.module()).weightDelta(parameterStore, adapterWeight, training), w.getDataType());
+                }
+                if (gate == null) {
+                    effectiveWeight = effectiveWeight.add(delta);
+                }
+                else {
+                    gatedWeightDeltas.add(delta);
+                    gatedWeightDeltas.add(gate);
+                }
+            }
+        }
+        NDArray y = b == null ? Linear.linear(input, effectiveWeight).singletonOrThrow() : Linear.linear(input, effectiveWeight, b).singletonOrThrow();
+        DataType outputType = y.getDataType();
+        for (int index = 0; index < gatedWeightDeltas.size(); index += 2) {
+            y = y.add(Linear.linear(input, gatedWeightDeltas.get(index)).singletonOrThrow().mul(Casts.toType(gatedWeightDeltas.get(index + 1), outputType)));
+        }
+        for (int index = 0; index < live.size(); index++) {
+            Attachment attachment = live.get(index);
+            if (attachment.module() instanceof ScalingLinearModule) {
+                ScalingLinearModule scaling = (ScalingLinearModule) attachment.module();
+                try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                    if (scaling.side() == ScalingLinearModule.Side.OUTPUT) {
+                        y = y.mul(Casts.toType(gatedScale(scaling.scale(parameterStore, adapterInput, training), gates.get(index)), outputType));
+                    }
+                }
+            }
+        }
+        for (int index = 0; index < live.size(); index++) {
+            Attachment attachment = live.get(index);
+            if (attachment.module() instanceof AdditiveLinearModule) {
+                AdditiveLinearModule additive = (AdditiveLinearModule) attachment.module();
+                NDArray gate = gates.get(index);
+                try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                    NDArray delta = additive.delta(parameterStore, adapterInput, training);
+                    y = y.add(Casts.toType(gate == null ? Scalars.times(delta, additive.scaling()) : delta.mul(gate), outputType));
+                }
+            }
+        }
+        return y;
+    }
+
+    private static NDArray gatedScale(NDArray scale, NDArray gate) {
+        return gate == null ? scale : scale.sub(1f).mul(gate).add(1f);
+    }
+
+    @Override
+    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+        return new NDList(forward(parameterStore, inputs.singletonOrThrow(), training));
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        Shape input = inputShapes[0];
+        return new Shape[] {input.slice(0, input.dimension() - 1).add(site.outFeatures())};
+    }
+}
