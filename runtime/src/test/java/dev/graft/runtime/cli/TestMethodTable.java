@@ -18,7 +18,7 @@ final class TestMethodTable {
     @Test
     void testColumnsAreAlignedAndSortedById() {
         LoadedMethod prefix = new FakeMethod(new MethodDescriptor(
-                "prefix", "0.3.0", "1.0", "PREFIX_TUNING", EnumSet.of(SiteKind.EMBEDDING, SiteKind.ATTENTION), false, OptionSchema.of(), Map.of(), "prefix tuning"))
+                "prefix", "0.3.0", "1.0", "PREFIX_TUNING", EnumSet.of(SiteKind.EMBEDDING, SiteKind.ATTENTION), dev.graft.spi.PrefixModule.class, OptionSchema.of(), Map.of(), "prefix tuning"))
                 .loadedFrom("/opt/graft/plugins/prefix");
         LoadedMethod lora = FakeMethod.of("lora", "LORA").loadedFrom(LoadedMethod.CLASSPATH);
 
