@@ -1,8 +1,8 @@
 package dev.graft.spi;
 
 /**
- * The allowed range of a number option (and of the elements or values of a number list or map). Every bounded
- * number must also be finite.
+ * The allowed range of a number option (and of the elements or values of a number list or map). A value within
+ * bounds is also finite; an option without bounds is not checked (a method's own rule may then reject NaN).
  *
  * @param minimum the lower bound, {@code -∞} for none
  * @param minimumExclusive whether the lower bound itself is excluded
@@ -10,7 +10,7 @@ package dev.graft.spi;
  * @param maximumExclusive whether the upper bound itself is excluded
  */
 public record OptionBounds(double minimum, boolean minimumExclusive, double maximum, boolean maximumExclusive) {
-    /** No bounds (numbers must still be finite). */
+    /** No bounds: the schema does not check the value. */
     public static final OptionBounds NONE = new OptionBounds(Double.NEGATIVE_INFINITY, false, Double.POSITIVE_INFINITY, false);
 
     public OptionBounds {

@@ -171,6 +171,9 @@ public final class OptionSchema {
 
     private static Object checkBounds(String methodId, OptionSpec option, Object value) {
         OptionBounds bounds = option.bounds();
+        if (!bounds.isBounded()) {
+            return value;
+        }
         String allowed = describeAllowed(option);
         if (value instanceof Double && !bounds.contains((Double) value) || value instanceof Integer && !bounds.contains((Integer) value)) {
             throw InvalidOptionsException.invalidValue(methodId, option.name(), value, allowed);

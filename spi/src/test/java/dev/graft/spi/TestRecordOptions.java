@@ -48,8 +48,8 @@ final class TestRecordOptions {
                 .hasMessage("Method 'demo': option 'r' is 0, but must be a whole number >= 1. Fix the value.");
         assertThatThrownBy(() -> SCHEMA.validate("demo", Map.of("lora_dropout", 1)))
                 .hasMessage("Method 'demo': option 'lora_dropout' is 1.0, but must be a number in [0, 1). Fix the value.");
-        assertThatThrownBy(() -> SCHEMA.validate("demo", Map.of("lora_alpha", Double.NaN)))
-                .hasMessage("Method 'demo': option 'lora_alpha' is NaN, but must be a finite number. Fix the value.");
+        assertThatThrownBy(() -> SCHEMA.validate("demo", Map.of("lora_dropout", Double.NaN)))
+                .hasMessage("Method 'demo': option 'lora_dropout' is NaN, but must be a number in [0, 1). Fix the value.");
         assertThatThrownBy(() -> SCHEMA.validate("demo", Map.of("rank_pattern", Map.of("q_proj", 0))))
                 .hasMessage("Method 'demo': option 'rank_pattern' maps 'q_proj' to 0, but must be a map from names to whole numbers, each >= 1. Fix the value.");
     }
