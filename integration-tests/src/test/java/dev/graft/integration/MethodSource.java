@@ -12,7 +12,7 @@ import java.util.Locale;
  *
  * @param qualifiedName the class name, e.g. {@code com.example.extra.ExtraMethod}
  * @param id the method id
- * @param spiVersion a Java expression for the descriptor's SPI version, e.g. {@code SpiVersion.CURRENT} or {@code "2.0"}
+ * @param spiVersion a Java expression for the descriptor's SPI version, e.g. {@code SpiVersion.CURRENT} or {@code "3.0"}
  * @param constructorBody statements run by the public no-argument constructor
  * @param description a Java expression for the descriptor's description
  */
@@ -75,7 +75,7 @@ record MethodSource(String qualifiedName, String id, String spiVersion, String c
                 "",
                 "    @Override",
                 "    public MethodDescriptor descriptor() {",
-                format("        return new MethodDescriptor(\"%s\", \"2.1.0\", %s, \"%s\", EnumSet.of(SiteKind.LINEAR, SiteKind.SUBLAYER), true,",
+                format("        return new MethodDescriptor(\"%s\", \"2.1.0\", %s, \"%s\", EnumSet.of(SiteKind.LINEAR, SiteKind.SUBLAYER), dev.graft.spi.MergeableLinearModule.class,",
                         id, spiVersion, id.toUpperCase(Locale.ROOT)),
                 "                OptionSchema.of(), Map.of(), " + description + ");",
                 "    }",

@@ -11,11 +11,11 @@ import java.util.Random;
  *
  * <pre>
  * plugins/                       more-plugins/
- *   ancient.jar    SPI 0.9         extra-copy.jar  id 'extra' again
+ *   ancient.jar    SPI 1.0         extra-copy.jar  id 'extra' again
  *   broken.jar     random bytes    late.jar        good
  *   extra.jar      good
  *   folder-method/ good, two jars
- *   future.jar     SPI 2.0
+ *   future.jar     SPI 3.0
  *   missing-class.jar  NoClassDefFoundError in the constructor
  *   probe.jar      good, describes what its class loader sees
  *   throws.jar     constructor throws
@@ -115,8 +115,8 @@ record TestPlugins(Path plugins, Path morePlugins) {
         Path work = scratch.resolve("work");
 
         jar(work, MethodSource.method("com.example.extra.ExtraMethod", "extra"), plugins.resolve("extra.jar"));
-        jar(work, MethodSource.method("com.example.ancient.AncientMethod", "ancient").withSpiVersion("\"0.9\""), plugins.resolve("ancient.jar"));
-        jar(work, MethodSource.method("com.example.future.FutureMethod", "future").withSpiVersion("\"2.0\""), plugins.resolve("future.jar"));
+        jar(work, MethodSource.method("com.example.ancient.AncientMethod", "ancient").withSpiVersion("\"1.0\""), plugins.resolve("ancient.jar"));
+        jar(work, MethodSource.method("com.example.future.FutureMethod", "future").withSpiVersion("\"3.0\""), plugins.resolve("future.jar"));
         jar(work, MethodSource.method("com.example.throwing.ThrowingMethod", "throwing")
                 .withConstructorBody("throw new IllegalStateException(\"this constructor refuses to run\");"), plugins.resolve("throws.jar"));
         PluginJarBuilder.in(work)

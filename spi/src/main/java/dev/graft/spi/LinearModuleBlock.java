@@ -5,9 +5,13 @@ import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 
 /**
@@ -16,6 +20,7 @@ import ai.djl.util.PairList;
  * that matches what the module contributes; it implements {@code forwardLinear} with the module's own method:
  * <ul>
  *   <li>{@link Additive}: an {@link AdditiveLinearModule}; {@code forward(x)} is {@code delta(x)}, {@code (..., out)};</li>
+ *   <li>{@link MergeableAdditive}: an additive module that merges; it declares {@code ΔW} and the base does the merge;</li>
  *   <li>{@link Scaling}: a {@link ScalingLinearModule}; {@code forward(x)} is {@code scale(x)}, {@code (in)} or {@code (out)};</li>
  *   <li>{@link WeightTransform}: a {@link WeightTransformModule}; {@code forward(W)} is {@code weightDelta(W)}, {@code (out, in)}.</li>
  * </ul>
@@ -61,6 +66,11 @@ public abstract class LinearModuleBlock extends AbstractBlock implements MethodM
         return site;
     }
 
+    /** The method's name in messages ("LoRA at q_proj: ..."); the class's simple name by default. */
+    protected String label() {
+        return getClass().getSimpleName();
+    }
+
     /**
      * What {@code forward} returns for its single input: the module's term for that input. The subclasses below
      * implement it; extend this class directly only for a kind of contribution they do not cover.
@@ -95,6 +105,95 @@ public abstract class LinearModuleBlock extends AbstractBlock implements MethodM
         @Override
         protected final NDArray forwardLinear(ParameterStore parameterStore, NDArray input, boolean training) {
             return delta(parameterStore, input, training);
+        }
+    }
+
+    /**
+     * The base of an {@link AdditiveLinearModule} that merges: the module declares its weight update {@link #deltaWeight}
+     * (and, if it has one, {@link #deltaBias}) and this class does {@code W ± ΔW} for {@link #merge} and {@link #unmerge}:
+     * the shape check, the float32 arithmetic, the cast back to the stored data type and the copy of an unchanged bias.
+     */
+    public abstract static class MergeableAdditive extends Additive implements MergeableLinearModule {
+        /** A module at {@code site}; see {@link LinearModuleBlock#LinearModuleBlock(LinearSite)}. */
+        protected MergeableAdditive(LinearSite site) {
+            super(site);
+        }
+
+        /**
+         * The weight update {@code ΔW} in float32, shape {@code (out, in)}, WITH the scaling applied: exactly what
+         * {@link #merge} adds to {@code W} (for LoRA {@code s·B·A}). Read parameters with {@code getArray()}; make the
+         * result and every temporary in {@code scope} (the runtime frees it after the merge).
+         *
+         * @param scope the memory scope of the merge; also gives the device
+         */
+        protected abstract NDArray deltaWeight(NDManager scope);
+
+        /**
+         * The bias update {@code Δb} in float32, shape {@code (out)}, with the scaling applied, made in {@code scope};
+         * {@code null} (the default) when the module leaves the bias alone.
+         */
+        protected NDArray deltaBias(NDManager scope) {
+            return null;
+        }
+
+        /** {@code W + ΔW} (and {@code b + Δb}), computed in float32 and cast back. The inputs are not modified. */
+        @Override
+        public final LinearWeights merge(LinearWeights base) {
+            return add(requireNonNull(base, "base is null"), false);
+        }
+
+        /** {@code W − ΔW} (and {@code b − Δb}): the inverse of {@link #merge}. */
+        @Override
+        public final LinearWeights unmerge(LinearWeights merged) {
+            return add(requireNonNull(merged, "merged is null"), true);
+        }
+
+        private LinearWeights add(LinearWeights weights, boolean subtract) {
+            NDArray weight = weights.weight();
+            Shape expected = new Shape(site().outFeatures(), site().inFeatures());
+            if (!weight.getShape().equals(expected)) {
+                throw new IllegalArgumentException(format("%s at %s: weight has shape %s, expected %s", label(), site().name(), weight.getShape(), expected));
+            }
+            for (Pair<String, Parameter> parameter : getParameters()) {
+                if (!parameter.getValue().isInitialized()) {
+                    throw new IllegalStateException(format("%s at %s: parameter %s is not initialized", label(), site().name(), parameter.getKey()));
+                }
+            }
+            try (NDManager scope = weight.getManager().newSubManager()) {
+                // Every input joins the scope for the call, so each intermediate lands there rather than on the model's
+                // manager; tempAttachAll gives the inputs back when the scope closes.
+                scope.tempAttachAll(weight);
+                for (Pair<String, Parameter> parameter : getParameters()) {
+                    scope.tempAttachAll(parameter.getValue().getArray());
+                }
+                NDArray deltaWeight = deltaWeight(scope);
+                if (!deltaWeight.getShape().equals(expected)) {
+                    throw new IllegalStateException(format("%s at %s: deltaWeight has shape %s, expected %s", label(), site().name(), deltaWeight.getShape(), expected));
+                }
+                NDArray delta = deltaWeight.toType(DataType.FLOAT32, false);
+                NDArray float32 = weight.toType(DataType.FLOAT32, false);
+                NDArray mergedWeight = (subtract ? float32.sub(delta) : float32.add(delta)).toType(weight.getDataType(), false);
+                NDArray deltaBias = deltaBias(scope);
+                if (deltaBias != null && !weights.hasBias()) {
+                    throw new IllegalStateException(format("%s at %s: impossible to merge the bias update because the base layer has no bias",
+                            label(), site().name()));
+                }
+                NDArray mergedBias = null;
+                if (weights.hasBias()) {
+                    NDArray bias = weights.bias();
+                    scope.tempAttachAll(bias);
+                    if (deltaBias == null) {
+                        mergedBias = bias.duplicate();
+                    }
+                    else {
+                        NDArray biasFloat32 = bias.toType(DataType.FLOAT32, false);
+                        NDArray biasDelta = deltaBias.toType(DataType.FLOAT32, false);
+                        mergedBias = (subtract ? biasFloat32.sub(biasDelta) : biasFloat32.add(biasDelta)).toType(bias.getDataType(), false);
+                    }
+                    scope.ret(mergedBias);
+                }
+                return new LinearWeights(scope.ret(mergedWeight), mergedBias);
+            }
         }
     }
 

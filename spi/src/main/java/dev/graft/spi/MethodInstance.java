@@ -14,8 +14,9 @@ import java.util.Map;
  */
 public interface MethodInstance {
     /**
-     * Whether this adapter attaches to {@code site}. The runtime applies PEFT targeting rules to linear sites
-     * first; this is the method's own filter on top (a Pfeiffer adapter takes only feed-forward sublayers).
+     * Whether this adapter attaches to {@code site}. The runtime offers only sites of the descriptor's site kinds and
+     * applies PEFT targeting rules to linear sites first; override this only for a real extra filter (a Pfeiffer
+     * adapter takes only feed-forward sublayers).
      */
     default boolean accepts(Site site) {
         return true;

@@ -20,6 +20,26 @@ import java.util.Map;
  * </ul>
  * The runtime never calls {@link Block#forward} on a module; it calls the sub-interface's methods.
  * A module that can merge into the base weight also implements {@link MergeableLinearModule}.
+ *
+ * <h2>The tensor contract</h2>
+ * <ul>
+ *   <li><b>Data types.</b> Adapter parameters are float32. The base model may be float16 or bfloat16, but a module
+ *       never sees it: the runtime casts the site's input to float32 before calling {@code delta}/{@code scale}
+ *       (so {@code x} is float32) and casts the module's result back to the site's type, in a way autograd sees
+ *       through. Merges get float32 copies of the base weights (see {@link MergeableLinearModule}).</li>
+ *   <li><b>Parameter values.</b> Read a parameter inside a forward pass with
+ *       {@code parameterStore.getValue(parameter, x.getDevice(), training)}. The array returned belongs to the
+ *       parameter store: never close it and never keep it past the call. Outside a forward pass (merges, saving)
+ *       {@code parameter.getArray()} is the parameter's own array, equally not yours to close.</li>
+ *   <li><b>What the runtime owns.</b> It initialises every parameter (on the model's manager, in float32, with the
+ *       shape and initializer the module set; a module never initialises or replaces them), freezes the base, trains
+ *       the adapter's parameters unless a method freezes one with {@code Parameter.freeze}, and applies gates under
+ *       gated composition in place of {@link AdditiveLinearModule#scaling()}.</li>
+ *   <li><b>Scoping.</b> Make every temporary in a sub-manager of the input's manager
+ *       ({@code try (NDManager scope = x.getManager().newSubManager())}), {@code scope.tempAttachAll(x)} first, and
+ *       hand back only the result with {@code scope.ret(result)}. Multiply by constants with {@link Scalars}, never
+ *       with {@code NDArray.mul(Number)} (autograd would read freed memory).</li>
+ * </ul>
  */
 public interface MethodModule extends Block {
     /** The site this module is attached to. */

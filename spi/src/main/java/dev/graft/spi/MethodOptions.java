@@ -97,6 +97,18 @@ public final class MethodOptions {
         return type.cast(value);
     }
 
+    /**
+     * The record of type {@code optionsType} whose {@link Option} components hold these values ({@code null} for an
+     * absent option without a default). Its canonical constructor may check cross-field rules and throw
+     * {@link InvalidOptionsException#wrongTogether}.
+     *
+     * @param optionsType a record whose every component has an {@link Option}; these options must come from
+     *        {@code OptionSchema.of(optionsType)}
+     */
+    public <R extends Record> R bind(Class<R> optionsType) {
+        return RecordOptions.bind(optionsType, this);
+    }
+
     @Override
     public String toString() {
         return methodId + values;

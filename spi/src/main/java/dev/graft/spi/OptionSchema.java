@@ -38,6 +38,17 @@ public final class OptionSchema {
         return new OptionSchema(List.copyOf(options));
     }
 
+    /**
+     * The schema declared by the {@link Option} annotations on the components of {@code optionsType}, in component
+     * order; {@link MethodOptions#bind} builds that record from options validated by it.
+     *
+     * @throws IllegalArgumentException if a component has no {@link Option}, an unsupported type, an unreadable default
+     *         or bounds on a type that has no numbers
+     */
+    public static OptionSchema of(Class<? extends Record> optionsType) {
+        return new OptionSchema(RecordOptions.specs(optionsType));
+    }
+
     /** The options, in declaration order. */
     public List<OptionSpec> options() {
         return List.copyOf(options.values());
@@ -61,16 +72,17 @@ public final class OptionSchema {
         requireNonNull(raw, "raw is null");
         for (String key : raw.keySet()) {
             if (!options.containsKey(key)) {
+                String nearest = nearest(key);
                 throw new InvalidOptionsException(format(
-                        "Method '%s' has no option '%s'. Allowed options: %s. Fix the key or remove it.",
-                        methodId, key, String.join(", ", options.keySet())));
+                        "Method '%s' has no option '%s'.%s Allowed options: %s. Fix the key or remove it.",
+                        methodId, key, nearest == null ? "" : format(" Did you mean '%s'?", nearest), String.join(", ", options.keySet())));
             }
         }
         Map<String, Object> values = new LinkedHashMap<>();
         List<String> explicit = new ArrayList<>();
         for (OptionSpec option : options.values()) {
             if (raw.containsKey(option.name()) && raw.get(option.name()) != null) {
-                values.put(option.name(), convert(methodId, option, raw.get(option.name())));
+                values.put(option.name(), checkBounds(methodId, option, convert(methodId, option, raw.get(option.name()))));
                 explicit.add(option.name());
             }
             else if (option.required()) {
@@ -157,6 +169,68 @@ public final class OptionSchema {
                 methodId, option.name(), describeType(option), render(value)));
     }
 
+    private static Object checkBounds(String methodId, OptionSpec option, Object value) {
+        OptionBounds bounds = option.bounds();
+        if (!bounds.isBounded()) {
+            return value;
+        }
+        String allowed = describeAllowed(option);
+        if (value instanceof Double && !bounds.contains((Double) value) || value instanceof Integer && !bounds.contains((Integer) value)) {
+            throw InvalidOptionsException.invalidValue(methodId, option.name(), value, allowed);
+        }
+        if (value instanceof List<?>) {
+            for (Object element : (List<?>) value) {
+                if (element instanceof Number && !bounds.contains(((Number) element).doubleValue())) {
+                    throw new InvalidOptionsException(format(
+                            "Method '%s': option '%s' is %s, but must be %s; %s is not. Fix the value.", methodId, option.name(), value, allowed, element));
+                }
+            }
+        }
+        if (value instanceof Map<?, ?>) {
+            for (Map.Entry<?, ?> entry : ((Map<?, ?>) value).entrySet()) {
+                if (!bounds.contains(((Number) entry.getValue()).doubleValue())) {
+                    throw new InvalidOptionsException(format(
+                            "Method '%s': option '%s' maps '%s' to %s, but must be %s. Fix the value.",
+                            methodId, option.name(), entry.getKey(), entry.getValue(), allowed));
+                }
+            }
+        }
+        return value;
+    }
+
+    /** The option name nearest to {@code key} (edit distance, ignoring case), or null when none is near. */
+    private String nearest(String key) {
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String name : options.keySet()) {
+            int distance = editDistance(key.toLowerCase(java.util.Locale.ROOT), name.toLowerCase(java.util.Locale.ROOT));
+            if (distance < bestDistance) {
+                best = name;
+                bestDistance = distance;
+            }
+        }
+        return best != null && bestDistance <= Math.max(2, Math.min(key.length(), best.length()) / 3) ? best : null;
+    }
+
+    private static int editDistance(String first, String second) {
+        int[] previous = new int[second.length() + 1];
+        int[] current = new int[second.length() + 1];
+        for (int j = 0; j <= second.length(); j++) {
+            previous[j] = j;
+        }
+        for (int i = 1; i <= first.length(); i++) {
+            current[0] = i;
+            for (int j = 1; j <= second.length(); j++) {
+                int substitution = previous[j - 1] + (first.charAt(i - 1) == second.charAt(j - 1) ? 0 : 1);
+                current[j] = Math.min(substitution, Math.min(previous[j], current[j - 1]) + 1);
+            }
+            int[] swap = previous;
+            previous = current;
+            current = swap;
+        }
+        return previous[second.length()];
+    }
+
     private static Integer asInteger(Object value) {
         if (value instanceof Integer || value instanceof Short || value instanceof Byte) {
             return ((Number) value).intValue();
@@ -170,7 +244,20 @@ public final class OptionSchema {
         return null;
     }
 
-    private static String describeType(OptionSpec option) {
+    /** What {@code option} accepts, for people: its type and, for numbers, its range ("a whole number > 0"). */
+    static String describeAllowed(OptionSpec option) {
+        String range = option.bounds().describe();
+        String type = describeType(option);
+        if (option.type() == OptionType.INTEGER_MAP || option.type() == OptionType.NUMBER_MAP || option.type() == OptionType.INTEGER_LIST) {
+            return range.isEmpty() ? type : format("%s, each %s", type, range);
+        }
+        if (range.isEmpty()) {
+            return option.type() == OptionType.NUMBER ? "a finite number" : type;
+        }
+        return option.type() == OptionType.NUMBER ? format("a number %s", range) : format("%s %s", type, range);
+    }
+
+    static String describeType(OptionSpec option) {
         switch (option.type()) {
             case BOOLEAN:
                 return "true or false";

@@ -18,13 +18,19 @@ import java.util.Map;
  * @param required whether the key must be given (PEFT's {@code num_virtual_tokens}, say)
  * @param choices the allowed values of a {@link OptionType#CHOICE} option, empty otherwise
  * @param description one sentence for people reading {@code graft methods} output and docs
+ * @param bounds the allowed range of a number (or of the numbers in a list or map); {@link OptionBounds#NONE} otherwise
  */
-public record OptionSpec(String name, OptionType type, Object defaultValue, boolean required, List<Object> choices, String description) {
+public record OptionSpec(String name, OptionType type, Object defaultValue, boolean required, List<Object> choices, String description, OptionBounds bounds) {
     public OptionSpec {
         requireNonNull(name, "name is null");
         requireNonNull(type, "type is null");
         requireNonNull(choices, "choices is null");
         requireNonNull(description, "description is null");
+        requireNonNull(bounds, "bounds is null");
+        if (bounds.isBounded() && !(type == OptionType.INTEGER || type == OptionType.NUMBER || type == OptionType.INTEGER_LIST
+                || type == OptionType.INTEGER_MAP || type == OptionType.NUMBER_MAP)) {
+            throw new IllegalArgumentException(format("option '%s' of type %s cannot have bounds", name, type));
+        }
         choices = Collections.unmodifiableList(new ArrayList<>(choices));
         if (type == OptionType.CHOICE && choices.isEmpty()) {
             throw new IllegalArgumentException(format("choice option '%s' needs at least one allowed value", name));
@@ -35,6 +41,31 @@ public record OptionSpec(String name, OptionType type, Object defaultValue, bool
         if (required && defaultValue != null) {
             throw new IllegalArgumentException(format("option '%s' is required and so cannot have a default", name));
         }
+    }
+
+    /** An option without bounds. */
+    public OptionSpec(String name, OptionType type, Object defaultValue, boolean required, List<Object> choices, String description) {
+        this(name, type, defaultValue, required, choices, description, OptionBounds.NONE);
+    }
+
+    /** This option with {@code bounds}. */
+    public OptionSpec withBounds(OptionBounds bounds) {
+        return new OptionSpec(name, type, defaultValue, required, choices, description, bounds);
+    }
+
+    /** This option with values {@code >= minimum} (finite). */
+    public OptionSpec atLeast(double minimum) {
+        return withBounds(new OptionBounds(minimum, false, Double.POSITIVE_INFINITY, false));
+    }
+
+    /** This option with values {@code > minimum} (finite). */
+    public OptionSpec greaterThan(double minimum) {
+        return withBounds(new OptionBounds(minimum, true, Double.POSITIVE_INFINITY, false));
+    }
+
+    /** This option with probabilities: values in {@code [0, 1)}. */
+    public OptionSpec probability() {
+        return withBounds(new OptionBounds(0, false, 1, true));
     }
 
     /** A boolean option. */

@@ -15,7 +15,7 @@ import static java.util.Objects.requireNonNull;
  */
 public final class SpiVersion {
     /** The SPI version of this jar. Pass it, as is, to {@link MethodDescriptor}. */
-    public static final String CURRENT = "1.0";
+    public static final String CURRENT = "2.0";
 
     private SpiVersion() {}
 

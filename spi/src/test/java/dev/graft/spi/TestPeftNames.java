@@ -25,4 +25,18 @@ final class TestPeftNames {
         assertThat(PeftNames.matchesPatternKey(PeftNames.patternKey("proj"), "model.layers.0.self_attn.v_proj")).isFalse();
         assertThat(PeftNames.matchesPatternKey(PeftNames.patternKey("layers\\.(?P<n>0)\\.self_attn\\.q_proj"), "model.layers.0.self_attn.q_proj")).isTrue();
     }
+
+    @Test
+    void testOneExpressionMatchesTheSameNamesInTargetModulesAndRankPattern() {
+        String expression = "model\\.layers\\.(?P<layer>[01])\\.self_attn\\.(q|v)_proj";
+        Pattern targetModules = PeftNames.compile(expression);
+        Pattern rankPatternKey = PeftNames.patternKey(expression);
+        java.util.List<String> names = java.util.List.of(
+                "model.layers.0.self_attn.q_proj", "model.layers.1.self_attn.v_proj", "model.layers.2.self_attn.q_proj",
+                "model.layers.0.self_attn.k_proj", "model.layers.0.mlp.up_proj", "model.layers.１.self_attn.q_proj");
+        java.util.List<String> targeted = names.stream().filter(name -> targetModules.matcher(name).matches()).toList();
+        java.util.List<String> patterned = names.stream().filter(name -> PeftNames.matchesPatternKey(rankPatternKey, name)).toList();
+        assertThat(targeted).containsExactly("model.layers.0.self_attn.q_proj", "model.layers.1.self_attn.v_proj");
+        assertThat(patterned).isEqualTo(targeted);
+    }
 }

@@ -14,19 +14,17 @@ import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.NormalInitializer;
 import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
-import dev.graft.spi.LinearWeights;
-import dev.graft.spi.MergeableLinearModule;
 
 /**
  * The diagonal method at one linear site: a trainable vector {@code diagonal_d} of length {@code k = min(in, out)}
  * whose update is {@code ΔW = diag(d)}, the {@code (out, in)} matrix with {@code d} on its main diagonal. The additive
  * term is {@code x·diag(d)ᵀ}: the first {@code k} inputs times {@code d} in the first {@code k} outputs, zeros in the
- * others. It merges exactly into {@code W}.
+ * others. It declares {@code ΔW = diag(d)}; the SPI base merges it exactly into {@code W}.
  *
  * <p>The parameter name is the checkpoint key relative to the site ({@code <site>.diagonal_d}); the
  * {@code diagonal_} prefix follows PEFT's rule that a method's keys start with its name and an underscore.
  */
-public final class DiagonalModule extends LinearModuleBlock.Additive implements MergeableLinearModule {
+public final class DiagonalModule extends LinearModuleBlock.MergeableAdditive {
     /** The parameter name and checkpoint key suffix of {@code d}. */
     public static final String DIAGONAL = "diagonal_d";
 
@@ -56,6 +54,11 @@ public final class DiagonalModule extends LinearModuleBlock.Additive implements 
     /** The length {@code min(in, out)} of the diagonal of {@code site}'s weight. */
     public static int diagonalLength(LinearSite site) {
         return Math.min(site.inFeatures(), site.outFeatures());
+    }
+
+    @Override
+    protected String label() {
+        return DiagonalMethod.ID;
     }
 
     /** The diagonal is added as is. */
@@ -89,41 +92,13 @@ public final class DiagonalModule extends LinearModuleBlock.Additive implements 
         }
     }
 
-    /** {@code W + diag(d)}, computed in float32 and cast back; the bias is copied unchanged. Inputs are not modified. */
+    /** {@code ΔW = diag(d)} in float32; the base class adds it to {@code W} (merge) or subtracts it (unmerge). */
     @Override
-    public LinearWeights merge(LinearWeights base) {
-        return addDiagonal(requireNonNull(base, "base is null"), 1);
-    }
-
-    /** {@code W − diag(d)}; the inverse of {@link #merge}. */
-    @Override
-    public LinearWeights unmerge(LinearWeights merged) {
-        return addDiagonal(requireNonNull(merged, "merged is null"), -1);
-    }
-
-    private LinearWeights addDiagonal(LinearWeights weights, float sign) {
-        NDArray weight = weights.weight();
-        Shape expected = new Shape(site().outFeatures(), site().inFeatures());
-        if (!weight.getShape().equals(expected)) {
-            throw new IllegalArgumentException(format("diagonal at %s: weight has shape %s, expected %s", site().name(), weight.getShape(), expected));
-        }
-        if (!diagonal.isInitialized()) {
-            throw new IllegalStateException(format("diagonal at %s: parameter %s is not initialized", site().name(), DIAGONAL));
-        }
-        try (NDManager scope = weight.getManager().newSubManager()) {
-            scope.tempAttachAll(weight, diagonal.getArray());
-            NDArray d = diagonal.getArray().toDevice(weight.getDevice(), false).toType(DataType.FLOAT32, false);
-            // eye(out, in) has ones at (i, i) for i < k; scaling its rows (k = out) or its columns (k = in) by d gives diag(d).
-            NDArray diagonalMatrix = scope.eye(site().outFeatures(), site().inFeatures(), 0, DataType.FLOAT32, weight.getDevice())
-                    .mul(length == site().outFeatures() ? d.reshape(length, 1) : d.reshape(1, length));
-            NDArray mergedWeight = weight.toType(DataType.FLOAT32, false).add(diagonalMatrix.muli(sign)).toType(weight.getDataType(), false);
-            NDArray mergedBias = null;
-            if (weights.hasBias()) {
-                scope.tempAttachAll(weights.bias());
-                mergedBias = scope.ret(weights.bias().duplicate());
-            }
-            return new LinearWeights(scope.ret(mergedWeight), mergedBias);
-        }
+    protected NDArray deltaWeight(NDManager scope) {
+        NDArray d = diagonal.getArray().toDevice(scope.getDevice(), false).toType(DataType.FLOAT32, false);
+        // eye(out, in) has ones at (i, i) for i < k; scaling its rows (k = out) or its columns (k = in) by d gives diag(d).
+        return scope.eye(site().outFeatures(), site().inFeatures(), 0, DataType.FLOAT32, scope.getDevice())
+                .mul(length == site().outFeatures() ? d.reshape(length, 1) : d.reshape(1, length));
     }
 
     @Override

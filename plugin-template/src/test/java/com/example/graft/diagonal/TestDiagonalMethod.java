@@ -75,7 +75,7 @@ final class TestDiagonalMethod {
     void testNegativeInitStdIsRejected() {
         assertThatThrownBy(() -> create(Map.of("init_std", -0.5)))
                 .isInstanceOf(InvalidOptionsException.class)
-                .hasMessage("Method 'diagonal': option 'init_std' is -0.5, but must be a number >= 0 (0 starts at d = 0, which leaves the model unchanged). Fix the value.");
+                .hasMessage("Method 'diagonal': option 'init_std' is -0.5, but must be a number >= 0. Fix the value.");
     }
 
     private MethodInstance create(Map<String, ?> options) {

@@ -43,7 +43,7 @@ final class RankOneMethod implements PeftMethod {
 
     @Override
     public MethodDescriptor descriptor() {
-        return new MethodDescriptor("rank-one", "1.0.0", SpiVersion.CURRENT, "RANK_ONE", Set.of(SiteKind.LINEAR), true,
+        return new MethodDescriptor("rank-one", "1.0.0", SpiVersion.CURRENT, "RANK_ONE", Set.of(SiteKind.LINEAR), MergeableLinearModule.class,
                 OptionSchema.of(OptionSpec.number("scale", 1.0, "the factor s of the update")), Map.of(), "a rank-one update for testing the kit");
     }
 

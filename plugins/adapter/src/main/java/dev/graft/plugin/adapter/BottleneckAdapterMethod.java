@@ -37,7 +37,7 @@ public final class BottleneckAdapterMethod implements PeftMethod {
             SpiVersion.CURRENT,
             "BOTTLENECK",
             Set.of(SiteKind.SUBLAYER),
-            false,
+            BottleneckAdapterModule.class,
             BottleneckConfiguration.SCHEMA,
             Map.of(),
             "Bottleneck adapters: h + s·up(f(down(h))) at attention/feed-forward sublayers (AdapterHub presets pfeiffer, houlsby, parallel)");

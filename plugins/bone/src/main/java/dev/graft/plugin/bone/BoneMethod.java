@@ -39,7 +39,7 @@ public final class BoneMethod implements PeftMethod {
             SpiVersion.CURRENT,
             "BONE",
             Set.of(SiteKind.LINEAR),
-            true,
+            dev.graft.spi.MergeableLinearModule.class,
             BoneConfiguration.SCHEMA,
             Map.of(
                     "llama", List.of("q_proj", "v_proj"),

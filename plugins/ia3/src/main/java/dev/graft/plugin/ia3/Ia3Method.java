@@ -35,7 +35,7 @@ public final class Ia3Method implements PeftMethod {
             SpiVersion.CURRENT,
             "IA3",
             Set.of(SiteKind.LINEAR),
-            true,
+            Ia3Module.class,
             Ia3Configuration.SCHEMA,
             Ia3Configuration.DEFAULT_TARGETS,
             "(IA)3: learned vectors rescaling linear layers' outputs, or feed-forward layers' inputs (Hugging Face PEFT compatible)");

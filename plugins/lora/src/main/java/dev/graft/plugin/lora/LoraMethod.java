@@ -1,19 +1,18 @@
 package dev.graft.plugin.lora;
 
-import static java.util.Objects.requireNonNull;
-
 import com.google.auto.service.AutoService;
-import dev.graft.spi.MethodDescriptor;
-import dev.graft.spi.MethodInstance;
-import dev.graft.spi.MethodOptions;
-import dev.graft.spi.ModelContext;
+import dev.graft.spi.LinearMethod;
+import dev.graft.spi.LinearSite;
 import dev.graft.spi.PeftMethod;
-import dev.graft.spi.SiteKind;
 import dev.graft.spi.SpiVersion;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
 
 /**
  * Low-rank adaptation (LoRA, Hu et al. 2021) with Hugging Face PEFT's semantics, options and checkpoint layout:
@@ -26,41 +25,68 @@ import java.util.Set;
  * ({@code base_model.model.<module>.lora_A.weight}, {@code ...lora_B.weight}) with {@code peft_type: LORA}.
  */
 @AutoService(PeftMethod.class)
-public final class LoraMethod implements PeftMethod {
-    private static final MethodDescriptor DESCRIPTOR = new MethodDescriptor(
-            LoraConfiguration.METHOD_ID,
-            "0.1.0",
-            SpiVersion.CURRENT,
-            "LORA",
-            Set.of(SiteKind.LINEAR),
-            true,
-            LoraConfiguration.SCHEMA,
-            Map.of(
-                    "llama", List.of("q_proj", "v_proj"),
-                    "bert", List.of("query", "value"),
-                    "roberta", List.of("query", "value")),
-            "Low-rank adaptation: W + (α/r)·B·A on linear layers (Hugging Face PEFT compatible, rsLoRA, rank/alpha patterns)");
-
+public final class LoraMethod extends LinearMethod<LoraConfiguration> {
     /** Creates the provider; it holds no tensors. */
-    public LoraMethod() {}
+    public LoraMethod() {
+        super(LoraConfiguration.class, describe()
+                .setId(LoraConfiguration.METHOD_ID)
+                .setVersion("0.1.0")
+                .setSpiVersion(SpiVersion.CURRENT)
+                .setPeftType("LORA")
+                .setModuleType(LoraModule.class)
+                .optDefaultTargets(Map.of(
+                        "llama", List.of("q_proj", "v_proj"),
+                        "bert", List.of("query", "value"),
+                        "roberta", List.of("query", "value")))
+                .setDescription("Low-rank adaptation: W + (α/r)·B·A on linear layers (Hugging Face PEFT compatible, rsLoRA, rank/alpha patterns)"));
+    }
 
     @Override
-    public MethodDescriptor descriptor() {
-        return DESCRIPTOR;
+    protected LoraModule module(LoraConfiguration options, LinearSite site) {
+        return LoraModule.builder(site)
+                .setRank(options.rankFor(site.name()))
+                .optScaling(options.scalingFor(site.name()))
+                .optDropout((float) options.dropout())
+                .optInitialization(options.initialization())
+                .optUpBias(options.loraBias())
+                .build();
+    }
+
+    /** {@code r·(in + out)} at the site's rank, plus {@code out} with {@code lora_bias}. */
+    @Override
+    protected long parameterCount(LoraConfiguration options, LinearSite site) {
+        long rank = options.rankFor(site.name());
+        return rank * (site.inFeatures() + site.outFeatures()) + (options.loraBias() ? site.outFeatures() : 0);
     }
 
     /**
-     * Creates a LoRA adapter.
-     *
-     * @throws dev.graft.spi.InvalidOptionsException for {@code r <= 0}, {@code lora_dropout} outside {@code [0, 1)},
-     *         non-positive or fractional pattern ranks, non-positive pattern alphas, pattern keys that are not
-     *         regular expressions, {@code bias} other than {@code "none"}, {@code fan_in_fan_out: true} or
-     *         {@code use_dora: true}
+     * Options giving rank {@code ranksBySite} per site with scaling 1 ({@code lora_alpha = r}, as PEFT's
+     * {@code add_weighted_adapter} sets), keeping dropout; sites off the most common rank go into
+     * {@code rank_pattern}/{@code alpha_pattern} as escaped full names. Empty with {@code lora_bias}, which a
+     * product of factors cannot carry.
      */
     @Override
-    public MethodInstance create(MethodOptions options, ModelContext model) {
-        requireNonNull(options, "options is null");
-        requireNonNull(model, "model is null");
-        return new LoraInstance(LoraConfiguration.fromOptions(options));
+    protected Optional<Map<String, Object>> optionsForRanks(LoraConfiguration configuration, Map<String, Integer> ranksBySite) {
+        if (configuration.loraBias() || ranksBySite.isEmpty()) {
+            return Optional.empty();
+        }
+        Map<Integer, Long> frequency = ranksBySite.values().stream().collect(Collectors.groupingBy(rank -> rank, TreeMap::new, Collectors.counting()));
+        int common = Collections.max(frequency.entrySet(), Map.Entry.comparingByValue()).getKey();
+        Map<String, Integer> rankPattern = new LinkedHashMap<>();
+        Map<String, Double> alphaPattern = new LinkedHashMap<>();
+        ranksBySite.forEach((site, rank) -> {
+            if (rank != common) {
+                String key = site.replace(".", "\\.");
+                rankPattern.put(key, rank);
+                alphaPattern.put(key, (double) rank);
+            }
+        });
+        Map<String, Object> options = new LinkedHashMap<>();
+        options.put(LoraConfiguration.RANK, common);
+        options.put(LoraConfiguration.ALPHA, (double) common);
+        options.put(LoraConfiguration.DROPOUT, configuration.dropout());
+        options.put(LoraConfiguration.RANK_PATTERN, rankPattern);
+        options.put(LoraConfiguration.ALPHA_PATTERN, alphaPattern);
+        return Optional.of(options);
     }
 }

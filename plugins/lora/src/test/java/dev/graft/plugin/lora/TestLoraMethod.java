@@ -198,25 +198,25 @@ final class TestLoraMethod {
     static Stream<Arguments> badOptions() {
         return Stream.of(
                 Arguments.of(Map.of("r", 0),
-                        "Method 'lora': option 'r' is 0, but must be a whole number greater than 0. Fix the value."),
+                        "Method 'lora': option 'r' is 0, but must be a whole number >= 1. Fix the value."),
                 Arguments.of(Map.of("lora_dropout", 1.0),
-                        "Method 'lora': option 'lora_dropout' is 1.0, but must be a probability p with 0 <= p < 1. Fix the value."),
+                        "Method 'lora': option 'lora_dropout' is 1.0, but must be a number in [0, 1). Fix the value."),
                 Arguments.of(Map.of("lora_dropout", -0.1),
-                        "Method 'lora': option 'lora_dropout' is -0.1, but must be a probability p with 0 <= p < 1. Fix the value."),
+                        "Method 'lora': option 'lora_dropout' is -0.1, but must be a number in [0, 1). Fix the value."),
                 Arguments.of(Map.of("rank_pattern", Map.of("q_proj", 2.5)),
                         "Method 'lora': option 'rank_pattern' must be a map from names to whole numbers, but is {q_proj=2.5}. Fix the value."),
                 Arguments.of(Map.of("rank_pattern", Map.of("q_proj", 0)),
-                        "Method 'lora': option 'rank_pattern' maps 'q_proj' to 0; ranks must be whole numbers greater than 0. Fix the value."),
+                        "Method 'lora': option 'rank_pattern' maps 'q_proj' to 0, but must be a map from names to whole numbers, each >= 1. Fix the value."),
                 Arguments.of(Map.of("alpha_pattern", Map.of("v_proj", -1)),
-                        "Method 'lora': option 'alpha_pattern' maps 'v_proj' to -1.0; alphas must be greater than 0. Fix the value."),
+                        "Method 'lora': option 'alpha_pattern' maps 'v_proj' to -1.0, but must be a map from names to numbers, each > 0. Fix the value."),
                 Arguments.of(Map.of("bias", "all"),
-                        "Method 'lora': option 'bias' is \"all\", which is not supported: Graft's LoRA never trains the base biases. Allowed value: \"none\"."),
+                        "Method 'lora': option 'bias' is \"all\", but must be \"none\": Graft's LoRA never trains the base biases. Fix the value."),
                 Arguments.of(Map.of("bias", "lora_only"),
-                        "Method 'lora': option 'bias' is \"lora_only\", which is not supported: Graft's LoRA never trains the base biases. Allowed value: \"none\"."),
+                        "Method 'lora': option 'bias' is \"lora_only\", but must be \"none\": Graft's LoRA never trains the base biases. Fix the value."),
                 Arguments.of(Map.of("fan_in_fan_out", true),
-                        "Method 'lora': option 'fan_in_fan_out' is true, which is not supported: Graft linear sites always store W as (out, in). Allowed value: false."),
+                        "Method 'lora': option 'fan_in_fan_out' is true, but must be false: Graft linear sites always store W as (out, in). Fix the value."),
                 Arguments.of(Map.of("use_dora", true),
-                        "Method 'lora': option 'use_dora' is true: DoRA is not supported yet. Allowed value: false."));
+                        "Method 'lora': option 'use_dora' is true, but must be false: DoRA is not supported yet. Fix the value."));
     }
 
     @ParameterizedTest

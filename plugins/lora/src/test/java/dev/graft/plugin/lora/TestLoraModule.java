@@ -206,7 +206,7 @@ final class TestLoraModule {
         NDArray weight = batchManager.zeros(new Shape(2, 3));
         assertThatThrownBy(() -> module.merge(new LinearWeights(weight, null)))
                 .isInstanceOf(IllegalStateException.class)
-                .hasMessage("LoRA at model.layers.0.self_attn.q_proj: impossible to merge with lora_bias=true because the base layer has no bias");
+                .hasMessage("LoRA at model.layers.0.self_attn.q_proj: impossible to merge the bias update because the base layer has no bias");
     }
 
     @Test
@@ -299,7 +299,7 @@ final class TestLoraModule {
 
     @Test
     void testOutputShapeReplacesTheLastDimension() {
-        LoraModule module = new LoraModule(site(16, 8), 4, 1, 0, LoraInitialization.KAIMING_UNIFORM, false);
+        LoraModule module = LoraModule.builder(site(16, 8)).setRank(4).build();
         assertThat(module.getOutputShapes(new Shape[] {new Shape(2, 7, 16)})).containsExactly(new Shape(2, 7, 8));
     }
 
@@ -312,7 +312,13 @@ final class TestLoraModule {
     }
 
     private LoraModule module(LinearSite site, int rank, float scaling, float dropout, LoraInitialization initialization, boolean loraBias) {
-        LoraModule module = new LoraModule(site, rank, scaling, dropout, initialization, loraBias);
+        LoraModule module = LoraModule.builder(site)
+                .setRank(rank)
+                .optScaling(scaling)
+                .optDropout(dropout)
+                .optInitialization(initialization)
+                .optUpBias(loraBias)
+                .build();
         module.initialize(modelManager, DataType.FLOAT32, new Shape(1, site.inFeatures()));
         return module;
     }

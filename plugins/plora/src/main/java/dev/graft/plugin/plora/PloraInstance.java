@@ -50,7 +50,7 @@ public final class PloraInstance implements MethodInstance {
     @Override
     public MethodModule attach(Site site) {
         LinearSite linear = requireLinear(site, PloraConfiguration.METHOD_ID);
-        PloraModule module = new PloraModule(linear, configuration.rank(), configuration.scaling(), (float) configuration.dropout());
+        PloraModule module = PloraModule.builder(linear).setRank(configuration.rank()).optScaling(configuration.scaling()).optDropout((float) configuration.dropout()).build();
         modules.add(module);
         return module;
     }

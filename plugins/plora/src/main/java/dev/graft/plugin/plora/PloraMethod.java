@@ -60,7 +60,7 @@ public final class PloraMethod implements PeftMethod {
             SpiVersion.CURRENT,
             "PLORA",
             Set.of(SiteKind.LINEAR),
-            true,
+            PloraModule.class,
             PloraConfiguration.SCHEMA,
             Map.of(
                     "llama", List.of("q_proj", "v_proj"),

@@ -8,18 +8,12 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.nn.core.Linear;
-import ai.djl.nn.norm.Dropout;
-import ai.djl.training.ParameterStore;
-import ai.djl.training.initializer.ConstantInitializer;
-import ai.djl.training.initializer.UniformInitializer;
 import dev.graft.spi.ArrayValues;
-import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
-import dev.graft.spi.MergeableLinearModule;
-
+import dev.graft.spi.LowRankLinearModule;
 import dev.graft.spi.Scalars;
+
 import java.util.List;
 
 /**
@@ -28,96 +22,28 @@ import java.util.List;
  * two operations of an offload: {@link #offloaded} folds a share of {@code s·B·A} into the base weights, and
  * {@link #keepShare} leaves the rest in the adapter.
  *
- * <p>The parameter names are the checkpoint key suffixes, so the default
- * {@link dev.graft.spi.MethodModule#saveState} writes LoRA's keys.
+ * <p>The tensors, {@code delta} and the merge are the SPI's {@link LowRankLinearModule}, shared with LoRA, so the
+ * default {@link dev.graft.spi.MethodModule#saveState} writes LoRA's keys; LoRA's default start ({@code A}
+ * Kaiming-uniform, {@code B = 0}).
  */
-public final class PloraModule extends LinearModuleBlock.Additive implements MergeableLinearModule {
-    /** The parameter name (and checkpoint key suffix) of the down projection {@code A}, shape {@code (r, in)}. */
-    public static final String LORA_A_WEIGHT = "lora_A.weight";
-    /** The parameter name (and checkpoint key suffix) of the up projection {@code B}, shape {@code (out, r)}. */
-    public static final String LORA_B_WEIGHT = "lora_B.weight";
-
-    private final int rank;
-    private final float scaling;
-    private final float dropout;
-    private final Parameter loraA;
-    private final Parameter loraB;
-
-    /**
-     * Makes the module with LoRA's default initialisation: {@code A ~ U(±1/√in)} (Kaiming-uniform with
-     * {@code a = √5}) and {@code B = 0}, so the module starts as a no-op.
-     *
-     * @param site the linear site
-     * @param rank the rank {@code r}, greater than 0
-     * @param scaling {@code s}: {@code α/r}, or {@code α/√r} with rsLoRA
-     * @param dropout the dropout probability on the input while training, in {@code [0, 1)}
-     */
-    public PloraModule(LinearSite site, int rank, float scaling, float dropout) {
-        super(site);
-        if (rank <= 0) {
-            throw new IllegalArgumentException(format("PLoRA at %s: rank must be greater than 0, but is %d", site.name(), rank));
-        }
-        if (!(dropout >= 0 && dropout < 1)) {
-            throw new IllegalArgumentException(format("PLoRA at %s: dropout must be in [0, 1), but is %s", site.name(), dropout));
-        }
-        this.rank = rank;
-        this.scaling = scaling;
-        this.dropout = dropout;
-        this.loraA = addParameter(Parameter.builder()
-                .setName(LORA_A_WEIGHT)
-                .setType(Parameter.Type.WEIGHT)
-                .optShape(new Shape(rank, site.inFeatures()))
-                .optInitializer(new UniformInitializer(kaimingBound()))
-                .build());
-        this.loraB = addParameter(Parameter.builder()
-                .setName(LORA_B_WEIGHT)
-                .setType(Parameter.Type.WEIGHT)
-                .optShape(new Shape(site.outFeatures(), rank))
-                .optInitializer(new ConstantInitializer(0))
-                .build());
+public final class PloraModule extends LowRankLinearModule {
+    private PloraModule(Builder builder) {
+        super(builder);
     }
 
-    /** The rank {@code r}. */
-    public int rank() {
-        return rank;
+    /** A builder for PLoRA at {@code site}: {@code setRank} is required. */
+    public static Builder builder(LinearSite site) {
+        return new Builder(site);
     }
 
-    /** {@code α/r}, or {@code α/√r} with rsLoRA. */
     @Override
-    public float scaling() {
-        return scaling;
+    protected String label() {
+        return "PLoRA";
     }
 
     /** The two trainable parameters, {@code A} then {@code B}. */
     public List<Parameter> trainableParameters() {
-        return List.of(loraA, loraB);
-    }
-
-    /** {@code dropout(x)·Aᵀ·Bᵀ}, unscaled, shape {@code (..., out)}. */
-    @Override
-    public NDArray delta(ParameterStore parameterStore, NDArray x, boolean training) {
-        requireNonNull(parameterStore, "parameterStore is null");
-        requireNonNull(x, "x is null");
-        if (x.getShape().dimension() == 0 || x.getShape().getLastDimension() != site().inFeatures()) {
-            throw new IllegalArgumentException(format(
-                    "PLoRA at %s: input has shape %s, but its last dimension must be in=%d", site().name(), x.getShape(), site().inFeatures()));
-        }
-        NDArray down = parameterStore.getValue(loraA, x.getDevice(), training);
-        NDArray up = parameterStore.getValue(loraB, x.getDevice(), training);
-        NDArray input = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
-        return Linear.linear(Linear.linear(input, down).singletonOrThrow(), up).singletonOrThrow();
-    }
-
-    /** {@code W + s·B·A}, computed in float32; the bias is unchanged. */
-    @Override
-    public LinearWeights merge(LinearWeights base) {
-        return addUpdate(requireNonNull(base, "base is null"), scaling);
-    }
-
-    /** {@code W − s·B·A}; the inverse of {@link #merge}. */
-    @Override
-    public LinearWeights unmerge(LinearWeights merged) {
-        return addUpdate(requireNonNull(merged, "merged is null"), -scaling);
+        return List.of(down(), up());
     }
 
     /**
@@ -129,7 +55,17 @@ public final class PloraModule extends LinearModuleBlock.Additive implements Mer
      * @param share the fraction of the update to fold in, {@code 1 − m} for momentum {@code m}
      */
     public LinearWeights offloaded(LinearWeights base, float share) {
-        return addUpdate(requireNonNull(base, "base is null"), share * scaling);
+        requireNonNull(base, "base is null");
+        NDArray weight = base.weight();
+        Shape expected = new Shape(site().outFeatures(), site().inFeatures());
+        if (!weight.getShape().equals(expected)) {
+            throw new IllegalArgumentException(format("PLoRA at %s: weight has shape %s, expected %s", site().name(), weight.getShape(), expected));
+        }
+        try (NDManager scope = weight.getManager().newSubManager()) {
+            scope.tempAttachAll(weight, initialized(down()), initialized(up()));
+            NDArray updated = weight.toType(DataType.FLOAT32, false).add(Scalars.times(deltaWeight(scope), share)).toType(weight.getDataType(), false);
+            return new LinearWeights(scope.ret(updated), base.bias());
+        }
     }
 
     /**
@@ -143,8 +79,8 @@ public final class PloraModule extends LinearModuleBlock.Additive implements Mer
         if (!(momentum >= 0 && momentum < 1)) {
             throw new IllegalArgumentException(format("PLoRA at %s: momentum must be in [0, 1), but is %s", site().name(), momentum));
         }
-        NDArray down = initialized(loraA);
-        NDArray up = initialized(loraB);
+        NDArray down = initialized(down());
+        NDArray up = initialized(up());
         try (NDManager scope = up.getManager().newSubManager()) {
             if (momentum == 0) {
                 overwrite(up, scope.zeros(up.getShape(), DataType.FLOAT32));
@@ -165,21 +101,6 @@ public final class PloraModule extends LinearModuleBlock.Additive implements Mer
         return (float) (1 / Math.sqrt(site().inFeatures()));
     }
 
-    private LinearWeights addUpdate(LinearWeights weights, float factor) {
-        NDArray weight = weights.weight();
-        Shape expected = new Shape(site().outFeatures(), site().inFeatures());
-        if (!weight.getShape().equals(expected)) {
-            throw new IllegalArgumentException(format("PLoRA at %s: weight has shape %s, expected %s", site().name(), weight.getShape(), expected));
-        }
-        try (NDManager scope = weight.getManager().newSubManager()) {
-            scope.tempAttachAll(weight, initialized(loraA), initialized(loraB));
-            NDArray down = loraA.getArray().toType(DataType.FLOAT32, false);
-            NDArray up = loraB.getArray().toType(DataType.FLOAT32, false);
-            NDArray updated = weight.toType(DataType.FLOAT32, false).add(up.matMul(down).muli(factor)).toType(weight.getDataType(), false);
-            return new LinearWeights(scope.ret(updated), weights.bias());
-        }
-    }
-
     private NDArray initialized(Parameter parameter) {
         if (!parameter.isInitialized()) {
             throw new IllegalStateException(format("PLoRA at %s: parameter %s is not initialized", site().name(), parameter.getName()));
@@ -189,6 +110,23 @@ public final class PloraModule extends LinearModuleBlock.Additive implements Mer
 
     @Override
     public String toString() {
-        return format("PloraModule(%s, r=%d, scaling=%s, dropout=%s)", site().name(), rank, scaling, dropout);
+        return format("PloraModule(%s, r=%d, scaling=%s, dropout=%s)", site().name(), rank(), scaling(), dropout());
+    }
+
+    /** Builds a {@link PloraModule}; see {@link LowRankLinearModule.Builder}. */
+    public static final class Builder extends LowRankLinearModule.Builder<Builder> {
+        private Builder(LinearSite site) {
+            super(site);
+        }
+
+        /** The module. */
+        public PloraModule build() {
+            return new PloraModule(this);
+        }
+
+        @Override
+        protected Builder self() {
+            return this;
+        }
     }
 }

@@ -30,7 +30,7 @@ final class TestPloraModule {
     void setUp() {
         Engine.getInstance().setRandomSeed(7);
         manager = NDManager.newBaseManager();
-        module = new PloraModule(SITE, 1, 2f, 0f);
+        module = PloraModule.builder(SITE).setRank(1).optScaling(2f).build();
         module.initialize(manager, DataType.FLOAT32, new Shape(1, 3));
         module.getParameters().get(PloraModule.LORA_A_WEIGHT).getArray().set(new float[] {1, 2, 3});
         module.getParameters().get(PloraModule.LORA_B_WEIGHT).getArray().set(new float[] {0.5f, -1});
@@ -43,7 +43,7 @@ final class TestPloraModule {
 
     @Test
     void testFreshModuleIsZeroWithKaimingUniformDownProjection() {
-        PloraModule fresh = new PloraModule(new LinearSite("wide", 0, 100, 4, false), 8, 1f, 0f);
+        PloraModule fresh = PloraModule.builder(new LinearSite("wide", 0, 100, 4, false)).setRank(8).build();
         fresh.initialize(manager, DataType.FLOAT32, new Shape(1, 100));
         float[] down = fresh.getParameters().get(PloraModule.LORA_A_WEIGHT).getArray().toFloatArray();
         assertThat(down).hasSize(800);

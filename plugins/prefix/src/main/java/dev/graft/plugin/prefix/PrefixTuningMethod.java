@@ -35,7 +35,7 @@ public final class PrefixTuningMethod implements PeftMethod {
             SpiVersion.CURRENT,
             "PREFIX_TUNING",
             Set.of(SiteKind.ATTENTION),
-            false,
+            PrefixTuningModule.class,
             PrefixConfiguration.SCHEMA,
             Map.of(),
             "Prefix tuning: n trainable virtual keys/values per attention layer (Hugging Face PEFT compatible, optional MLP projection)");

@@ -37,7 +37,7 @@ public final class PromptTuningMethod implements PeftMethod {
             SpiVersion.CURRENT,
             "PROMPT_TUNING",
             Set.of(SiteKind.EMBEDDING),
-            false,
+            PromptTuningModule.class,
             PromptConfiguration.SCHEMA,
             Map.of(),
             "Prompt tuning: n trainable virtual token embeddings prepended to the input (Hugging Face PEFT compatible)");

@@ -40,7 +40,7 @@ public final class VeraMethod implements PeftMethod {
             SpiVersion.CURRENT,
             "VERA",
             Set.of(SiteKind.LINEAR),
-            true,
+            VeraModule.class,
             VeraConfiguration.SCHEMA,
             Map.of(
                     "llama", List.of("q_proj", "v_proj"),

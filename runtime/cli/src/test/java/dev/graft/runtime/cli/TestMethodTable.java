@@ -18,14 +18,14 @@ final class TestMethodTable {
     @Test
     void testColumnsAreAlignedAndSortedById() {
         LoadedMethod prefix = new FakeMethod(new MethodDescriptor(
-                "prefix", "0.3.0", "1.0", "PREFIX_TUNING", EnumSet.of(SiteKind.EMBEDDING, SiteKind.ATTENTION), false, OptionSchema.of(), Map.of(), "prefix tuning"))
+                "prefix", "0.3.0", "2.0", "PREFIX_TUNING", EnumSet.of(SiteKind.EMBEDDING, SiteKind.ATTENTION), dev.graft.spi.PrefixModule.class, OptionSchema.of(), Map.of(), "prefix tuning"))
                 .loadedFrom("/opt/graft/plugins/prefix");
         LoadedMethod lora = FakeMethod.of("lora", "LORA").loadedFrom(LoadedMethod.CLASSPATH);
 
         assertThat(MethodTable.render(List.of(prefix, lora))).containsExactly(
                 "ID      VERSION  SPI  SITE KINDS           MERGEABLE  LOADED FROM",
-                "lora    1.0.0    1.0  linear               yes        classpath",
-                "prefix  0.3.0    1.0  attention,embedding  no         /opt/graft/plugins/prefix");
+                "lora    1.0.0    2.0  linear               yes        classpath",
+                "prefix  0.3.0    2.0  attention,embedding  no         /opt/graft/plugins/prefix");
     }
 
     @Test

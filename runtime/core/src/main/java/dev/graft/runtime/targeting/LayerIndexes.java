@@ -1,5 +1,7 @@
 package dev.graft.runtime.targeting;
 
+import dev.graft.spi.PeftNames;
+
 import java.util.List;
 import java.util.OptionalInt;
 import java.util.regex.Matcher;
@@ -20,7 +22,7 @@ import static java.lang.String.format;
  * index.
  */
 final class LayerIndexes {
-    private static final Pattern ANY_LIST = Pattern.compile(".*?\\.[^.]*\\.(\\d+)\\.", Pattern.UNICODE_CHARACTER_CLASS);
+    private static final Pattern ANY_LIST = PeftNames.compile(".*?\\.[^.]*\\.(\\d+)\\.");
 
     private LayerIndexes() {}
 

@@ -257,7 +257,7 @@ final class TestLlamaSequenceSites {
 
         @Override
         public MethodDescriptor descriptor() {
-            return new MethodDescriptor("fixed-prefix", "1.0.0", SpiVersion.CURRENT, "FIXED_PREFIX", Set.of(SiteKind.ATTENTION), false, OptionSchema.of(),
+            return new MethodDescriptor("fixed-prefix", "1.0.0", SpiVersion.CURRENT, "FIXED_PREFIX", Set.of(SiteKind.ATTENTION), dev.graft.spi.PrefixModule.class, OptionSchema.of(),
                     Map.of(), "fixed virtual keys and values, for testing");
         }
 

@@ -24,7 +24,7 @@ public final class FakeMethod implements PeftMethod {
 
     /** A linear, mergeable method with {@code id}, version 1.0.0, the current SPI and peft type {@code peftType}. */
     public static FakeMethod of(String id, String peftType) {
-        return new FakeMethod(new MethodDescriptor(id, "1.0.0", SpiVersion.CURRENT, peftType, Set.of(SiteKind.LINEAR), true, OptionSchema.of(), Map.of(), "a fake " + id));
+        return new FakeMethod(new MethodDescriptor(id, "1.0.0", SpiVersion.CURRENT, peftType, Set.of(SiteKind.LINEAR), dev.graft.spi.MergeableLinearModule.class, OptionSchema.of(), Map.of(), "a fake " + id));
     }
 
     /** This method as loaded from {@code source}. */

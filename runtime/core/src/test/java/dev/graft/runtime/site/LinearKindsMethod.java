@@ -58,7 +58,7 @@ final class LinearKindsMethod implements PeftMethod {
     @Override
     public MethodDescriptor descriptor() {
         String id = kind.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
-        return new MethodDescriptor(id, "1.0.0", SpiVersion.CURRENT, kind.name(), Set.of(SiteKind.LINEAR), false, OptionSchema.of(), Map.of(),
+        return new MethodDescriptor(id, "1.0.0", SpiVersion.CURRENT, kind.name(), Set.of(SiteKind.LINEAR), dev.graft.spi.MethodModule.class, OptionSchema.of(), Map.of(),
                 "a fixed test module of kind " + kind);
     }
 

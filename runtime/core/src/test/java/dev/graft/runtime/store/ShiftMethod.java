@@ -30,7 +30,7 @@ import java.util.Set;
 public final class ShiftMethod implements PeftMethod {
     @Override
     public MethodDescriptor descriptor() {
-        return new MethodDescriptor("shift", "1.0.0", SpiVersion.CURRENT, "SHIFT", Set.of(SiteKind.LINEAR), false,
+        return new MethodDescriptor("shift", "1.0.0", SpiVersion.CURRENT, "SHIFT", Set.of(SiteKind.LINEAR), dev.graft.spi.AdditiveLinearModule.class,
                 OptionSchema.of(OptionSpec.number("scale", 1.0, "factor of the shift"), OptionSpec.string("note", null, "free text, unused")), Map.of("llama", List.of("q_proj")), "adds a learned vector");
     }
 

@@ -1,0 +1,248 @@
+package dev.graft.spi;
+
+import static java.lang.String.format;
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.Dropout;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.ConstantInitializer;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.training.initializer.UniformInitializer;
+
+/**
+ * The common low-rank module of LoRA and its relatives, with PEFT's tensors: {@code lora_A.weight} {@code (r, in)},
+ * {@code lora_B.weight} {@code (out, r)} and, optionally, {@code lora_B.bias} {@code (out)}. The site computes
+ * {@code y = x·Wᵀ + b + s·B(A(dropout(x)))}; {@link #delta} is the unscaled {@code B(A(dropout(x)))}, and the merge
+ * folds {@code ΔW = s·B·A} (and {@code Δb = s·lora_B.bias}) into the base weights. A method extends it with its own
+ * builder (extending {@link Builder}) and whatever else it needs (PeriodicLoRA's offload).
+ */
+public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdditive implements LowRankModule {
+    /** The parameter name (and checkpoint key suffix) of the down projection {@code A}, {@code (r, in)}. */
+    public static final String LORA_A_WEIGHT = "lora_A.weight";
+    /** The parameter name (and checkpoint key suffix) of the up projection {@code B}, {@code (out, r)}. */
+    public static final String LORA_B_WEIGHT = "lora_B.weight";
+    /** The parameter name (and checkpoint key suffix) of {@code B}'s optional bias, {@code (out)}. */
+    public static final String LORA_B_BIAS = "lora_B.bias";
+
+    private final int rank;
+    private final float scaling;
+    private final float dropout;
+    private final Parameter loraA;
+    private final Parameter loraB;
+    private final Parameter loraBBias;
+
+    /**
+     * Registers the parameters as {@code builder} describes them.
+     *
+     * @throws IllegalArgumentException for a rank below 1 or a dropout outside {@code [0, 1)}
+     */
+    protected LowRankLinearModule(Builder<?> builder) {
+        super(requireNonNull(builder, "builder is null").site);
+        LinearSite site = builder.site;
+        if (builder.rank <= 0) {
+            throw new IllegalArgumentException(format("%s at %s: rank must be greater than 0, but is %d", label(), site.name(), builder.rank));
+        }
+        if (!(builder.dropout >= 0 && builder.dropout < 1)) {
+            throw new IllegalArgumentException(format("%s at %s: dropout must be in [0, 1), but is %s", label(), site.name(), builder.dropout));
+        }
+        this.rank = builder.rank;
+        this.scaling = builder.scaling;
+        this.dropout = builder.dropout;
+        Initializer downInitializer = builder.downInitializer != null
+                ? builder.downInitializer
+                : new UniformInitializer((float) (1 / Math.sqrt(site.inFeatures())));
+        Initializer upInitializer = builder.upInitializer != null ? builder.upInitializer : new ConstantInitializer(0);
+        this.loraA = addParameter(Parameter.builder()
+                .setName(LORA_A_WEIGHT)
+                .setType(Parameter.Type.WEIGHT)
+                .optShape(new Shape(rank, site.inFeatures()))
+                .optInitializer(downInitializer)
+                .build());
+        this.loraB = addParameter(Parameter.builder()
+                .setName(LORA_B_WEIGHT)
+                .setType(Parameter.Type.WEIGHT)
+                .optShape(new Shape(site.outFeatures(), rank))
+                .optInitializer(upInitializer)
+                .build());
+        this.loraBBias = builder.upBias
+                ? addParameter(Parameter.builder()
+                        .setName(LORA_B_BIAS)
+                        .setType(Parameter.Type.BIAS)
+                        .optShape(new Shape(site.outFeatures()))
+                        .optInitializer(upInitializer)
+                        .build())
+                : null;
+    }
+
+    /** The rank {@code r}. */
+    public final int rank() {
+        return rank;
+    }
+
+    /** The dropout probability on the input while training. */
+    public final float dropout() {
+        return dropout;
+    }
+
+    /** Whether {@code lora_B} has a bias. */
+    public final boolean hasUpBias() {
+        return loraBBias != null;
+    }
+
+    /** {@code A}, the parameter. */
+    protected final Parameter down() {
+        return loraA;
+    }
+
+    /** {@code B}, the parameter. */
+    protected final Parameter up() {
+        return loraB;
+    }
+
+    /** The scaling {@code s} (for LoRA {@code α/r} or {@code α/√r}). */
+    @Override
+    public final float scaling() {
+        return scaling;
+    }
+
+    @Override
+    public final NDArray factorA() {
+        return loraA.getArray();
+    }
+
+    @Override
+    public final NDArray factorB() {
+        return loraB.getArray();
+    }
+
+    @Override
+    public final void setFactors(NDArray a, NDArray b) {
+        copyInto(loraA, a);
+        copyInto(loraB, b);
+    }
+
+    private void copyInto(Parameter parameter, NDArray source) {
+        NDArray target = parameter.getArray();
+        if (!target.getShape().equals(source.getShape())) {
+            throw new IllegalArgumentException(format("%s at %s: %s must have shape %s, got %s", label(), site().name(), parameter.getName(), target.getShape(), source.getShape()));
+        }
+        ArrayValues.copy(target, source);
+    }
+
+    /**
+     * {@code B(A(dropout(x)))}, unscaled: {@code dropout(x)·Aᵀ·Bᵀ} (plus {@code lora_B.bias}), shape {@code (..., out)}.
+     * Dropout applies only when training with a probability above 0. Temporaries live in a sub-manager of {@code x}'s
+     * manager; the result is attached to {@code x}'s manager.
+     */
+    @Override
+    public final NDArray delta(ParameterStore parameterStore, NDArray x, boolean training) {
+        requireNonNull(parameterStore, "parameterStore is null");
+        requireNonNull(x, "x is null");
+        if (x.getShape().dimension() == 0 || x.getShape().getLastDimension() != site().inFeatures()) {
+            throw new IllegalArgumentException(format(
+                    "%s at %s: input has shape %s, but its last dimension must be in=%d", label(), site().name(), x.getShape(), site().inFeatures()));
+        }
+        try (NDManager scope = x.getManager().newSubManager()) {
+            scope.tempAttachAll(x);
+            NDArray down = parameterStore.getValue(loraA, x.getDevice(), training);
+            NDArray up = parameterStore.getValue(loraB, x.getDevice(), training);
+            NDArray input = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
+            NDArray hidden = Linear.linear(input, down).singletonOrThrow();
+            NDArray result = loraBBias == null
+                    ? Linear.linear(hidden, up).singletonOrThrow()
+                    : Linear.linear(hidden, up, parameterStore.getValue(loraBBias, x.getDevice(), training)).singletonOrThrow();
+            return scope.ret(result);
+        }
+    }
+
+    /** {@code s·B·A} in float32, scaling applied. */
+    @Override
+    protected final NDArray deltaWeight(NDManager scope) {
+        NDArray down = float32(loraA.getArray(), scope);
+        NDArray up = float32(loraB.getArray(), scope);
+        return Scalars.times(up.matMul(down), scaling);
+    }
+
+    /** {@code s·lora_B.bias} in float32, or null without it. */
+    @Override
+    protected final NDArray deltaBias(NDManager scope) {
+        return loraBBias == null ? null : Scalars.times(float32(loraBBias.getArray(), scope), scaling);
+    }
+
+    private static NDArray float32(NDArray array, NDManager scope) {
+        return array.toDevice(scope.getDevice(), false).toType(DataType.FLOAT32, false);
+    }
+
+    /**
+     * Builds a low-rank module in DJL's style: {@code setX} for what is required, {@code optX} for what has a default.
+     *
+     * @param <B> the concrete builder
+     */
+    public abstract static class Builder<B extends Builder<B>> {
+        private final LinearSite site;
+        private int rank;
+        private float scaling = 1;
+        private float dropout;
+        private Initializer downInitializer;
+        private Initializer upInitializer;
+        private boolean upBias;
+
+        /** A builder for a module at {@code site}. */
+        protected Builder(LinearSite site) {
+            this.site = requireNonNull(site, "site is null");
+        }
+
+        /** The site. */
+        protected final LinearSite site() {
+            return site;
+        }
+
+        /** The rank {@code r}, at least 1 (required). */
+        public final B setRank(int rank) {
+            this.rank = rank;
+            return self();
+        }
+
+        /** The rank set so far. */
+        protected final int rank() {
+            return rank;
+        }
+
+        /** The scaling {@code s} of the product (1 by default). */
+        public final B optScaling(float scaling) {
+            this.scaling = scaling;
+            return self();
+        }
+
+        /** The dropout probability on the input while training, in {@code [0, 1)} (0 by default). */
+        public final B optDropout(float dropout) {
+            this.dropout = dropout;
+            return self();
+        }
+
+        /**
+         * The initializers of {@code A} and {@code B} (and {@code B}'s bias); by default PEFT's LoRA start,
+         * {@code A ~ U(±1/√in)} (Kaiming-uniform with {@code a = √5}) and {@code B = 0}, a no-op.
+         */
+        public final B optInitializers(Initializer down, Initializer up) {
+            this.downInitializer = requireNonNull(down, "down is null");
+            this.upInitializer = requireNonNull(up, "up is null");
+            return self();
+        }
+
+        /** Whether {@code B} has a bias (false by default). */
+        public final B optUpBias(boolean upBias) {
+            this.upBias = upBias;
+            return self();
+        }
+
+        /** {@code this}. */
+        protected abstract B self();
+    }
+}
