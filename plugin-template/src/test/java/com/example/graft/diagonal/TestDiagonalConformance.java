@@ -1,7 +1,13 @@
 package com.example.graft.diagonal;
 
+import ai.djl.ndarray.types.Shape;
+import dev.graft.spi.LinearSite;
 import dev.graft.spi.PeftMethod;
+import dev.graft.spi.Site;
+import dev.graft.tck.CheckpointTensors;
+import dev.graft.tck.Matrices;
 import dev.graft.tck.MethodConformanceTest;
+import dev.graft.tck.SavedTensor;
 
 import java.util.Map;
 
@@ -20,5 +26,23 @@ final class TestDiagonalConformance extends MethodConformanceTest {
         return Map.of(
                 "negative init_std", Map.of("init_std", -0.1),
                 "init_std that is not a number", Map.of("init_std", "small"));
+    }
+
+    /** {@code diagonal_d (min(in, out))}. */
+    @Override
+    protected Map<String, Shape> expectedSiteTensors(Site site) {
+        LinearSite linear = (LinearSite) site;
+        return Map.of("diagonal_d", new Shape(Math.min(linear.inFeatures(), linear.outFeatures())));
+    }
+
+    /** ΔW = diag(d): d on the main diagonal of the {@code out × in} weight, zeros elsewhere. */
+    @Override
+    protected float[][] referenceDelta(LinearSite site, float[][] weight, CheckpointTensors tensors) {
+        SavedTensor diagonal = tensors.site(site, "diagonal_d");
+        float[][] delta = Matrices.zeros(site.outFeatures(), site.inFeatures());
+        for (int index = 0; index < Math.min(site.inFeatures(), site.outFeatures()); index++) {
+            delta[index][index] = diagonal.at(index);
+        }
+        return delta;
     }
 }

@@ -2,11 +2,13 @@ package dev.graft.plugin.adapter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.djl.ndarray.types.Shape;
 import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.PeftModel;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.Site;
+import dev.graft.spi.SublayerSite;
 import dev.graft.tck.MethodConformanceTest;
 
 import java.util.List;
@@ -44,5 +46,26 @@ final class TestBottleneckAdapterConformance extends MethodConformanceTest {
         assertThat(adapter.sites()).extracting(Site::name).containsExactly("model.layers.0.mlp", "model.layers.1.mlp");
         // hidden 64, reduction 16: d = 4, so 2·64·4 + 4 + 64 = 580 per feed-forward sublayer.
         assertThat(model.trainableParameterCount()).isEqualTo(2 * 580L);
+    }
+
+    /** Swish on BERT: hidden 32 gives a bottleneck of 2 units, which ReLU can leave without gradient. */
+    @Override
+    protected Map<String, Object> bertOptions() {
+        return Map.of("non_linearity", "swish");
+    }
+
+    @Override
+    protected Map<String, Object> dropoutOptions() {
+        return Map.of("dropout", 0.5);
+    }
+
+    /** AdapterHub's bottleneck at each sublayer, d = hidden / reduction_factor 16: down {@code (d, h)}, up {@code (h, d)}, with biases. */
+    @Override
+    protected Map<String, Shape> expectedSiteTensors(Site site) {
+        int hidden = ((SublayerSite) site).hiddenSize();
+        int bottleneck = hidden / 16;
+        return Map.of(
+                "adapter_down.weight", new Shape(bottleneck, hidden), "adapter_down.bias", new Shape(bottleneck),
+                "adapter_up.weight", new Shape(hidden, bottleneck), "adapter_up.bias", new Shape(hidden));
     }
 }

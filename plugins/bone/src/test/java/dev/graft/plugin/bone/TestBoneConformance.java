@@ -2,10 +2,16 @@ package dev.graft.plugin.bone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.djl.ndarray.types.Shape;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.PeftModel;
+import dev.graft.spi.LinearSite;
 import dev.graft.spi.PeftMethod;
+import dev.graft.spi.Site;
+import dev.graft.tck.CheckpointTensors;
+import dev.graft.tck.Matrices;
 import dev.graft.tck.MethodConformanceTest;
+import dev.graft.tck.SavedTensor;
 
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -37,5 +43,29 @@ final class TestBoneConformance extends MethodConformanceTest {
         attach(model, "default", Composition.SUM);
         // r=4 · (64 for q_proj + 32 for v_proj) · 2 layers
         assertThat(model.trainableParameterCount()).isEqualTo(768);
+    }
+
+    @Override
+    protected Map<String, Object> dropoutOptions() {
+        return Map.of("r", 4, "bone_dropout", 0.5);
+    }
+
+    /** {@code bone_block (r, out)}. */
+    @Override
+    protected Map<String, Shape> expectedSiteTensors(Site site) {
+        return Map.of("bone_block", new Shape(4, ((LinearSite) site).outFeatures()));
+    }
+
+    /** ΔW has {@code Bᵀ} in every r-column block (a remainder block gets its first columns): ΔW[o][c] = B[c mod r][o]. */
+    @Override
+    protected float[][] referenceDelta(LinearSite site, float[][] weight, CheckpointTensors tensors) {
+        SavedTensor block = tensors.site(site, "bone_block");
+        float[][] delta = new float[site.outFeatures()][site.inFeatures()];
+        for (int row = 0; row < site.outFeatures(); row++) {
+            for (int column = 0; column < site.inFeatures(); column++) {
+                delta[row][column] = block.at(column % 4, row);
+            }
+        }
+        return delta;
     }
 }

@@ -8,10 +8,13 @@ import dev.graft.runtime.compose.AdapterSpec;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.targeting.TargetRules;
+import dev.graft.spi.LinearSite;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.ScalingLinearModule;
 import dev.graft.spi.Site;
+import dev.graft.tck.CheckpointTensors;
 import dev.graft.tck.MethodConformanceTest;
+import dev.graft.tck.SavedTensor;
 
 import java.util.List;
 import java.util.Map;
@@ -75,5 +78,30 @@ final class TestIa3Conformance extends MethodConformanceTest {
             assertThat(module.getParameters().get(Ia3Module.IA3_L).getArray().getShape()).as("ia3_l of %s", site.name())
                     .isEqualTo(feedForward ? new Shape(1, 128) : new Shape(32, 1));
         }
+    }
+
+    /** {@code ia3_l}: {@code (1, in)} on the feed-forward module {@code down_proj}, {@code (out, 1)} elsewhere. */
+    @Override
+    protected Map<String, Shape> expectedSiteTensors(Site site) {
+        LinearSite linear = (LinearSite) site;
+        return Map.of("ia3_l", feedForward(site) ? new Shape(1, linear.inFeatures()) : new Shape(linear.outFeatures(), 1));
+    }
+
+    /** ΔW = W ⊙ l − W: l scales W's columns on a feed-forward module (its input), W's rows elsewhere (its output). */
+    @Override
+    protected float[][] referenceDelta(LinearSite site, float[][] weight, CheckpointTensors tensors) {
+        SavedTensor scale = tensors.site(site, "ia3_l");
+        float[][] delta = new float[site.outFeatures()][site.inFeatures()];
+        for (int row = 0; row < site.outFeatures(); row++) {
+            for (int column = 0; column < site.inFeatures(); column++) {
+                float factor = feedForward(site) ? scale.at(0, column) : scale.at(row, 0);
+                delta[row][column] = weight[row][column] * factor - weight[row][column];
+            }
+        }
+        return delta;
+    }
+
+    private static boolean feedForward(Site site) {
+        return site.name().endsWith("mlp.down_proj");
     }
 }

@@ -2,10 +2,15 @@ package dev.graft.plugin.lora;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.djl.ndarray.types.Shape;
 import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.PeftModel;
+import dev.graft.spi.LinearSite;
 import dev.graft.spi.PeftMethod;
+import dev.graft.spi.Site;
+import dev.graft.tck.CheckpointTensors;
+import dev.graft.tck.Matrices;
 import dev.graft.tck.MethodConformanceTest;
 import org.junit.jupiter.api.Test;
 
@@ -42,5 +47,23 @@ final class TestLoraConformance extends MethodConformanceTest {
 
         assertThat(adapter.sites()).hasSize(4);
         assertThat(model.trainableParameterCount()).isEqualTo(1_792L);
+    }
+
+    @Override
+    protected Map<String, Object> dropoutOptions() {
+        return Map.of("r", 4, "lora_alpha", 8, "lora_dropout", 0.5);
+    }
+
+    /** PEFT's layout: {@code lora_A.weight (r, in)} and {@code lora_B.weight (out, r)}. */
+    @Override
+    protected Map<String, Shape> expectedSiteTensors(Site site) {
+        LinearSite linear = (LinearSite) site;
+        return Map.of("lora_A.weight", new Shape(4, linear.inFeatures()), "lora_B.weight", new Shape(linear.outFeatures(), 4));
+    }
+
+    /** ΔW = s·B·A with s = α/r = 8/4. */
+    @Override
+    protected float[][] referenceDelta(LinearSite site, float[][] weight, CheckpointTensors tensors) {
+        return Matrices.scaled(Matrices.product(tensors.site(site, "lora_B.weight").matrix(), tensors.site(site, "lora_A.weight").matrix()), 8.0 / 4);
     }
 }

@@ -3,13 +3,16 @@ package dev.graft.plugin.prefix;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.format.SafetensorsFile;
 import dev.graft.runtime.store.AdapterState;
 import dev.graft.runtime.store.AdapterStore;
+import dev.graft.spi.ModelContext;
 import dev.graft.spi.PeftMethod;
+import dev.graft.spi.Site;
 import dev.graft.tck.MethodConformanceTest;
 
 import java.nio.file.Path;
@@ -83,5 +86,17 @@ final class TestPrefixProjectionConformance extends MethodConformanceTest {
         PeftModel reloaded = newModel();
         AdapterStore.load(reloaded, directory, "default", peftType -> "PREFIX_TUNING".equals(peftType) ? new PrefixTuningMethod() : null);
         assertClose(logits(reloaded), expected, 0, "logits after saving and loading through adapter_config.json and adapter_model.safetensors");
+    }
+
+    /** Nothing per attention layer. */
+    @Override
+    protected Map<String, Shape> expectedSiteTensors(Site site) {
+        return Map.of();
+    }
+
+    /** PEFT's single {@code prompt_embeddings (n, L·2·d)} with d = key/value heads · head dim. */
+    @Override
+    protected Map<String, Shape> expectedSharedTensors(ModelContext model) {
+        return Map.of("prompt_embeddings", new Shape(5, (long) model.numLayers() * 2 * model.numKeyValueHeads() * model.headDim()));
     }
 }

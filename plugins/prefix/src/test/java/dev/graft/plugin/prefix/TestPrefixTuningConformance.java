@@ -3,10 +3,12 @@ package dev.graft.plugin.prefix;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.store.AdapterState;
+import dev.graft.spi.ModelContext;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.Site;
 import dev.graft.tck.MethodConformanceTest;
@@ -57,5 +59,17 @@ final class TestPrefixTuningConformance extends MethodConformanceTest {
         Map<String, NDArray> state = AdapterState.collect(adapter, model.base().manager());
         assertThat(state.keySet()).containsExactly("prompt_embeddings");
         assertThat(state.get("prompt_embeddings").getShape().getShape()).containsExactly(5, 128);
+    }
+
+    /** Nothing per attention layer. */
+    @Override
+    protected Map<String, Shape> expectedSiteTensors(Site site) {
+        return Map.of();
+    }
+
+    /** PEFT's single {@code prompt_embeddings (n, L·2·d)} with d = key/value heads · head dim. */
+    @Override
+    protected Map<String, Shape> expectedSharedTensors(ModelContext model) {
+        return Map.of("prompt_embeddings", new Shape(5, (long) model.numLayers() * 2 * model.numKeyValueHeads() * model.headDim()));
     }
 }

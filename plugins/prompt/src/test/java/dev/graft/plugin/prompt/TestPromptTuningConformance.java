@@ -3,10 +3,12 @@ package dev.graft.plugin.prompt;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.store.AdapterState;
+import dev.graft.spi.ModelContext;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.Site;
 import dev.graft.tck.MethodConformanceTest;
@@ -59,5 +61,17 @@ final class TestPromptTuningConformance extends MethodConformanceTest {
         assertThat(state.get("prompt_embeddings").getShape().getShape()).containsExactly(5, 64);
         // Two sequences of 6 real tokens: the 5 virtual positions are not returned.
         assertThat(logits(model)).hasSize(2 * 6 * 128);
+    }
+
+    /** Nothing at the embedding site. */
+    @Override
+    protected Map<String, Shape> expectedSiteTensors(Site site) {
+        return Map.of();
+    }
+
+    /** PEFT's single {@code prompt_embeddings (n, hidden)}. */
+    @Override
+    protected Map<String, Shape> expectedSharedTensors(ModelContext model) {
+        return Map.of("prompt_embeddings", new Shape(5, model.hiddenSize()));
     }
 }

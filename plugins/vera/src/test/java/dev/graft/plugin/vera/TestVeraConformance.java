@@ -12,8 +12,14 @@ import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.store.AdapterState;
 import dev.graft.runtime.targeting.TargetRules;
+import dev.graft.spi.LinearSite;
+import dev.graft.spi.ModelContext;
 import dev.graft.spi.PeftMethod;
+import dev.graft.spi.Site;
+import dev.graft.tck.CheckpointTensors;
+import dev.graft.tck.Matrices;
 import dev.graft.tck.MethodConformanceTest;
+import dev.graft.tck.SavedTensor;
 
 import java.util.List;
 import java.util.Map;
@@ -95,5 +101,45 @@ final class TestVeraConformance extends MethodConformanceTest {
 
     private static float[] sharedA(Adapter adapter) {
         return adapter.instance().sharedParameters().get(VeraInstance.SHARED_A_KEY).getArray().toFloatArray();
+    }
+
+    @Override
+    protected Map<String, Object> dropoutOptions() {
+        return Map.of("r", 16, "vera_dropout", 0.5);
+    }
+
+    /** Per layer {@code vera_lambda_b (out)} and {@code vera_lambda_d (r)}. */
+    @Override
+    protected Map<String, Shape> expectedSiteTensors(Site site) {
+        return Map.of("vera_lambda_b", new Shape(((LinearSite) site).outFeatures()), "vera_lambda_d", new Shape(16));
+    }
+
+    /** One pair of projections sized to the largest target: query and value are hidden → at most hidden on both models. */
+    @Override
+    protected Map<String, Shape> expectedSharedTensors(ModelContext model) {
+        return Map.of("base_model.vera_A", new Shape(16, model.hiddenSize()), "base_model.vera_B", new Shape(model.hiddenSize(), 16));
+    }
+
+    /** ΔW = (λ_b·B_s)(λ_d·A_s), with {@code A_s = vera_A[:, :in]}, {@code B_s = vera_B[:out, :]} and each λ scaling its matrix's rows. */
+    @Override
+    protected float[][] referenceDelta(LinearSite site, float[][] weight, CheckpointTensors tensors) {
+        SavedTensor lambdaB = tensors.site(site, "vera_lambda_b");
+        SavedTensor lambdaD = tensors.site(site, "vera_lambda_d");
+        SavedTensor projectionA = tensors.key("base_model.vera_A");
+        SavedTensor projectionB = tensors.key("base_model.vera_B");
+        int rank = 16;
+        float[][] left = new float[site.outFeatures()][rank];
+        float[][] right = new float[rank][site.inFeatures()];
+        for (int row = 0; row < site.outFeatures(); row++) {
+            for (int column = 0; column < rank; column++) {
+                left[row][column] = lambdaB.at(row) * projectionB.at(row, column);
+            }
+        }
+        for (int row = 0; row < rank; row++) {
+            for (int column = 0; column < site.inFeatures(); column++) {
+                right[row][column] = lambdaD.at(row) * projectionA.at(row, column);
+            }
+        }
+        return Matrices.product(left, right);
     }
 }

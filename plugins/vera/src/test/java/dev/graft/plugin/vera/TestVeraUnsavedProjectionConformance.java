@@ -1,6 +1,9 @@
 package dev.graft.plugin.vera;
 
+import ai.djl.ndarray.types.Shape;
+import dev.graft.spi.LinearSite;
 import dev.graft.spi.PeftMethod;
+import dev.graft.spi.Site;
 import dev.graft.tck.MethodConformanceTest;
 
 import java.util.Map;
@@ -18,5 +21,11 @@ final class TestVeraUnsavedProjectionConformance extends MethodConformanceTest {
     @Override
     protected Map<String, Object> options() {
         return Map.of("r", 8, "save_projection", false, "projection_prng_key", 7, "d_initial", 0.5);
+    }
+
+    /** The projections are not saved (save_projection false): only the λ vectors. ΔW is not determined by the file. */
+    @Override
+    protected Map<String, Shape> expectedSiteTensors(Site site) {
+        return Map.of("vera_lambda_b", new Shape(((LinearSite) site).outFeatures()), "vera_lambda_d", new Shape(8));
     }
 }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
@@ -30,15 +31,19 @@ public final class SiteOps {
             return sublayerOutput;
         }
         try (NDManager scope = Scopes.open(sublayerOutput, List.of(sublayerInput), blocks(live), sharedParameters(live))) {
+            // modules and gates see float32 (as at linear sites) and their terms are cast back where they are added,
+            // differentiably: on a float16 base, DJL's toType would cut the adapter off from autograd
+            NDArray input = Casts.toType(sublayerInput, DataType.FLOAT32);
+            NDArray output = Casts.toType(sublayerOutput, DataType.FLOAT32);
             NDArray result = sublayerOutput;
             for (Attachment attachment : live) {
                 SublayerModule module = (SublayerModule) attachment.module();
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
-                    NDArray delta = module.delta(parameterStore, sublayerInput, sublayerOutput, training);
+                    NDArray delta = module.delta(parameterStore, input, output, training);
                     NDArray scaled = attachment.gate().isPresent()
-                            ? delta.mul(attachment.gate().get().value(parameterStore, sublayerOutput, training))
+                            ? delta.mul(attachment.gate().get().value(parameterStore, output, training))
                             : Scalars.times(delta, module.scaling());
-                    result = result.add(scaled);
+                    result = result.add(Casts.toType(scaled, result.getDataType()));
                 }
             }
             return scope.ret(result);
@@ -102,15 +107,17 @@ public final class SiteOps {
         long batch = embeddings.getShape().get(0);
         try (NDManager scope = Scopes.open(embeddings, List.of(), blocks(live), sharedParameters(live))) {
             NDList parts = new NDList();
+            // as at sublayer sites: modules and gates see float32, their tokens are cast to the embeddings' type differentiably
+            NDArray embeddings32 = Casts.toType(embeddings, DataType.FLOAT32);
             for (Attachment attachment : live) {
                 NDArray tokens;
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
-                    tokens = broadcastBatch(((PromptModule) attachment.module()).virtualTokens(parameterStore, embeddings, training), batch);
+                    tokens = broadcastBatch(((PromptModule) attachment.module()).virtualTokens(parameterStore, embeddings32, training), batch);
                 }
                 if (attachment.gate().isPresent()) {
-                    tokens = tokens.mul(attachment.gate().get().value(parameterStore, embeddings, training));
+                    tokens = tokens.mul(attachment.gate().get().value(parameterStore, embeddings32, training));
                 }
-                parts.add(tokens);
+                parts.add(Casts.toType(tokens, embeddings.getDataType()));
             }
             parts.add(embeddings);
             return scope.ret(NDArrays.concat(parts, 1));
