@@ -9,7 +9,6 @@ import dev.graft.spi.LinearSite;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.Site;
 import dev.graft.tck.CheckpointTensors;
-import dev.graft.tck.Matrices;
 import dev.graft.tck.MethodConformanceTest;
 import dev.graft.tck.SavedTensor;
 
