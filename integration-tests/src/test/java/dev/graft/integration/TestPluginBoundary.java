@@ -7,13 +7,13 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.loss.Loss;
-import dev.graft.runtime.compose.Adapter;
-import dev.graft.runtime.compose.AdapterSpec;
 import dev.graft.runtime.compose.Composition;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.model.LlamaConfig;
 import dev.graft.runtime.model.LlamaForCausalLM;
 import dev.graft.runtime.model.LlamaWeights;
+import dev.graft.runtime.peft.Adapter;
+import dev.graft.runtime.peft.AdapterSpec;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.plugin.LoadedMethod;
 import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.plugin.MethodRegistryLoader;
@@ -140,7 +140,7 @@ final class TestPluginBoundary {
             "",
             "    @Override",
             "    public MethodDescriptor descriptor() {",
-            "        return new MethodDescriptor(\"recording\", \"1.0.0\", SpiVersion.CURRENT, \"RECORDING\", EnumSet.of(SiteKind.LINEAR), true,",
+            "        return new MethodDescriptor(\"recording\", \"1.0.0\", SpiVersion.CURRENT, \"RECORDING\", EnumSet.of(SiteKind.LINEAR), Module.class,",
             "                OptionSchema.of(), Map.of(), \"records the thread context class loader of every call\");",
             "    }",
             "",

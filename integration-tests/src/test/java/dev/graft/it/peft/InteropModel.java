@@ -1,6 +1,6 @@
 package dev.graft.it.peft;
 
-import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.peft.PeftModel;
 
 /**
  * A test model of the interop suite, on both sides: fresh Graft {@link PeftModel}s with seeded base weights and a test

@@ -5,12 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.nn.Parameter;
-import dev.graft.runtime.compose.Adapter;
-import dev.graft.runtime.compose.PeftModel;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.graft.runtime.format.Dtype;
 import dev.graft.runtime.format.SafetensorsFile;
+import dev.graft.runtime.peft.Adapter;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.store.AdapterStore;
 
 import java.io.ByteArrayOutputStream;

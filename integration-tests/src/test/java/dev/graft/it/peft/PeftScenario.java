@@ -2,8 +2,8 @@ package dev.graft.it.peft;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.graft.runtime.compose.AdapterSpec;
 import dev.graft.runtime.compose.Composition;
+import dev.graft.runtime.peft.AdapterSpec;
 import dev.graft.runtime.targeting.TargetRules;
 
 import java.util.Collections;

@@ -3,7 +3,7 @@ package dev.graft.it.peft;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.store.AdapterStore;
 
 import java.io.IOException;

@@ -4,11 +4,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
-import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.compose.Attachment;
 import dev.graft.runtime.model.BertConfig;
 import dev.graft.runtime.model.BertModel;
 import dev.graft.runtime.model.BertWeights;
-import dev.graft.runtime.site.Attachment;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.spi.Site;
 import dev.graft.spi.SiteKind;
 

@@ -6,11 +6,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.model.LlamaConfig;
 import dev.graft.runtime.model.LlamaForCausalLM;
 import dev.graft.runtime.model.LlamaReference;
 import dev.graft.runtime.model.LlamaWeights;
+import dev.graft.runtime.peft.PeftModel;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;

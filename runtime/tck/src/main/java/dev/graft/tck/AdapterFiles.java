@@ -3,9 +3,9 @@ package dev.graft.tck;
 import static java.lang.String.format;
 
 import ai.djl.ndarray.types.Shape;
-import dev.graft.runtime.compose.Adapter;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.format.SafetensorsFile;
+import dev.graft.runtime.peft.Adapter;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.store.AdapterStore;
 import dev.graft.spi.PeftMethod;
 

@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import dev.graft.runtime.compose.Adapter;
+import dev.graft.runtime.peft.Adapter;
 import dev.graft.runtime.store.AdapterState;
 
 import java.util.LinkedHashMap;

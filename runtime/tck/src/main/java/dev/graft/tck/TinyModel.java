@@ -7,13 +7,13 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.model.BertConfig;
 import dev.graft.runtime.model.BertModel;
 import dev.graft.runtime.model.BertWeights;
 import dev.graft.runtime.model.LlamaConfig;
 import dev.graft.runtime.model.LlamaForCausalLM;
 import dev.graft.runtime.model.LlamaWeights;
+import dev.graft.runtime.peft.PeftModel;
 
 import java.util.LinkedHashMap;
 import java.util.List;

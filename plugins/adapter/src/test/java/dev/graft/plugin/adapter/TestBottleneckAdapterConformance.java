@@ -3,9 +3,9 @@ package dev.graft.plugin.adapter;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.types.Shape;
-import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.Composition;
-import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.peft.Adapter;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.Site;
 import dev.graft.spi.SublayerSite;

@@ -2,10 +2,10 @@ package dev.graft.plugin.adapter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.Composition;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.format.SafetensorsFile;
+import dev.graft.runtime.peft.Adapter;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.store.AdapterStore;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.Site;

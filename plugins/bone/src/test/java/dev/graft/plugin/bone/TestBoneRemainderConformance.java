@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.types.Shape;
 import dev.graft.runtime.compose.Composition;
-import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.Site;

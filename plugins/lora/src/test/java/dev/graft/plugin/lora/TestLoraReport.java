@@ -3,13 +3,13 @@ package dev.graft.plugin.lora;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDManager;
-import dev.graft.runtime.compose.AdapterSpec;
 import dev.graft.runtime.compose.Composition;
-import dev.graft.runtime.compose.ModelReport;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.model.LlamaConfig;
 import dev.graft.runtime.model.LlamaForCausalLM;
 import dev.graft.runtime.model.LlamaWeights;
+import dev.graft.runtime.peft.AdapterSpec;
+import dev.graft.runtime.peft.ModelReport;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.targeting.TargetRules;
 
 import java.util.List;

@@ -3,9 +3,9 @@ package dev.graft.plugin.plora;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.types.Shape;
-import dev.graft.runtime.compose.AdapterSpec;
 import dev.graft.runtime.compose.Composition;
-import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.peft.AdapterSpec;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.targeting.TargetRules;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.PeftMethod;

@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.Composition;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.format.SafetensorsFile;
+import dev.graft.runtime.peft.Adapter;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.store.AdapterState;
 import dev.graft.runtime.store.AdapterStore;
 import dev.graft.spi.ModelContext;

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import dev.graft.runtime.compose.Adapter;
 import dev.graft.runtime.compose.Composition;
-import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.peft.Adapter;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.store.AdapterState;
 import dev.graft.spi.ModelContext;
 import dev.graft.spi.PeftMethod;

@@ -10,13 +10,13 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
-import dev.graft.runtime.compose.Adapter;
-import dev.graft.runtime.compose.AdapterSpec;
 import dev.graft.runtime.compose.Composition;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.model.LlamaConfig;
 import dev.graft.runtime.model.LlamaForCausalLM;
 import dev.graft.runtime.model.LlamaWeights;
+import dev.graft.runtime.peft.Adapter;
+import dev.graft.runtime.peft.AdapterSpec;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.targeting.TargetRules;
 
 import java.util.Arrays;

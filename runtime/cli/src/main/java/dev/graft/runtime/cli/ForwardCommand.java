@@ -11,12 +11,12 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
 import com.google.inject.Inject;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.format.Dtype;
 import dev.graft.runtime.format.SafetensorsFile;
 import dev.graft.runtime.format.SafetensorsWriter;
 import dev.graft.runtime.loader.LoadedModel;
 import dev.graft.runtime.model.BertModel;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.task.Pooling;
 

@@ -4,9 +4,9 @@ import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDManager;
 import com.google.inject.Inject;
-import dev.graft.runtime.compose.ModelReport;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.loader.LoadedModel;
+import dev.graft.runtime.peft.ModelReport;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.plugin.MethodRegistry;
 
 import dev.graft.runtime.recipe.Recipe;

@@ -7,12 +7,12 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.inject.Inject;
-import dev.graft.runtime.compose.PeftModel;
-import dev.graft.runtime.compose.WeightedCombination;
 import dev.graft.runtime.format.Checkpoint;
 import dev.graft.runtime.format.Checkpoints;
 import dev.graft.runtime.format.Dtype;
 import dev.graft.runtime.loader.LoadedModel;
+import dev.graft.runtime.peft.PeftModel;
+import dev.graft.runtime.peft.WeightedCombination;
 import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.store.MergedExport;
 

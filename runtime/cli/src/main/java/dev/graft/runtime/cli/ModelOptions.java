@@ -3,12 +3,12 @@ package dev.graft.runtime.cli;
 import static java.lang.String.format;
 
 import ai.djl.ndarray.NDManager;
-import dev.graft.runtime.compose.Adapter;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.loader.LoadedModel;
 import dev.graft.runtime.loader.ModelLoader;
 import dev.graft.runtime.loader.Models;
 import dev.graft.runtime.loader.WeightPrecision;
+import dev.graft.runtime.peft.Adapter;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.plugin.LoadedMethod;
 import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.store.AdapterStore;

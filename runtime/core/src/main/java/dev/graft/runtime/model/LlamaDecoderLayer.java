@@ -6,8 +6,8 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import dev.graft.runtime.site.SiteAttachments;
-import dev.graft.runtime.site.SiteOps;
+import dev.graft.runtime.compose.SiteAttachments;
+import dev.graft.runtime.compose.SiteOps;
 import dev.graft.spi.SublayerKind;
 import dev.graft.spi.SublayerSite;
 

@@ -7,7 +7,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Activation;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import dev.graft.runtime.site.LinearSiteBlock;
+import dev.graft.runtime.compose.LinearSiteBlock;
 import dev.graft.spi.LinearSite;
 
 /** Llama's SwiGLU feed-forward: {@code down(silu(gate(x)) ⊙ up(x))}. */

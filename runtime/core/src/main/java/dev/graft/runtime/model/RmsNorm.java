@@ -8,7 +8,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import dev.graft.runtime.site.Casts;
+import dev.graft.runtime.compose.Casts;
 
 /** Llama's RMSNorm: {@code w ⊙ x / sqrt(mean(x²) + eps)}, computed in float32 as Hugging Face does. */
 final class RmsNorm extends AbstractBlock {

@@ -2,8 +2,8 @@ package dev.graft.runtime.model;
 
 import static java.lang.String.format;
 
-import dev.graft.runtime.site.LinearSiteBlock;
-import dev.graft.runtime.site.SiteAttachments;
+import dev.graft.runtime.compose.LinearSiteBlock;
+import dev.graft.runtime.compose.SiteAttachments;
 import dev.graft.spi.Site;
 
 import java.util.ArrayList;

@@ -12,7 +12,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import dev.graft.runtime.site.SiteAttachments;
+import dev.graft.runtime.compose.SiteAttachments;
 import dev.graft.spi.EmbeddingSite;
 
 /** A frozen token embedding table {@code (vocabulary, hidden)} that is also the embedding site. */

@@ -3,8 +3,8 @@ package dev.graft.runtime.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
-import dev.graft.runtime.site.LinearSiteBlock;
-import dev.graft.runtime.site.SiteAttachments;
+import dev.graft.runtime.compose.LinearSiteBlock;
+import dev.graft.runtime.compose.SiteAttachments;
 import dev.graft.spi.ModelContext;
 import dev.graft.spi.Site;
 

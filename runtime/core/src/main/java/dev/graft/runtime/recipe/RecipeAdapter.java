@@ -3,8 +3,8 @@ package dev.graft.runtime.recipe;
 import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import dev.graft.runtime.compose.AdapterSpec;
 import dev.graft.runtime.compose.Composition;
+import dev.graft.runtime.peft.AdapterSpec;
 import dev.graft.runtime.targeting.TargetRules;
 
 import java.util.LinkedHashMap;

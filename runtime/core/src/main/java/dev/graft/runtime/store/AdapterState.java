@@ -6,9 +6,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import dev.graft.runtime.compose.Adapter;
+import dev.graft.runtime.compose.Gate;
+import dev.graft.runtime.peft.Adapter;
 import dev.graft.runtime.plugin.ThreadContextClassLoader;
-import dev.graft.runtime.site.Gate;
 import dev.graft.spi.ArrayValues;
 import dev.graft.spi.Site;
 
@@ -76,10 +76,10 @@ public final class AdapterState {
 
     private static Map<String, NDArray> collectInPlugin(Adapter adapter, NDManager manager, String modulePrefix) {
         Map<String, NDArray> state = new LinkedHashMap<>();
-        for (Map.Entry<Site, dev.graft.runtime.site.Attachment> entry : adapter.attachments().entrySet()) {
+        for (Map.Entry<Site, dev.graft.runtime.compose.Attachment> entry : adapter.attachments().entrySet()) {
             entry.getValue().module().saveState(manager).forEach((tensor, array) -> put(state, moduleKey(modulePrefix, entry.getKey(), tensor), array));
         }
-        for (Map.Entry<Site, dev.graft.runtime.site.Attachment> entry : adapter.attachments().entrySet()) {
+        for (Map.Entry<Site, dev.graft.runtime.compose.Attachment> entry : adapter.attachments().entrySet()) {
             entry.getValue().gate().ifPresent(gate -> gateParameters(gate).forEach(
                     (tensor, parameter) -> put(state, moduleKey(modulePrefix, entry.getKey(), tensor), parameter.getArray())));
         }
@@ -183,7 +183,7 @@ public final class AdapterState {
             LOG.warn("adapter '{}' is gated but its checkpoint holds no gates (saved before Graft saved them): its gates start as initialised", adapter.name());
             return;
         }
-        for (Map.Entry<Site, dev.graft.runtime.site.Attachment> entry : adapter.attachments().entrySet()) {
+        for (Map.Entry<Site, dev.graft.runtime.compose.Attachment> entry : adapter.attachments().entrySet()) {
             if (entry.getValue().gate().isEmpty()) {
                 continue;
             }

@@ -6,9 +6,9 @@ import static java.util.Objects.requireNonNull;
 import ai.djl.ndarray.NDArray;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.format.Dtype;
 import dev.graft.runtime.format.SafetensorsWriter;
+import dev.graft.runtime.peft.PeftModel;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -5,9 +5,9 @@ import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.graft.runtime.compose.Adapter;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.model.BertModel;
+import dev.graft.runtime.peft.Adapter;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.task.ClassificationHead;
 import dev.graft.runtime.task.Pooling;
 import dev.graft.runtime.task.TaskModel;

@@ -10,7 +10,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
-import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.peft.PeftModel;
 
 import java.util.List;
 import java.util.Optional;

@@ -13,7 +13,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.util.Pair;
-import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.Scalars;

@@ -3,9 +3,10 @@ package dev.graft.runtime.train;
 import static java.lang.String.format;
 
 import ai.djl.nn.Parameter;
-import dev.graft.runtime.compose.Adapter;
-import dev.graft.runtime.compose.ModelReport;
-import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.compose.Attachment;
+import dev.graft.runtime.peft.Adapter;
+import dev.graft.runtime.peft.ModelReport;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.report.MetricsLog;
 import dev.graft.runtime.report.MetricsTable;
 import dev.graft.runtime.report.ParameterRow;
@@ -14,7 +15,6 @@ import dev.graft.runtime.report.Report;
 import dev.graft.runtime.report.ReportContent;
 import dev.graft.runtime.report.RunMetrics;
 import dev.graft.runtime.report.TrainingPlot;
-import dev.graft.runtime.site.Attachment;
 import dev.graft.runtime.task.TaskModel;
 
 import java.nio.file.Files;

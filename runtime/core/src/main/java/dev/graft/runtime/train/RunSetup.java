@@ -5,7 +5,6 @@ import static java.util.Objects.requireNonNull;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.data.CausalLmEncoder;
 import dev.graft.runtime.data.ClassificationEncoder;
 import dev.graft.runtime.data.DataFiles;
@@ -18,6 +17,7 @@ import dev.graft.runtime.loader.LoadedModel;
 import dev.graft.runtime.loader.Models;
 import dev.graft.runtime.loader.WeightPrecision;
 import dev.graft.runtime.model.BertModel;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.recipe.DataSection;
 import dev.graft.runtime.recipe.Recipe;

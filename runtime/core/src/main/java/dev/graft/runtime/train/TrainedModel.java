@@ -4,7 +4,6 @@ import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDManager;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.data.CausalLmEncoder;
 import dev.graft.runtime.data.ClassificationEncoder;
 import dev.graft.runtime.data.ExampleEncoder;
@@ -12,6 +11,7 @@ import dev.graft.runtime.data.TrainingTokenizer;
 import dev.graft.runtime.loader.LoadedModel;
 import dev.graft.runtime.loader.Models;
 import dev.graft.runtime.loader.WeightPrecision;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.plugin.LoadedMethod;
 import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.recipe.DataSection;

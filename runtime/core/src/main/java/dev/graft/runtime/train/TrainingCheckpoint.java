@@ -8,10 +8,10 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.compose.LinearSiteBlock;
 import dev.graft.runtime.format.SafetensorsFile;
 import dev.graft.runtime.format.SafetensorsWriter;
-import dev.graft.runtime.site.LinearSiteBlock;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.spi.ArrayValues;
 import dev.graft.spi.LinearWeights;
 

@@ -11,7 +11,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.training.ParameterStore;
-import dev.graft.runtime.site.Attachment;
+import dev.graft.runtime.compose.Attachment;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.MethodModule;
 import dev.graft.spi.Site;

@@ -10,15 +10,15 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.graft.runtime.compose.Adapter;
-import dev.graft.runtime.compose.AdapterSpec;
 import dev.graft.runtime.compose.Composition;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.format.SafetensorsFile;
 import dev.graft.runtime.format.SafetensorsWriter;
 import dev.graft.runtime.model.LlamaConfig;
 import dev.graft.runtime.model.LlamaForCausalLM;
 import dev.graft.runtime.model.LlamaWeights;
+import dev.graft.runtime.peft.Adapter;
+import dev.graft.runtime.peft.AdapterSpec;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.targeting.TargetRules;
 import dev.graft.spi.PeftMethod;
 

@@ -8,13 +8,13 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.graft.runtime.compose.PeftModel;
 import dev.graft.runtime.model.BertConfig;
 import dev.graft.runtime.model.BertModel;
 import dev.graft.runtime.model.BertWeights;
 import dev.graft.runtime.model.LlamaConfig;
 import dev.graft.runtime.model.LlamaForCausalLM;
 import dev.graft.runtime.model.LlamaWeights;
+import dev.graft.runtime.peft.PeftModel;
 
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;

@@ -1,4 +1,4 @@
-package dev.graft.runtime.site;
+package dev.graft.runtime.compose;
 
 import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;

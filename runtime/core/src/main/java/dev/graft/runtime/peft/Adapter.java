@@ -1,9 +1,10 @@
-package dev.graft.runtime.compose;
+package dev.graft.runtime.peft;
 
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.nn.Parameter;
-import dev.graft.runtime.site.Attachment;
+import dev.graft.runtime.compose.Attachment;
+import dev.graft.runtime.compose.Composition;
 import dev.graft.spi.MethodDescriptor;
 import dev.graft.spi.MethodInstance;
 import dev.graft.spi.MethodOptions;

@@ -1,4 +1,4 @@
-package dev.graft.runtime.compose;
+package dev.graft.runtime.peft;
 
 import java.util.Arrays;
 

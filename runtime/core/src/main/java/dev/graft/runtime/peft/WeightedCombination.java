@@ -1,4 +1,4 @@
-package dev.graft.runtime.compose;
+package dev.graft.runtime.peft;
 
 import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
@@ -7,8 +7,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.graft.runtime.compose.Attachment;
+import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.plugin.ThreadContextClassLoader;
-import dev.graft.runtime.site.Attachment;
 import dev.graft.runtime.targeting.ModulePatterns;
 import dev.graft.runtime.targeting.TargetRules;
 import dev.graft.spi.LowRankModule;

@@ -1,4 +1,4 @@
-package dev.graft.runtime.compose;
+package dev.graft.runtime.peft;
 
 import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
@@ -12,11 +12,13 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
+import dev.graft.runtime.compose.Attachment;
+import dev.graft.runtime.compose.Composition;
+import dev.graft.runtime.compose.Gate;
+import dev.graft.runtime.compose.GateReading;
+import dev.graft.runtime.compose.LinearSiteBlock;
 import dev.graft.runtime.model.TransformerModel;
 import dev.graft.runtime.plugin.ThreadContextClassLoader;
-import dev.graft.runtime.site.Attachment;
-import dev.graft.runtime.site.Gate;
-import dev.graft.runtime.site.LinearSiteBlock;
 import dev.graft.runtime.targeting.TargetSelector;
 import dev.graft.spi.AttentionSite;
 import dev.graft.spi.EmbeddingSite;

@@ -1,4 +1,4 @@
-package dev.graft.runtime.site;
+package dev.graft.runtime.compose;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

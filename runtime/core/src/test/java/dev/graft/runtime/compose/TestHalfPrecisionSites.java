@@ -1,4 +1,4 @@
-package dev.graft.runtime.site;
+package dev.graft.runtime.compose;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -11,13 +11,13 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
-import dev.graft.runtime.compose.AdapterSpec;
 import dev.graft.runtime.compose.Composition;
-import dev.graft.runtime.compose.PeftModel;
+import dev.graft.runtime.compose.LinearKindsMethod.Kind;
 import dev.graft.runtime.model.LlamaConfig;
 import dev.graft.runtime.model.LlamaForCausalLM;
 import dev.graft.runtime.model.LlamaWeights;
-import dev.graft.runtime.site.LinearKindsMethod.Kind;
+import dev.graft.runtime.peft.AdapterSpec;
+import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.targeting.TargetRules;
 import dev.graft.spi.Site;
 

@@ -1,4 +1,4 @@
-package dev.graft.runtime.compose;
+package dev.graft.runtime.peft;
 
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;

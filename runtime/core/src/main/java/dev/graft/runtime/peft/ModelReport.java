@@ -1,12 +1,12 @@
-package dev.graft.runtime.compose;
+package dev.graft.runtime.peft;
 
 import static java.lang.String.format;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
+import dev.graft.runtime.compose.Attachment;
 import dev.graft.runtime.plugin.ThreadContextClassLoader;
-import dev.graft.runtime.site.Attachment;
 import dev.graft.spi.Site;
 
 import java.util.ArrayList;

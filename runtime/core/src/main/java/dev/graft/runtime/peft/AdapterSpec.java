@@ -1,7 +1,8 @@
-package dev.graft.runtime.compose;
+package dev.graft.runtime.peft;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.targeting.TargetRules;
 
 import java.util.Collections;
