@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -133,6 +134,16 @@ final class TestDistribution {
     }
 
     @Test
+    void testTooSmallAHeapIsOneLineWithAHint() throws Exception {
+        Result result = launch(Map.of("GRAFT_OPTS", "-Xmx8m"), "forward", "--model", "minilm", "--text", "hello", "--output", scratch.resolve("never.safetensors").toString());
+
+        assertThat(result.exitCode()).isEqualTo(1);
+        assertThat(result.err()).isEqualTo("graft: out of memory (Java heap space). Give Java more: GRAFT_OPTS=-Xmx8g graft ..., or use a smaller batch_size or max_length"
+                + System.lineSeparator());
+        assertThat(scratch.resolve("never.safetensors")).doesNotExist();
+    }
+
+    @Test
     void testLauncherIsAnExecutablePosixScript() throws IOException {
         Path launcher = distribution.resolve("bin").resolve("graft");
 
@@ -141,13 +152,21 @@ final class TestDistribution {
     }
 
     private static Result launch(String... args) throws Exception {
+        return launch(Map.of(), args);
+    }
+
+    private static Result launch(Map<String, String> environment, String... args) throws Exception {
         List<String> command = new ArrayList<>();
         command.add(distribution.resolve("bin").resolve("graft").toString());
         command.addAll(List.of(args));
-        return run(command);
+        return run(command, environment);
     }
 
     private static Result run(List<String> command) throws Exception {
+        return run(command, Map.of());
+    }
+
+    private static Result run(List<String> command, Map<String, String> environment) throws Exception {
         ProcessBuilder builder = new ProcessBuilder(command)
                 .redirectOutput(scratch.resolve("launcher.out").toFile())
                 .redirectError(scratch.resolve("launcher.err").toFile());
@@ -155,6 +174,7 @@ final class TestDistribution {
         // the build's shared cache (set by surefire) keeps the PyTorch natives from being unpacked once per test
         builder.environment().put("DJL_CACHE_DIR", Optional.ofNullable(System.getenv("DJL_CACHE_DIR")).orElse(scratch.resolve("djl-cache").toString()));
         builder.environment().remove("GRAFT_OPTS");
+        builder.environment().putAll(environment);
         Process process = builder.start();
         process.getOutputStream().close();
         if (!process.waitFor(120, TimeUnit.SECONDS)) {
