@@ -180,6 +180,50 @@ final class TestCommandLine {
     }
 
     @Test
+    void testAnAdapterWhoseKeysDoNotFitItsConfigNamesBothSides() throws IOException {
+        Path retargeted = copyAdapter(first, "retargeted");
+        Path config = retargeted.resolve(AdapterStore.CONFIG_FILE);
+        Files.writeString(config, Files.readString(config).replace("\"v_proj\"", "\"k_proj\""));
+
+        Result result = graft("forward", "--model", model.toString(), "--adapter", retargeted.toString(), "--input", input.toString(),
+                "--output", scratch.resolve("never-retargeted.safetensors").toString());
+
+        assertThat(result.exitCode()).isEqualTo(2);
+        String module = "base_model.model.model.layers.%d.self_attn.%s.lora_%s.weight";
+        assertThat(result.err()).isEqualTo("graft forward: adapter 'retargeted' (method lora): the checkpoint does not fit the adapter's configuration: "
+                + "4 keys in the file match no module of the adapter: '" + String.format(module, 0, "v_proj", "A") + "', '" + String.format(module, 0, "v_proj", "B")
+                + "', '" + String.format(module, 1, "v_proj", "A") + "' and 1 more; "
+                + "4 keys the adapter expects are not in the file: '" + String.format(module, 0, "k_proj", "A") + "' (shape (4, 64)), '"
+                + String.format(module, 0, "k_proj", "B") + "' (shape (32, 4)), '" + String.format(module, 1, "k_proj", "A") + "' (shape (4, 64)) and 1 more. "
+                + "Check target_modules (and layers_to_transform) in adapter_config.json against the keys in adapter_model.safetensors" + System.lineSeparator());
+    }
+
+    @Test
+    void testAShapeMismatchListsTheFirstKeysAndACount() throws IOException {
+        Path rerank = copyAdapter(first, "rerank");
+        Path config = rerank.resolve(AdapterStore.CONFIG_FILE);
+        Files.writeString(config, Files.readString(config).replaceAll("\"r\"\\s*:\\s*4", "\"r\": 2"));
+
+        Result result = graft("forward", "--model", model.toString(), "--adapter", rerank.toString(), "--input", input.toString(),
+                "--output", scratch.resolve("never-rerank.safetensors").toString());
+
+        assertThat(result.exitCode()).isEqualTo(2);
+        assertThat(result.err()).hasLineCount(1)
+                .startsWith("graft forward: adapter 'rerank' (method lora): checkpoint key 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight' has shape (4, 64), expected (2, 64); ")
+                .contains(" and 5 more; the checkpoint and the adapter's configuration disagree");
+        assertThat(scratch.resolve("never-rerank.safetensors")).doesNotExist();
+    }
+
+    private static Path copyAdapter(Path source, String name) throws IOException {
+        Path copy = scratch.resolve(name);
+        Files.createDirectories(copy);
+        for (String file : List.of(AdapterStore.CONFIG_FILE, AdapterStore.WEIGHTS_FILE)) {
+            Files.copy(source.resolve(file), copy.resolve(file));
+        }
+        return copy;
+    }
+
+    @Test
     void testMergingAPrefixIsRefusedWithOneLineAndNothingWritten() {
         Path output = scratch.resolve("never");
 
