@@ -12,9 +12,8 @@ import java.util.Optional;
  * The base of a method: a descriptor and a factory. A subclass passes its descriptor (id, version, SPI version, PEFT
  * type, site kinds, module type, default targets, description) and its options record ({@link Option} components) to
  * the constructor, and implements {@link #module} and {@link #parameterCount} ({@link LinearMethod} makes them
- * abstract). The runtime validates raw options
- * against the record's schema; {@link #create} binds them to the record and makes an adapter that attaches one module
- * per selected site. Override {@link #accepts} to attach at fewer sites, {@link #checkSites} to refuse targets before
+ * abstract). The runtime validates raw options against the record's schema; {@link #create} binds them to the record
+ * and makes an adapter that attaches one module per selected site. Override {@link #accepts} to attach at fewer sites, {@link #checkSites} to refuse targets before
  * any tensor is made, and {@link #createInstance} to check options against the model or for a method with state shared
  * by its modules (VeRA's projections, prefix tuning's encoder, PeriodicLoRA's events).
  *
