@@ -1,30 +1,45 @@
 package dev.graft.spi;
 
+import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
 /**
  * The base of a method: a descriptor and a factory. A subclass passes its descriptor (id, version, SPI version, PEFT
  * type, site kinds, module type, default targets, description) and its options record ({@link Option} components) to
- * the constructor, and implements {@link #module} and {@link #parameterCount}. The runtime validates raw options
- * against the record's schema; {@link #create} binds them to the record and makes an adapter that attaches one module
- * per selected site. Override {@link #createInstance} only for a method with state shared by its modules (VeRA's
- * projections, prefix tuning's encoder, PeriodicLoRA's events).
+ * the constructor, and implements {@link #module} and {@link #parameterCount} ({@link LinearMethod} makes them
+ * abstract). The runtime validates raw options against the record's schema; {@link #create} binds them to the record
+ * and makes an adapter that attaches one module per selected site. Override {@link #accepts} to attach at fewer sites, {@link #checkSites} to refuse targets before
+ * any tensor is made, and {@link #createInstance} to check options against the model or for a method with state shared
+ * by its modules (VeRA's projections, prefix tuning's encoder, PeriodicLoRA's events).
+ *
+ * <p><b>The SPI version.</b> Pass {@link #SPI_VERSION}, unqualified, to {@code setSpiVersion} in the subclass's
+ * constructor: it is a compile-time constant, so javac copies its value into the plugin's own class file, and the
+ * version the plugin reports is the one of the SPI it was compiled against, not the one of the runtime that loads it.
  *
  * <p>Register the concrete class with {@code @AutoService(PeftMethod.class)}; it needs a public no-argument constructor.
  *
  * @param <O> the options record
  */
 public abstract class AbstractPeftMethod<O extends Record> implements PeftMethod {
+    /**
+     * The SPI version this plugin is compiled against ({@link SpiVersion#CURRENT}); pass it to
+     * {@link MethodDescriptor.Builder#setSpiVersion} from the subclass, where the compiler inlines it.
+     */
+    protected static final String SPI_VERSION = SpiVersion.CURRENT;
+
     private final Class<O> optionsType;
     private final MethodDescriptor descriptor;
 
     /**
      * A method with options {@code optionsType} and the descriptor being built by {@code descriptor} (its options are
-     * set here from {@code optionsType}).
+     * set here from {@code optionsType}). The builder must have {@code setSpiVersion(SPI_VERSION)}.
+     *
+     * @throws NullPointerException if a required part of the descriptor, the SPI version included, is missing
      */
     protected AbstractPeftMethod(Class<O> optionsType, MethodDescriptor.Builder descriptor) {
         this.optionsType = requireNonNull(optionsType, "optionsType is null");
@@ -67,11 +82,41 @@ public abstract class AbstractPeftMethod<O extends Record> implements PeftMethod
         return new ModuleFactory(options);
     }
 
-    /** The module at {@code site} (one of the descriptor's kinds). Set its parameters' shapes and initializers. */
-    protected abstract MethodModule module(O options, Site site);
+    /**
+     * Whether the adapter attaches a module at {@code site}, one of the sites the runtime selected: every site of the
+     * descriptor's kinds by default. Override to leave some out (the bottleneck adapter's placement options).
+     */
+    protected boolean accepts(O options, Site site) {
+        return descriptor.attachesTo(site);
+    }
 
-    /** The number of trainable parameters of the module at {@code site}, by the method's formula (not by counting). */
-    protected abstract long parameterCount(O options, Site site);
+    /**
+     * Checks the adapter's targets, all of them, before any module is made: throw
+     * {@link InvalidOptionsException#wrongTogether} for options that do not fit a target. Accepts any by default.
+     *
+     * @param sites the accepted sites, each of the descriptor's kinds
+     */
+    protected void checkSites(O options, List<Site> sites) {}
+
+    /**
+     * The module at {@code site} (one of the descriptor's kinds). Set its parameters' shapes and initializers. Every
+     * method implements it, except one whose {@link #createInstance} makes its modules from shared state.
+     *
+     * @throws UnsupportedOperationException unless overridden
+     */
+    protected MethodModule module(O options, Site site) {
+        throw new UnsupportedOperationException(format("Method '%s' must override module(options, site) or createInstance(options, model)", id()));
+    }
+
+    /**
+     * The number of trainable parameters of the module at {@code site}, by the method's formula (not by counting).
+     * Every method implements it, except one whose {@link #createInstance} counts by itself.
+     *
+     * @throws UnsupportedOperationException unless overridden
+     */
+    protected long parameterCount(O options, Site site) {
+        throw new UnsupportedOperationException(format("Method '%s' must override parameterCount(options, site) or createInstance(options, model)", id()));
+    }
 
     /**
      * The raw options of an adapter of this method whose low-rank modules have rank {@code ranksBySite} and scaling 1;
@@ -90,7 +135,16 @@ public abstract class AbstractPeftMethod<O extends Record> implements PeftMethod
 
         @Override
         public boolean accepts(Site site) {
-            return descriptor.attachesTo(site);
+            return descriptor.attachesTo(requireNonNull(site, "site is null")) && AbstractPeftMethod.this.accepts(options, site);
+        }
+
+        @Override
+        public void prepare(List<Site> sites) {
+            requireNonNull(sites, "sites is null");
+            for (Site site : sites) {
+                requireKind(site);
+            }
+            checkSites(options, List.copyOf(sites));
         }
 
         @Override
@@ -115,14 +169,14 @@ public abstract class AbstractPeftMethod<O extends Record> implements PeftMethod
         private Site requireKind(Site site) {
             requireNonNull(site, "site is null");
             if (!descriptor.attachesTo(site)) {
-                throw new IllegalArgumentException(String.format("Method '%s' attaches to %s sites only, but %s is a %s site",
+                throw new IllegalArgumentException(format("Method '%s' attaches to %s sites only, but %s is a %s site",
                         descriptor.id(), kinds(), site.name(), site.kind()));
             }
             return site;
         }
 
         private String kinds() {
-            return String.join(" and ", descriptor.siteKinds().stream().sorted().map(kind -> kind.name().toLowerCase(java.util.Locale.ROOT)).toList());
+            return String.join(" and ", descriptor.siteKinds().stream().sorted().map(kind -> kind.name().toLowerCase(Locale.ROOT)).toList());
         }
     }
 }

@@ -16,7 +16,8 @@ import java.util.regex.Pattern;
  *
  * @param id a lower-case identifier, unique among loaded methods (e.g. {@code lora}); also the plugin folder name
  * @param version the plugin's own version
- * @param spiVersion pass {@link SpiVersion#CURRENT}: the compiler inlines it, recording the SPI built against
+ * @param spiVersion the SPI version the plugin was compiled against: {@link AbstractPeftMethod#SPI_VERSION} (or
+ *        {@link SpiVersion#CURRENT}) named in the plugin's code, where the compiler inlines it
  * @param peftType the {@code peft_type} written to and read from {@code adapter_config.json} (e.g. {@code LORA})
  * @param siteKinds the kinds of sites the method attaches to
  * @param moduleType the type of the method's modules (their common supertype when there are several): the one fact
@@ -102,7 +103,10 @@ public record MethodDescriptor(
             return this;
         }
 
-        /** Pass {@link SpiVersion#CURRENT} from the plugin's code: the compiler inlines it there. */
+        /**
+         * The SPI version compiled against (required): pass {@code SPI_VERSION} from a subclass of
+         * {@link AbstractPeftMethod} (or {@link SpiVersion#CURRENT}); the compiler inlines the constant in the plugin's code.
+         */
         public Builder setSpiVersion(String spiVersion) {
             this.spiVersion = spiVersion;
             return this;
@@ -159,6 +163,9 @@ public record MethodDescriptor(
 
         /** The descriptor. */
         public MethodDescriptor build() {
+            if (spiVersion == null) {
+                throw new NullPointerException(format("spiVersion is null: method '%s' must call setSpiVersion(SPI_VERSION) in its constructor", id));
+            }
             return new MethodDescriptor(id, version, spiVersion, peftType, siteKinds, moduleType, options, defaultTargets, description);
         }
     }

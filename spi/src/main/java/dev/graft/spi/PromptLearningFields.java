@@ -8,8 +8,9 @@ import java.util.List;
 /**
  * The model-size fields PEFT writes into every prompt-learning {@code adapter_config.json}
  * ({@code token_dim}, {@code num_layers}, {@code num_attention_heads}, {@code num_transformer_submodules}). A
- * prompt-learning method declares them with {@link #options()} and checks them with {@link #check}, so an
- * adapter made for another model is refused instead of loading with the wrong shape by coincidence.
+ * prompt-learning method declares them, as four {@code Integer} components of its options record with {@link Option}
+ * (or with {@link #options()} in a hand-made schema), and checks them with {@link #checkField} (or {@link #check}), so
+ * an adapter made for another model is refused instead of loading with the wrong shape by coincidence.
  */
 public final class PromptLearningFields {
     public static final String TOKEN_DIM = "token_dim";
@@ -44,10 +45,25 @@ public final class PromptLearningFields {
     }
 
     private static void checkField(String methodId, MethodOptions options, String field, int expected) {
-        if (options.has(field) && options.getInt(field) != expected) {
+        checkField(methodId, field, options.has(field) ? options.getInt(field) : null, expected);
+    }
+
+    /**
+     * Checks one field, when given, against what this model needs.
+     *
+     * @param methodId the method's id
+     * @param field the field's key, e.g. {@link #TOKEN_DIM}
+     * @param given the field's value, or null when absent
+     * @param expected what this model needs
+     * @throws InvalidOptionsException naming the method, the field, the given and the expected value
+     */
+    public static void checkField(String methodId, String field, Integer given, int expected) {
+        requireNonNull(methodId, "methodId is null");
+        requireNonNull(field, "field is null");
+        if (given != null && given != expected) {
             throw new InvalidOptionsException(format(
                     "Method '%s': option '%s' is %d, but this model needs %d: the adapter was made for another model (see its base_model_name_or_path).",
-                    methodId, field, options.getInt(field), expected));
+                    methodId, field, given, expected));
         }
     }
 }

@@ -6,15 +6,16 @@ import static java.util.Objects.requireNonNull;
 /**
  * The version of this SPI, as {@code major.minor}.
  *
- * <p>A plugin reports the SPI version it was compiled against by passing {@link #CURRENT} to its
- * {@link MethodDescriptor}. Because {@code CURRENT} is a compile-time constant, the compiler copies its
- * value into the plugin's class file: the value a plugin reports is the one of the SPI it was built with,
- * not the one of the runtime that loads it.
+ * <p>A plugin reports the SPI version it was compiled against in its {@link MethodDescriptor}: a subclass of
+ * {@link AbstractPeftMethod} passes the inherited constant {@link AbstractPeftMethod#SPI_VERSION} (equal to
+ * {@link #CURRENT}), unqualified, to {@code setSpiVersion}; a method written against {@link PeftMethod} directly passes
+ * {@link #CURRENT}. Both are compile-time constants, so the compiler copies the value into the plugin's class file: the
+ * value a plugin reports is the one of the SPI it was built with, not the one of the runtime that loads it.
  *
  * <p>A plugin is compatible when its major version equals the runtime's and its minor version is not newer.
  */
 public final class SpiVersion {
-    /** The SPI version of this jar. Pass it, as is, to {@link MethodDescriptor}. */
+    /** The SPI version of this jar; a plugin passes it (or {@link AbstractPeftMethod#SPI_VERSION}) to {@link MethodDescriptor}. */
     public static final String CURRENT = "2.0";
 
     private SpiVersion() {}

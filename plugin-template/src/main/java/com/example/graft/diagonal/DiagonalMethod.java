@@ -5,7 +5,6 @@ import dev.graft.spi.LinearMethod;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.Option;
 import dev.graft.spi.PeftMethod;
-import dev.graft.spi.SpiVersion;
 
 import java.util.List;
 import java.util.Map;
@@ -39,7 +38,7 @@ public final class DiagonalMethod extends LinearMethod<DiagonalMethod.Options> {
         super(Options.class, describe()
                 .setId(ID)
                 .setVersion("0.1.0")
-                .setSpiVersion(SpiVersion.CURRENT)
+                .setSpiVersion(SPI_VERSION)
                 .setPeftType("DIAGONAL")
                 .setModuleType(DiagonalModule.class)
                 .optDefaultTargets(Map.of(

@@ -1,18 +1,13 @@
 package dev.graft.plugin.adapter;
 
-import static java.util.Objects.requireNonNull;
-
 import com.google.auto.service.AutoService;
-import dev.graft.spi.MethodDescriptor;
+import dev.graft.spi.AbstractPeftMethod;
 import dev.graft.spi.MethodInstance;
-import dev.graft.spi.MethodOptions;
 import dev.graft.spi.ModelContext;
 import dev.graft.spi.PeftMethod;
+import dev.graft.spi.Site;
 import dev.graft.spi.SiteKind;
-import dev.graft.spi.SpiVersion;
-
-import java.util.Map;
-import java.util.Set;
+import dev.graft.spi.SublayerSite;
 
 /**
  * Bottleneck adapters (Houlsby et al. 2019, Pfeiffer et al. 2020, He et al. 2021) with AdapterHub's presets and option
@@ -30,37 +25,54 @@ import java.util.Set;
  * counterpart there and are not options.
  */
 @AutoService(PeftMethod.class)
-public final class BottleneckAdapterMethod implements PeftMethod {
-    private static final MethodDescriptor DESCRIPTOR = new MethodDescriptor(
-            BottleneckConfiguration.METHOD_ID,
-            "0.1.0",
-            SpiVersion.CURRENT,
-            "BOTTLENECK",
-            Set.of(SiteKind.SUBLAYER),
-            BottleneckAdapterModule.class,
-            BottleneckConfiguration.SCHEMA,
-            Map.of(),
-            "Bottleneck adapters: h + s·up(f(down(h))) at attention/feed-forward sublayers (AdapterHub presets pfeiffer, houlsby, parallel)");
-
+public final class BottleneckAdapterMethod extends AbstractPeftMethod<BottleneckConfiguration> {
     /** Creates the provider; it holds no tensors. */
-    public BottleneckAdapterMethod() {}
-
-    @Override
-    public MethodDescriptor descriptor() {
-        return DESCRIPTOR;
+    public BottleneckAdapterMethod() {
+        super(BottleneckConfiguration.class, describe()
+                .setId(BottleneckConfiguration.METHOD_ID)
+                .setVersion("0.1.0")
+                .setSpiVersion(SPI_VERSION)
+                .setPeftType("BOTTLENECK")
+                .setSiteKinds(SiteKind.SUBLAYER)
+                .setModuleType(BottleneckAdapterModule.class)
+                .setDescription("Bottleneck adapters: h + s·up(f(down(h))) at attention/feed-forward sublayers (AdapterHub presets pfeiffer, houlsby, parallel)"));
     }
 
     /**
-     * Creates a bottleneck adapter.
+     * Checks {@code leave_out} against the model's layers, then makes the adapter.
      *
-     * @throws dev.graft.spi.InvalidOptionsException for a {@code reduction_factor} that is not greater than 0, a
-     *         non-finite {@code scaling}, {@code dropout} outside {@code [0, 1)}, {@code mh_adapter} and
-     *         {@code output_adapter} both false, or {@code leave_out} indices outside the model's layers
+     * @throws dev.graft.spi.InvalidOptionsException for {@code leave_out} indices outside the model's layers, or all of them
      */
     @Override
-    public MethodInstance create(MethodOptions options, ModelContext model) {
-        requireNonNull(options, "options is null");
-        requireNonNull(model, "model is null");
-        return new BottleneckAdapterInstance(BottleneckConfiguration.fromOptions(options, model.numLayers()));
+    protected MethodInstance createInstance(BottleneckConfiguration options, ModelContext model) {
+        options.checkLayers(model.numLayers());
+        return super.createInstance(options, model);
+    }
+
+    /** Feed-forward sublayers with {@code output_adapter}, attention sublayers with {@code mh_adapter}, except {@code leave_out} layers. */
+    @Override
+    protected boolean accepts(BottleneckConfiguration options, Site site) {
+        return options.adapts(((SublayerSite) site).sublayer(), site.layerIndex());
+    }
+
+    @Override
+    protected BottleneckAdapterModule module(BottleneckConfiguration options, Site site) {
+        SublayerSite sublayer = (SublayerSite) site;
+        return BottleneckAdapterModule.builder(sublayer)
+                .setBottleneck(options.bottleneckSize(sublayer.hiddenSize()))
+                .optNonLinearity(options.activation())
+                .optScaling((float) options.outputScaling())
+                .optDropout((float) options.dropout())
+                .optParallel(options.parallel())
+                .optInitialization(options.initialization())
+                .build();
+    }
+
+    /** {@code 2·h·d + d + h}, with {@code h} the sublayer width and {@code d} the bottleneck width. */
+    @Override
+    protected long parameterCount(BottleneckConfiguration options, Site site) {
+        long hidden = ((SublayerSite) site).hiddenSize();
+        long bottleneck = options.bottleneckSize(((SublayerSite) site).hiddenSize());
+        return 2 * hidden * bottleneck + bottleneck + hidden;
     }
 }

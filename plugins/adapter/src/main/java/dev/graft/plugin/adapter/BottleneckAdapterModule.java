@@ -49,23 +49,14 @@ public final class BottleneckAdapterModule extends AbstractBlock implements Subl
     private final Parameter upWeight;
     private final Parameter upBias;
 
-    /**
-     * Makes the module and registers its parameters with their shapes and initializers.
-     *
-     * @param site the sublayer site
-     * @param bottleneck the bottleneck width, greater than 0
-     * @param nonLinearity the activation between the projections
-     * @param scaling the factor applied to {@link #delta} in plain composition
-     * @param dropout the dropout probability on the output while training, in {@code [0, 1)}
-     * @param parallel whether the adapter reads the sublayer input (parallel) rather than its output (serial)
-     * @param initialization how the projections start
-     */
-    public BottleneckAdapterModule(SublayerSite site, int bottleneck, NonLinearity nonLinearity, float scaling, float dropout, boolean parallel,
-            AdapterInitialization initialization) {
+    private BottleneckAdapterModule(Builder builder) {
         super(VERSION);
-        this.site = requireNonNull(site, "site is null");
-        this.nonLinearity = requireNonNull(nonLinearity, "nonLinearity is null");
-        requireNonNull(initialization, "initialization is null");
+        this.site = builder.site;
+        this.nonLinearity = requireNonNull(builder.nonLinearity, "nonLinearity is null");
+        AdapterInitialization initialization = requireNonNull(builder.initialization, "initialization is null");
+        SublayerSite site = builder.site;
+        int bottleneck = builder.bottleneck;
+        float dropout = builder.dropout;
         if (bottleneck <= 0) {
             throw new IllegalArgumentException(format("bottleneck adapter at %s: bottleneck width must be greater than 0, but is %d", site.name(), bottleneck));
         }
@@ -73,9 +64,9 @@ public final class BottleneckAdapterModule extends AbstractBlock implements Subl
             throw new IllegalArgumentException(format("bottleneck adapter at %s: dropout must be in [0, 1), but is %s", site.name(), dropout));
         }
         this.bottleneck = bottleneck;
-        this.scaling = scaling;
+        this.scaling = builder.scaling;
         this.dropout = dropout;
-        this.parallel = parallel;
+        this.parallel = builder.parallel;
         int hidden = site.hiddenSize();
         downWeight = addParameter(Parameter.builder().setName(ADAPTER_DOWN_WEIGHT).setType(Parameter.Type.WEIGHT)
                 .optShape(new Shape(bottleneck, hidden)).optInitializer(initialization.downWeight(hidden)).build());
@@ -156,5 +147,70 @@ public final class BottleneckAdapterModule extends AbstractBlock implements Subl
     public String toString() {
         return format("BottleneckAdapterModule(%s, %s, bottleneck=%d, %s, scaling=%s, dropout=%s)",
                 site.name(), parallel ? "parallel" : "serial", bottleneck, nonLinearity.optionValue(), scaling, dropout);
+    }
+
+    /**
+     * A builder for a bottleneck adapter at {@code site}: {@code setBottleneck} is required.
+     *
+     * @param site the sublayer site
+     */
+    public static Builder builder(SublayerSite site) {
+        return new Builder(site);
+    }
+
+    /** Builds a {@link BottleneckAdapterModule} in DJL's style: {@code setX} for what is required, {@code optX} for what has a default. */
+    public static final class Builder {
+        private final SublayerSite site;
+        private int bottleneck;
+        private NonLinearity nonLinearity = NonLinearity.RELU;
+        private float scaling = 1;
+        private float dropout;
+        private boolean parallel;
+        private AdapterInitialization initialization = AdapterInitialization.MAM_ADAPTER;
+
+        private Builder(SublayerSite site) {
+            this.site = requireNonNull(site, "site is null");
+        }
+
+        /** The bottleneck width, greater than 0 (required). */
+        public Builder setBottleneck(int bottleneck) {
+            this.bottleneck = bottleneck;
+            return this;
+        }
+
+        /** The activation between the projections (relu by default). */
+        public Builder optNonLinearity(NonLinearity nonLinearity) {
+            this.nonLinearity = requireNonNull(nonLinearity, "nonLinearity is null");
+            return this;
+        }
+
+        /** The factor applied to {@link BottleneckAdapterModule#delta} in plain composition (1 by default). */
+        public Builder optScaling(float scaling) {
+            this.scaling = scaling;
+            return this;
+        }
+
+        /** The dropout probability on the output while training, in {@code [0, 1)} (0 by default). */
+        public Builder optDropout(float dropout) {
+            this.dropout = dropout;
+            return this;
+        }
+
+        /** Whether the adapter reads the sublayer input (parallel) rather than its output (serial, the default). */
+        public Builder optParallel(boolean parallel) {
+            this.parallel = parallel;
+            return this;
+        }
+
+        /** How the projections start ({@code mam_adapter} by default). */
+        public Builder optInitialization(AdapterInitialization initialization) {
+            this.initialization = requireNonNull(initialization, "initialization is null");
+            return this;
+        }
+
+        /** The module. */
+        public BottleneckAdapterModule build() {
+            return new BottleneckAdapterModule(this);
+        }
     }
 }

@@ -141,10 +141,10 @@ final class TestBottleneckAdapterMethod {
     @Test
     void testInvalidOptionsNameTheMethodKeyValueAndWhatIsAllowed() {
         assertInvalid(Map.of("reduction_factor", 0),
-                "Method 'adapter': option 'reduction_factor' is 0.0, but must be a finite number greater than 0. Fix the value.");
+                "Method 'adapter': option 'reduction_factor' is 0.0, but must be a number > 0. Fix the value.");
         assertInvalid(Map.of("scaling", Double.NaN),
                 "Method 'adapter': option 'scaling' is NaN, but must be a finite number (AdapterHub's \"learned\" and \"channel\" scalings are not supported). Fix the value.");
-        assertInvalid(Map.of("dropout", -0.1), "Method 'adapter': option 'dropout' is -0.1, but must be a probability p with 0 <= p < 1. Fix the value.");
+        assertInvalid(Map.of("dropout", -0.1), "Method 'adapter': option 'dropout' is -0.1, but must be a number in [0, 1). Fix the value.");
         assertInvalid(Map.of("mh_adapter", false, "output_adapter", false),
                 "Method 'adapter': options 'mh_adapter' and 'output_adapter' are both false, so the adapter attaches nowhere. Set at least one of them to true.");
         assertInvalid(Map.of("leave_out", List.of(0, 5)),

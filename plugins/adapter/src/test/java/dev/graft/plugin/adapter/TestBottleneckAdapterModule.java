@@ -88,7 +88,7 @@ final class TestBottleneckAdapterModule {
 
     @Test
     void testDropoutOnlyWhileTraining() {
-        BottleneckAdapterModule module = new BottleneckAdapterModule(WIDE, 16, NonLinearity.RELU, 1, 0.5f, false, AdapterInitialization.BERT);
+        BottleneckAdapterModule module = BottleneckAdapterModule.builder(WIDE).setBottleneck(16).optDropout(0.5f).optInitialization(AdapterInitialization.BERT).build();
         module.initialize(modelManager, DataType.FLOAT32, new Shape(1, 256));
         NDArray hidden = batchManager.randomNormal(new Shape(8, 256));
 
@@ -158,9 +158,9 @@ final class TestBottleneckAdapterModule {
 
     @Test
     void testRejectsBadConstruction() {
-        assertThatThrownBy(() -> new BottleneckAdapterModule(SMALL, 0, NonLinearity.RELU, 1, 0, false, AdapterInitialization.MAM_ADAPTER))
+        assertThatThrownBy(() -> BottleneckAdapterModule.builder(SMALL).setBottleneck(0).build())
                 .hasMessage("bottleneck adapter at model.layers.0.mlp: bottleneck width must be greater than 0, but is 0");
-        assertThatThrownBy(() -> new BottleneckAdapterModule(SMALL, 2, NonLinearity.RELU, 1, 1, false, AdapterInitialization.MAM_ADAPTER))
+        assertThatThrownBy(() -> BottleneckAdapterModule.builder(SMALL).setBottleneck(2).optDropout(1).build())
                 .hasMessage("bottleneck adapter at model.layers.0.mlp: dropout must be in [0, 1), but is 1.0");
     }
 
@@ -201,7 +201,7 @@ final class TestBottleneckAdapterModule {
      * bias [0, 1, −1].
      */
     private BottleneckAdapterModule handSet(NonLinearity nonLinearity, boolean parallel) {
-        BottleneckAdapterModule module = new BottleneckAdapterModule(SMALL, 2, nonLinearity, 1, 0, parallel, AdapterInitialization.MAM_ADAPTER);
+        BottleneckAdapterModule module = BottleneckAdapterModule.builder(SMALL).setBottleneck(2).optNonLinearity(nonLinearity).optParallel(parallel).build();
         module.initialize(modelManager, DataType.FLOAT32, new Shape(1, 3));
         set(module, BottleneckAdapterModule.ADAPTER_DOWN_WEIGHT, 1, 0, 1, 0, 1, 0);
         set(module, BottleneckAdapterModule.ADAPTER_DOWN_BIAS, 0.5f, -1);
@@ -211,7 +211,7 @@ final class TestBottleneckAdapterModule {
     }
 
     private BottleneckAdapterModule module(SublayerSite site, int bottleneck, AdapterInitialization initialization) {
-        BottleneckAdapterModule module = new BottleneckAdapterModule(site, bottleneck, NonLinearity.RELU, 1, 0, false, initialization);
+        BottleneckAdapterModule module = BottleneckAdapterModule.builder(site).setBottleneck(bottleneck).optInitialization(initialization).build();
         module.initialize(modelManager, DataType.FLOAT32, new Shape(1, site.hiddenSize()));
         return module;
     }

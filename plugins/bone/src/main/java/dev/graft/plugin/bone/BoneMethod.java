@@ -1,19 +1,18 @@
 package dev.graft.plugin.bone;
 
-import static java.util.Objects.requireNonNull;
+import static dev.graft.spi.InvalidOptionsException.invalidValue;
+import static java.lang.String.format;
 
 import com.google.auto.service.AutoService;
-import dev.graft.spi.MethodDescriptor;
-import dev.graft.spi.MethodInstance;
-import dev.graft.spi.MethodOptions;
-import dev.graft.spi.ModelContext;
+import dev.graft.spi.LinearMethod;
+import dev.graft.spi.LinearSite;
+import dev.graft.spi.MergeableLinearModule;
+import dev.graft.spi.MethodModule;
 import dev.graft.spi.PeftMethod;
-import dev.graft.spi.SiteKind;
-import dev.graft.spi.SpiVersion;
+import dev.graft.spi.Site;
 
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Bone and Bat (Kang 2024, arXiv 2409.15371, "Block-Affine Adaptation"), with Hugging Face PEFT's semantics, options
@@ -32,39 +31,60 @@ import java.util.Set;
  * {@code query, value}. Checkpoints hold {@code base_model.model.<module>.bone_block} with {@code peft_type: BONE}.
  */
 @AutoService(PeftMethod.class)
-public final class BoneMethod implements PeftMethod {
-    private static final MethodDescriptor DESCRIPTOR = new MethodDescriptor(
-            BoneConfiguration.METHOD_ID,
-            "0.1.0",
-            SpiVersion.CURRENT,
-            "BONE",
-            Set.of(SiteKind.LINEAR),
-            dev.graft.spi.MergeableLinearModule.class,
-            BoneConfiguration.SCHEMA,
-            Map.of(
-                    "llama", List.of("q_proj", "v_proj"),
-                    "bert", List.of("query", "value"),
-                    "roberta", List.of("query", "value")),
-            "Bone/Bat block affine adaptation: a shared r x out block added to every column block, or a blockwise affine weight transform (PEFT 0.14-0.18 compatible)");
-
+public final class BoneMethod extends LinearMethod<BoneConfiguration> {
     /** Creates the provider; it holds no tensors. */
-    public BoneMethod() {}
-
-    @Override
-    public MethodDescriptor descriptor() {
-        return DESCRIPTOR;
+    public BoneMethod() {
+        super(BoneConfiguration.class, describe()
+                .setId(BoneConfiguration.METHOD_ID)
+                .setVersion("0.1.0")
+                .setSpiVersion(SPI_VERSION)
+                .setPeftType("BONE")
+                .setModuleType(MergeableLinearModule.class)
+                .optDefaultTargets(Map.of(
+                        "llama", List.of("q_proj", "v_proj"),
+                        "bert", List.of("query", "value"),
+                        "roberta", List.of("query", "value")))
+                .setDescription("Bone/Bat block affine adaptation: a shared r x out block added to every column block, or a blockwise affine weight transform (PEFT 0.14-0.18 compatible)"));
     }
 
     /**
-     * Creates a Bone adapter.
+     * For Bat, checks that every target divides into {@code r × r} blocks, before any tensor is made.
      *
-     * @throws dev.graft.spi.InvalidOptionsException for {@code r < 1}, {@code bone_dropout} outside {@code [0, 1)},
-     *         or a non-zero {@code bone_dropout} with {@code init_weights: "bat"}
+     * @throws dev.graft.spi.InvalidOptionsException naming the first target whose {@code in} or {@code out} is not a
+     *         multiple of {@code r}
      */
     @Override
-    public MethodInstance create(MethodOptions options, ModelContext model) {
-        requireNonNull(options, "options is null");
-        requireNonNull(model, "model is null");
-        return new BoneInstance(BoneConfiguration.fromOptions(options));
+    protected void checkSites(BoneConfiguration options, List<Site> sites) {
+        if (options.variant() != BoneVariant.BAT) {
+            return;
+        }
+        int rank = options.rank();
+        for (Site site : sites) {
+            LinearSite linear = (LinearSite) site;
+            if (linear.inFeatures() % rank != 0 || linear.outFeatures() % rank != 0) {
+                throw invalidValue(id(), "r", rank, format(
+                        "a divisor of every target's in and out features with init_weights \"bat\", but %s has in=%d, out=%d; "
+                                + "choose another r or use init_weights true", site.name(), linear.inFeatures(), linear.outFeatures()));
+            }
+        }
+    }
+
+    /** A {@link BatModule} for Bat, a {@link BoneModule} otherwise. */
+    @Override
+    protected MethodModule module(BoneConfiguration options, LinearSite site) {
+        if (options.variant() == BoneVariant.BAT) {
+            return new BatModule(site, options.rank());
+        }
+        return BoneModule.builder(site)
+                .setRank(options.rank())
+                .optRandomStart(options.variant() == BoneVariant.BONE_RANDOM)
+                .optDropout((float) options.dropout())
+                .build();
+    }
+
+    /** {@code r·out}, for Bone and Bat alike. */
+    @Override
+    protected long parameterCount(BoneConfiguration options, LinearSite site) {
+        return (long) options.rank() * site.outFeatures();
     }
 }

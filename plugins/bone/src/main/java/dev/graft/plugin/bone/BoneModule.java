@@ -17,9 +17,6 @@ import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.UniformInitializer;
 import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
-import dev.graft.spi.LinearWeights;
-import dev.graft.spi.MergeableLinearModule;
-import dev.graft.spi.Scalars;
 
 /**
  * Bone at one linear site, as PEFT's {@code BoneLinear} with {@code init_weights} true or false: one
@@ -31,8 +28,9 @@ import dev.graft.spi.Scalars;
  *       remainder block of {@code in mod r} columns gets the first {@code in mod r} columns of {@code bone_blockᵀ}
  *       (exactly what the zero padding does in forward). Unmerge subtracts the same.</li>
  * </ul>
+ * The module declares that {@code ΔW}; the SPI base merges and unmerges it.
  */
-public final class BoneModule extends LinearModuleBlock.Additive implements MergeableLinearModule {
+public final class BoneModule extends LinearModuleBlock.MergeableAdditive {
     /** The parameter name (and checkpoint key suffix) of the block, shape {@code (r, out)}. */
     public static final String BONE_BLOCK = "bone_block";
 
@@ -40,30 +38,33 @@ public final class BoneModule extends LinearModuleBlock.Additive implements Merg
     private final float dropout;
     private final Parameter block;
 
-    /**
-     * Makes the module and registers {@code bone_block}.
-     *
-     * @param site the linear site
-     * @param rank the block size {@code r}
-     * @param randomStart {@code init_weights: false}: Kaiming-uniform ({@code a = √5}, fan-in {@code out}) instead of zero
-     * @param dropout the dropout probability on the input while training, in {@code [0, 1)}
-     */
-    public BoneModule(LinearSite site, int rank, boolean randomStart, float dropout) {
-        super(site);
-        if (rank <= 0) {
-            throw new IllegalArgumentException(format("Bone at %s: r must be greater than 0, but is %d", site.name(), rank));
+    private BoneModule(Builder builder) {
+        super(builder.site);
+        LinearSite site = builder.site;
+        if (builder.rank <= 0) {
+            throw new IllegalArgumentException(format("Bone at %s: r must be greater than 0, but is %d", site.name(), builder.rank));
         }
-        if (!(dropout >= 0 && dropout < 1)) {
-            throw new IllegalArgumentException(format("Bone at %s: dropout must be in [0, 1), but is %s", site.name(), dropout));
+        if (!(builder.dropout >= 0 && builder.dropout < 1)) {
+            throw new IllegalArgumentException(format("Bone at %s: dropout must be in [0, 1), but is %s", site.name(), builder.dropout));
         }
-        this.rank = rank;
-        this.dropout = dropout;
+        this.rank = builder.rank;
+        this.dropout = builder.dropout;
         this.block = addParameter(Parameter.builder()
                 .setName(BONE_BLOCK)
                 .setType(Parameter.Type.WEIGHT)
                 .optShape(new Shape(rank, site.outFeatures()))
-                .optInitializer(randomStart ? new UniformInitializer((float) (1 / Math.sqrt(site.outFeatures()))) : new ConstantInitializer(0f))
+                .optInitializer(builder.randomStart ? new UniformInitializer((float) (1 / Math.sqrt(site.outFeatures()))) : new ConstantInitializer(0f))
                 .build());
+    }
+
+    /** A builder for Bone at {@code site}: {@code setRank} is required. */
+    public static Builder builder(LinearSite site) {
+        return new Builder(site);
+    }
+
+    @Override
+    protected String label() {
+        return "Bone";
     }
 
     /** Always 1, as PEFT's Bone. */
@@ -94,40 +95,52 @@ public final class BoneModule extends LinearModuleBlock.Additive implements Merg
         return summed.matMul(weights);
     }
 
-    /** {@code W} plus {@code bone_blockᵀ} in every {@code r}-column block, in float32; the bias is unchanged. */
+    /** {@code ΔW}: {@code bone_blockᵀ} in every {@code r}-column block, in float32; the bias is unchanged. */
     @Override
-    public LinearWeights merge(LinearWeights base) {
-        return addBlocks(requireNonNull(base, "base is null"), 1f);
-    }
-
-    /** {@code W} minus {@code bone_blockᵀ} in every {@code r}-column block; the inverse of {@link #merge}. */
-    @Override
-    public LinearWeights unmerge(LinearWeights merged) {
-        return addBlocks(requireNonNull(merged, "merged is null"), -1f);
-    }
-
-    private LinearWeights addBlocks(LinearWeights weights, float sign) {
-        NDArray weight = weights.weight();
-        Shape expected = new Shape(site().outFeatures(), site().inFeatures());
-        if (!weight.getShape().equals(expected)) {
-            throw new IllegalArgumentException(format("Bone at %s: weight has shape %s, expected %s", site().name(), weight.getShape(), expected));
-        }
-        if (!block.isInitialized()) {
-            throw new IllegalStateException(format("Bone at %s: parameter %s is not initialized", site().name(), BONE_BLOCK));
-        }
-        try (NDManager scope = weight.getManager().newSubManager()) {
-            scope.tempAttachAll(weight, block.getArray());
-            long blocks = (site().inFeatures() + rank - 1) / rank;
-            NDArray delta = block.getArray().toType(DataType.FLOAT32, false).transpose()
-                    .tile(new long[] {1, blocks})
-                    .get(new NDIndex(":, :{}", site().inFeatures()));
-            NDArray updated = weight.toType(DataType.FLOAT32, false).add(Scalars.times(delta, sign)).toType(weight.getDataType(), false);
-            return new LinearWeights(scope.ret(updated), weights.bias());
-        }
+    protected NDArray deltaWeight(NDManager scope) {
+        long blocks = (site().inFeatures() + rank - 1) / rank;
+        return block.getArray().toType(DataType.FLOAT32, false).transpose()
+                .tile(new long[] {1, blocks})
+                .get(new NDIndex(":, :{}", site().inFeatures()));
     }
 
     @Override
     public String toString() {
         return format("BoneModule(%s, r=%d, dropout=%s)", site().name(), rank, dropout);
+    }
+
+    /** Builds a {@link BoneModule} in DJL's style: {@code setX} for what is required, {@code optX} for what has a default. */
+    public static final class Builder {
+        private final LinearSite site;
+        private int rank;
+        private boolean randomStart;
+        private float dropout;
+
+        private Builder(LinearSite site) {
+            this.site = requireNonNull(site, "site is null");
+        }
+
+        /** The block size {@code r}, at least 1 (required). */
+        public Builder setRank(int rank) {
+            this.rank = rank;
+            return this;
+        }
+
+        /** {@code init_weights: false}: Kaiming-uniform ({@code a = √5}, fan-in {@code out}) instead of zero (false by default). */
+        public Builder optRandomStart(boolean randomStart) {
+            this.randomStart = randomStart;
+            return this;
+        }
+
+        /** The dropout probability on the input while training, in {@code [0, 1)} (0 by default). */
+        public Builder optDropout(float dropout) {
+            this.dropout = dropout;
+            return this;
+        }
+
+        /** The module. */
+        public BoneModule build() {
+            return new BoneModule(this);
+        }
     }
 }

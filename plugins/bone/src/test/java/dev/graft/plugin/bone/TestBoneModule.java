@@ -28,7 +28,7 @@ final class TestBoneModule {
     @BeforeEach
     void setUp() {
         manager = NDManager.newBaseManager();
-        module = new BoneModule(SITE, 2, false, 0f);
+        module = BoneModule.builder(SITE).setRank(2).build();
         module.initialize(manager, DataType.FLOAT32, new Shape(1, 5));
     }
 
@@ -45,7 +45,7 @@ final class TestBoneModule {
 
     @Test
     void testRandomStartIsKaimingUniformOverOut() {
-        BoneModule random = new BoneModule(new LinearSite("wide", 0, 8, 400, false), 4, true, 0f);
+        BoneModule random = BoneModule.builder(new LinearSite("wide", 0, 8, 400, false)).setRank(4).optRandomStart(true).build();
         random.initialize(manager, DataType.FLOAT32, new Shape(1, 8));
         float largest = 0;
         for (float value : random.getParameters().get(BoneModule.BONE_BLOCK).getArray().toFloatArray()) {
@@ -83,7 +83,7 @@ final class TestBoneModule {
 
     @Test
     void testDivisibleWidthHasNoRemainder() {
-        BoneModule even = new BoneModule(new LinearSite("even", 0, 4, 2, false), 2, false, 0f);
+        BoneModule even = BoneModule.builder(new LinearSite("even", 0, 4, 2, false)).setRank(2).build();
         even.initialize(manager, DataType.FLOAT32, new Shape(1, 4));
         even.getParameters().get(BoneModule.BONE_BLOCK).getArray().set(new float[] {1, 2, 3, 4});
         LinearWeights merged = even.merge(new LinearWeights(manager.zeros(new Shape(2, 4)), null));

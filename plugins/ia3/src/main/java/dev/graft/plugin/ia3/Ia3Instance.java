@@ -1,5 +1,6 @@
 package dev.graft.plugin.ia3;
 
+import static dev.graft.spi.InvalidOptionsException.invalidValue;
 import static java.lang.String.format;
 import static dev.graft.spi.LinearModuleBlock.requireLinear;
 import static java.util.Objects.requireNonNull;
@@ -18,15 +19,15 @@ import java.util.List;
  */
 public final class Ia3Instance implements MethodInstance {
     private final Ia3Configuration configuration;
+    private final FeedForwardModules feedForwardModules;
 
-    /** An adapter with validated {@code configuration}. */
-    public Ia3Instance(Ia3Configuration configuration) {
+    /**
+     * An adapter with {@code configuration} on a model whose feed-forward modules are {@code feedForwardModules}
+     * (the given ones, or PEFT's default for the model type).
+     */
+    public Ia3Instance(Ia3Configuration configuration, FeedForwardModules feedForwardModules) {
         this.configuration = requireNonNull(configuration, "configuration is null");
-    }
-
-    @Override
-    public boolean accepts(Site site) {
-        return site instanceof LinearSite;
+        this.feedForwardModules = requireNonNull(feedForwardModules, "feedForwardModules is null");
     }
 
     /**
@@ -41,12 +42,12 @@ public final class Ia3Instance implements MethodInstance {
         if (!configuration.explicitFeedforwardModules()) {
             return;
         }
-        for (String entry : configuration.feedforwardModules().entries()) {
+        for (String entry : feedForwardModules.entries()) {
             FeedForwardModules single = FeedForwardModules.ofList(List.of(entry));
             if (sites.stream().noneMatch(site -> single.matches(site.name()))) {
                 List<String> names = new ArrayList<>();
                 sites.forEach(site -> names.add(site.name()));
-                throw Ia3Configuration.invalid("feedforward_modules", configuration.feedforwardModules(),
+                throw invalidValue(Ia3Configuration.METHOD_ID, "feedforward_modules", feedForwardModules,
                         format("a subset of the target modules, but entry '%s' matches none of the targets %s", entry, names));
             }
         }
@@ -60,7 +61,7 @@ public final class Ia3Instance implements MethodInstance {
 
     /** Whether IA³ scales the input of {@code site} (a feed-forward site) rather than its output. */
     public boolean isFeedForward(LinearSite site) {
-        return configuration.feedforwardModules().matches(site.name());
+        return feedForwardModules.matches(site.name());
     }
 
     /** {@code in} per feed-forward site, {@code out} per other site. */

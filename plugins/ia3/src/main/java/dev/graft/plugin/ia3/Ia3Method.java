@@ -1,17 +1,11 @@
 package dev.graft.plugin.ia3;
 
-import static java.util.Objects.requireNonNull;
-
 import com.google.auto.service.AutoService;
-import dev.graft.spi.MethodDescriptor;
+import dev.graft.spi.AbstractPeftMethod;
 import dev.graft.spi.MethodInstance;
-import dev.graft.spi.MethodOptions;
 import dev.graft.spi.ModelContext;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.SiteKind;
-import dev.graft.spi.SpiVersion;
-
-import java.util.Set;
 
 /**
  * (IA)³, infused adapter by inhibiting and amplifying inner activations (Liu et al. 2022), with Hugging Face PEFT's
@@ -26,38 +20,32 @@ import java.util.Set;
  *
  * <p>Merging multiplies the weight's rows (and the bias) or columns by the vector; unmerging divides by it plus
  * {@code 1e-8}, as PEFT. Checkpoints hold {@code base_model.model.<module>.ia3_l} with {@code peft_type: IA3}.
+ *
+ * <p>Which sites are feed-forward depends on the model's type, so the adapter ({@link Ia3Instance}) makes the modules.
  */
 @AutoService(PeftMethod.class)
-public final class Ia3Method implements PeftMethod {
-    private static final MethodDescriptor DESCRIPTOR = new MethodDescriptor(
-            Ia3Configuration.METHOD_ID,
-            "0.1.0",
-            SpiVersion.CURRENT,
-            "IA3",
-            Set.of(SiteKind.LINEAR),
-            Ia3Module.class,
-            Ia3Configuration.SCHEMA,
-            Ia3Configuration.DEFAULT_TARGETS,
-            "(IA)3: learned vectors rescaling linear layers' outputs, or feed-forward layers' inputs (Hugging Face PEFT compatible)");
-
+public final class Ia3Method extends AbstractPeftMethod<Ia3Configuration> {
     /** Creates the provider; it holds no tensors. */
-    public Ia3Method() {}
-
-    @Override
-    public MethodDescriptor descriptor() {
-        return DESCRIPTOR;
+    public Ia3Method() {
+        super(Ia3Configuration.class, describe()
+                .setId(Ia3Configuration.METHOD_ID)
+                .setVersion("0.1.0")
+                .setSpiVersion(SPI_VERSION)
+                .setPeftType("IA3")
+                .setSiteKinds(SiteKind.LINEAR)
+                .setModuleType(Ia3Module.class)
+                .optDefaultTargets(Ia3Configuration.DEFAULT_TARGETS)
+                .setDescription("(IA)3: learned vectors rescaling linear layers' outputs, or feed-forward layers' inputs (Hugging Face PEFT compatible)"));
     }
 
     /**
-     * Creates an IA³ adapter.
+     * An adapter with the feed-forward modules for {@code model}'s type.
      *
-     * @throws dev.graft.spi.InvalidOptionsException for {@code fan_in_fan_out: true}, or when
-     *         {@code feedforward_modules} is absent and PEFT has no default for the model's type
+     * @throws dev.graft.spi.InvalidOptionsException when {@code feedforward_modules} is absent and PEFT has no default
+     *         for the model's type
      */
     @Override
-    public MethodInstance create(MethodOptions options, ModelContext model) {
-        requireNonNull(options, "options is null");
-        requireNonNull(model, "model is null");
-        return new Ia3Instance(Ia3Configuration.fromOptions(options, model.modelType()));
+    protected MethodInstance createInstance(Ia3Configuration options, ModelContext model) {
+        return new Ia3Instance(options, options.feedForwardModules(model.modelType()));
     }
 }

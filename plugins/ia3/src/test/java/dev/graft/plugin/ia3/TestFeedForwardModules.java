@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.graft.spi.InvalidOptionsException;
-import dev.graft.spi.MethodOptions;
+import dev.graft.spi.OptionSchema;
 
 import java.util.List;
 import java.util.Map;
@@ -38,17 +38,26 @@ final class TestFeedForwardModules {
 
     @Test
     void testDefaultsFollowTheModelType() {
-        MethodOptions defaults = Ia3Configuration.SCHEMA.validate(Ia3Configuration.METHOD_ID, Map.of());
-        Ia3Configuration llama = Ia3Configuration.fromOptions(defaults, "llama");
-        assertThat(llama.explicitFeedforwardModules()).isFalse();
-        assertThat(llama.feedforwardModules().entries()).containsExactly("down_proj");
-        assertThat(Ia3Configuration.fromOptions(defaults, "bert").feedforwardModules().entries()).containsExactly("output.dense");
-        assertThatThrownBy(() -> Ia3Configuration.fromOptions(defaults, "gpt2"))
+        Ia3Configuration defaults = bind(Map.of());
+        assertThat(defaults.explicitFeedforwardModules()).isFalse();
+        assertThat(defaults.feedForwardModules("llama").entries()).containsExactly("down_proj");
+        assertThat(defaults.feedForwardModules("bert").entries()).containsExactly("output.dense");
+        assertThatThrownBy(() -> defaults.feedForwardModules("gpt2"))
                 .isInstanceOf(InvalidOptionsException.class)
                 .hasMessageContaining("'ia3'").hasMessageContaining("feedforward_modules").hasMessageContaining("gpt2");
-        MethodOptions given = Ia3Configuration.SCHEMA.validate(Ia3Configuration.METHOD_ID, Map.of("feedforward_modules", List.of("up_proj")));
-        Ia3Configuration explicit = Ia3Configuration.fromOptions(given, "gpt2");
+        Ia3Configuration explicit = bind(Map.of("feedforward_modules", List.of("up_proj")));
         assertThat(explicit.explicitFeedforwardModules()).isTrue();
-        assertThat(explicit.feedforwardModules().entries()).containsExactly("up_proj");
+        assertThat(explicit.feedForwardModules("gpt2").entries()).containsExactly("up_proj");
+    }
+
+    @Test
+    void testInvalidPatternIsAnOptionError() {
+        assertThatThrownBy(() -> bind(Map.of("feedforward_modules", "mlp.(down")))
+                .isInstanceOf(InvalidOptionsException.class)
+                .hasMessageContaining("'ia3'").hasMessageContaining("feedforward_modules").hasMessageContaining("\"mlp.(down\"");
+    }
+
+    private static Ia3Configuration bind(Map<String, Object> raw) {
+        return OptionSchema.of(Ia3Configuration.class).validate(Ia3Configuration.METHOD_ID, raw).bind(Ia3Configuration.class);
     }
 }

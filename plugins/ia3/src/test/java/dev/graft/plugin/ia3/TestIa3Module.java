@@ -1,5 +1,6 @@
 package dev.graft.plugin.ia3;
 
+import static dev.graft.tck.ArrayAssertions.assertClose;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -66,8 +67,8 @@ final class TestIa3Module {
         // the merged layer on x = [1 1 1] gives (W·x + b) ⊙ l = [16·2, 35·(−0.5)]
         assertThat(merged.weight().matMul(x.transpose()).reshape(-1).add(merged.bias()).toFloatArray()).containsExactly(32f, -17.5f);
         LinearWeights restored = module.unmerge(merged);
-        assertCloseTo(restored.weight().toFloatArray(), new float[] {1, 2, 3, 4, 5, 6});
-        assertCloseTo(restored.bias().toFloatArray(), new float[] {10, 20});
+        assertClose(restored.weight().toFloatArray(), new float[] {1, 2, 3, 4, 5, 6}, 1e-5f);
+        assertClose(restored.bias().toFloatArray(), new float[] {10, 20}, 1e-5f);
     }
 
     @Test
@@ -80,7 +81,7 @@ final class TestIa3Module {
         assertThat(merged.weight().toFloatArray()).containsExactly(2, 1, -3, 8, 2.5f, -6);
         assertThat(merged.bias().toFloatArray()).containsExactly(10f, 20f);
         LinearWeights restored = module.unmerge(merged);
-        assertCloseTo(restored.weight().toFloatArray(), new float[] {1, 2, 3, 4, 5, 6});
+        assertClose(restored.weight().toFloatArray(), new float[] {1, 2, 3, 4, 5, 6}, 1e-5f);
         assertThat(restored.bias().toFloatArray()).containsExactly(10f, 20f);
     }
 
@@ -102,12 +103,5 @@ final class TestIa3Module {
 
     private LinearWeights base() {
         return new LinearWeights(manager.create(new float[] {1, 2, 3, 4, 5, 6}, new Shape(2, 3)), manager.create(new float[] {10, 20}));
-    }
-
-    private static void assertCloseTo(float[] actual, float[] expected) {
-        assertThat(actual).hasSameSizeAs(expected);
-        for (int index = 0; index < expected.length; index++) {
-            assertThat(actual[index]).as("index %d", index).isCloseTo(expected[index], within(1e-5f));
-        }
     }
 }

@@ -4,7 +4,6 @@ import com.google.auto.service.AutoService;
 import dev.graft.spi.LinearMethod;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.PeftMethod;
-import dev.graft.spi.SpiVersion;
 
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -31,7 +30,7 @@ public final class LoraMethod extends LinearMethod<LoraConfiguration> {
         super(LoraConfiguration.class, describe()
                 .setId(LoraConfiguration.METHOD_ID)
                 .setVersion("0.1.0")
-                .setSpiVersion(SpiVersion.CURRENT)
+                .setSpiVersion(SPI_VERSION)
                 .setPeftType("LORA")
                 .setModuleType(LoraModule.class)
                 .optDefaultTargets(Map.of(

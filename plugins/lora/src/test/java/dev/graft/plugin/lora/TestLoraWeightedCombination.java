@@ -1,5 +1,6 @@
 package dev.graft.plugin.lora;
 
+import static dev.graft.tck.ArrayAssertions.assertClose;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.data.Offset.offset;
@@ -122,15 +123,6 @@ final class TestLoraWeightedCombination {
 
     private static NDArray delta(LowRankModule module) {
         return module.factorB().matMul(module.factorA()).mul(module.scaling());
-    }
-
-    private static void assertClose(NDArray actual, NDArray expected, double tolerance) {
-        float[] left = actual.toFloatArray();
-        float[] right = expected.toFloatArray();
-        assertThat(left).hasSameSizeAs(right);
-        for (int index = 0; index < left.length; index++) {
-            assertThat((double) left[index]).as("element %d", index).isCloseTo(right[index], offset(tolerance));
-        }
     }
 
     private float[] logits() {

@@ -23,12 +23,14 @@ import java.util.List;
  * {@code offload_every}, each module's update is offloaded (see {@link PloraMethod}).
  */
 public final class PloraInstance implements MethodInstance {
+    private final PloraMethod method;
     private final PloraConfiguration configuration;
     private final List<PloraModule> modules = new ArrayList<>();
     private int offloads;
 
-    /** An adapter with validated {@code configuration}. */
-    public PloraInstance(PloraConfiguration configuration) {
+    /** An adapter of {@code method}, which makes and counts its modules, with validated {@code configuration}. */
+    PloraInstance(PloraMethod method, PloraConfiguration configuration) {
+        this.method = requireNonNull(method, "method is null");
         this.configuration = requireNonNull(configuration, "configuration is null");
     }
 
@@ -43,14 +45,9 @@ public final class PloraInstance implements MethodInstance {
     }
 
     @Override
-    public boolean accepts(Site site) {
-        return site instanceof LinearSite;
-    }
-
-    @Override
     public MethodModule attach(Site site) {
         LinearSite linear = requireLinear(site, PloraConfiguration.METHOD_ID);
-        PloraModule module = PloraModule.builder(linear).setRank(configuration.rank()).optScaling(configuration.scaling()).optDropout((float) configuration.dropout()).build();
+        PloraModule module = method.module(configuration, linear);
         modules.add(module);
         return module;
     }
@@ -60,8 +57,7 @@ public final class PloraInstance implements MethodInstance {
     public long trainableParameterCount(List<Site> sites) {
         long count = 0;
         for (Site site : sites) {
-            LinearSite linear = (LinearSite) site;
-            count += (long) configuration.rank() * (linear.inFeatures() + linear.outFeatures());
+            count += method.parameterCount(configuration, requireLinear(site, PloraConfiguration.METHOD_ID));
         }
         return count;
     }
@@ -85,8 +81,8 @@ public final class PloraInstance implements MethodInstance {
 
     /** Whether the counter of this step end passed a multiple of {@code offload_every} during the step. */
     boolean crossesOffloadBoundary(TrainingEvent.StepEnd stepEnd) {
-        long now = configuration.offloadUnit() == OffloadUnit.SAMPLES ? stepEnd.samplesSeen() : stepEnd.step();
-        long increment = configuration.offloadUnit() == OffloadUnit.SAMPLES ? stepEnd.batchSize() : 1;
+        long now = configuration.unit() == OffloadUnit.SAMPLES ? stepEnd.samplesSeen() : stepEnd.step();
+        long increment = configuration.unit() == OffloadUnit.SAMPLES ? stepEnd.batchSize() : 1;
         long before = Math.max(0, now - increment);
         return now / configuration.offloadEvery() > before / configuration.offloadEvery();
     }
@@ -108,7 +104,7 @@ public final class PloraInstance implements MethodInstance {
             }
             module.keepShare(momentum);
         }
-        if (configuration.optimizerState() == OptimizerStatePolicy.RESET) {
+        if (configuration.statePolicy() == OptimizerStatePolicy.RESET) {
             context.resetOptimizerState(parameters());
         }
         offloads++;

@@ -1,19 +1,14 @@
 package dev.graft.plugin.plora;
 
-import static java.util.Objects.requireNonNull;
-
 import com.google.auto.service.AutoService;
-import dev.graft.spi.MethodDescriptor;
+import dev.graft.spi.LinearMethod;
+import dev.graft.spi.LinearSite;
 import dev.graft.spi.MethodInstance;
-import dev.graft.spi.MethodOptions;
 import dev.graft.spi.ModelContext;
 import dev.graft.spi.PeftMethod;
-import dev.graft.spi.SiteKind;
-import dev.graft.spi.SpiVersion;
 
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * PeriodicLoRA (PLoRA, Meng et al. 2024, arXiv 2402.16141): LoRA whose update is periodically offloaded into the
@@ -53,39 +48,37 @@ import java.util.Set;
  * exported as a merged model (the final stage's adapter merges like LoRA).
  */
 @AutoService(PeftMethod.class)
-public final class PloraMethod implements PeftMethod {
-    private static final MethodDescriptor DESCRIPTOR = new MethodDescriptor(
-            PloraConfiguration.METHOD_ID,
-            "0.1.0",
-            SpiVersion.CURRENT,
-            "PLORA",
-            Set.of(SiteKind.LINEAR),
-            PloraModule.class,
-            PloraConfiguration.SCHEMA,
-            Map.of(
-                    "llama", List.of("q_proj", "v_proj"),
-                    "bert", List.of("query", "value"),
-                    "roberta", List.of("query", "value")),
-            "PeriodicLoRA: LoRA whose update is offloaded into the base weight every offload_every samples, then restarted");
-
+public final class PloraMethod extends LinearMethod<PloraConfiguration> {
     /** Creates the provider; it holds no tensors. */
-    public PloraMethod() {}
-
-    @Override
-    public MethodDescriptor descriptor() {
-        return DESCRIPTOR;
+    public PloraMethod() {
+        super(PloraConfiguration.class, describe()
+                .setId(PloraConfiguration.METHOD_ID)
+                .setVersion("0.1.0")
+                .setSpiVersion(SPI_VERSION)
+                .setPeftType("PLORA")
+                .setModuleType(PloraModule.class)
+                .optDefaultTargets(Map.of(
+                        "llama", List.of("q_proj", "v_proj"),
+                        "bert", List.of("query", "value"),
+                        "roberta", List.of("query", "value")))
+                .setDescription("PeriodicLoRA: LoRA whose update is offloaded into the base weight every offload_every samples, then restarted"));
     }
 
-    /**
-     * Creates a PeriodicLoRA adapter.
-     *
-     * @throws dev.graft.spi.InvalidOptionsException for {@code r < 1}, {@code lora_alpha <= 0},
-     *         {@code lora_dropout} or {@code momentum} outside {@code [0, 1)}, or {@code offload_every < 1}
-     */
+    /** An adapter that keeps its modules and offloads them on training events. */
     @Override
-    public MethodInstance create(MethodOptions options, ModelContext model) {
-        requireNonNull(options, "options is null");
-        requireNonNull(model, "model is null");
-        return new PloraInstance(PloraConfiguration.fromOptions(options));
+    protected MethodInstance createInstance(PloraConfiguration options, ModelContext model) {
+        return new PloraInstance(this, options);
+    }
+
+    /** LoRA's module: rank {@code r}, scaling {@code s}, dropout, Kaiming-uniform {@code A} and zero {@code B}. */
+    @Override
+    protected PloraModule module(PloraConfiguration options, LinearSite site) {
+        return PloraModule.builder(site).setRank(options.rank()).optScaling(options.scaling()).optDropout((float) options.dropout()).build();
+    }
+
+    /** {@code r·(in + out)}. */
+    @Override
+    protected long parameterCount(PloraConfiguration options, LinearSite site) {
+        return (long) options.rank() * (site.inFeatures() + site.outFeatures());
     }
 }

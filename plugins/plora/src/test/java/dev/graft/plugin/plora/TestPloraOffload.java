@@ -1,5 +1,7 @@
 package dev.graft.plugin.plora;
 
+import static dev.graft.tck.ArrayAssertions.assertClose;
+import static dev.graft.tck.ArrayAssertions.maximumDifference;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.engine.Engine;
@@ -62,7 +64,7 @@ final class TestPloraOffload {
             assertThat(instance(adapter).offloads()).as("no offload before step 3").isZero();
             float[] baseLogits = logitsWithoutAdapter(model);
             float[] before = logits(model);
-            assertThat(maxDifference(before, baseLogits)).as("the trained adapter must matter for this test to mean anything").isGreaterThan(1e-3);
+            assertThat(maximumDifference(before, baseLogits)).as("the trained adapter must matter for this test to mean anything").isGreaterThan(1e-3);
             float[] weightBefore = weight(model, QUERY);
             float[] downBefore = parameter(adapter, QUERY, PloraModule.LORA_A_WEIGHT).getArray().toFloatArray();
             assertStepCounts(optimizer, adapter, 2, "updates before the offload");
@@ -71,7 +73,7 @@ final class TestPloraOffload {
 
             assertThat(instance(adapter).offloads()).isEqualTo(1);
             assertClose(logits(model), before, 1e-4, "logits just after the offload vs just before");
-            assertThat(maxDifference(weight(model, QUERY), weightBefore)).as("the update moved into the base weight").isGreaterThan(1e-4);
+            assertThat(maximumDifference(weight(model, QUERY), weightBefore)).as("the update moved into the base weight").isGreaterThan(1e-4);
             assertThat(parameter(adapter, QUERY, PloraModule.LORA_B_WEIGHT).getArray().toFloatArray()).containsOnly(0f);
             assertThat(parameter(adapter, QUERY, PloraModule.LORA_A_WEIGHT).getArray().toFloatArray()).isNotEqualTo(downBefore);
             assertStepCounts(optimizer, adapter, 0, "updates right after the reset");
@@ -271,18 +273,5 @@ final class TestPloraOffload {
             difference[index] = left[index] - right[index];
         }
         return difference;
-    }
-
-    private static double maxDifference(float[] left, float[] right) {
-        double largest = 0;
-        for (int index = 0; index < left.length; index++) {
-            largest = Math.max(largest, Math.abs(left[index] - right[index]));
-        }
-        return largest;
-    }
-
-    private static void assertClose(float[] actual, float[] expected, double tolerance, String what) {
-        assertThat(actual).as(what).hasSameSizeAs(expected);
-        assertThat(maxDifference(actual, expected)).as("%s: largest difference", what).isLessThanOrEqualTo(tolerance);
     }
 }

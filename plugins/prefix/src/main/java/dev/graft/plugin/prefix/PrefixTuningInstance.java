@@ -21,6 +21,7 @@ final class PrefixTuningInstance implements MethodInstance {
         this.encoder = requireNonNull(encoder, "encoder is null");
     }
 
+    /** Attention sites only: an adapter asked directly about another site says no. */
     @Override
     public boolean accepts(Site site) {
         return requireNonNull(site, "site is null") instanceof AttentionSite;

@@ -1,19 +1,11 @@
 package dev.graft.plugin.prefix;
 
-import static java.util.Objects.requireNonNull;
-
 import com.google.auto.service.AutoService;
-import dev.graft.spi.MethodDescriptor;
+import dev.graft.spi.AbstractPeftMethod;
 import dev.graft.spi.MethodInstance;
-import dev.graft.spi.MethodOptions;
 import dev.graft.spi.ModelContext;
 import dev.graft.spi.PeftMethod;
-import dev.graft.spi.PromptLearningFields;
 import dev.graft.spi.SiteKind;
-import dev.graft.spi.SpiVersion;
-
-import java.util.Map;
-import java.util.Set;
 
 /**
  * Prefix tuning (Li and Liang 2021) with Hugging Face PEFT's semantics, options and checkpoint: every attention layer
@@ -28,38 +20,27 @@ import java.util.Set;
  * {@link PrefixTuningInstance#loadSharedState}). Prefix tuning does not merge into base weights.
  */
 @AutoService(PeftMethod.class)
-public final class PrefixTuningMethod implements PeftMethod {
-    private static final MethodDescriptor DESCRIPTOR = new MethodDescriptor(
-            PrefixConfiguration.METHOD_ID,
-            "0.1.0",
-            SpiVersion.CURRENT,
-            "PREFIX_TUNING",
-            Set.of(SiteKind.ATTENTION),
-            PrefixTuningModule.class,
-            PrefixConfiguration.SCHEMA,
-            Map.of(),
-            "Prefix tuning: n trainable virtual keys/values per attention layer (Hugging Face PEFT compatible, optional MLP projection)");
-
+public final class PrefixTuningMethod extends AbstractPeftMethod<PrefixConfiguration> {
     /** Creates the provider; it holds no tensors. */
-    public PrefixTuningMethod() {}
-
-    @Override
-    public MethodDescriptor descriptor() {
-        return DESCRIPTOR;
+    public PrefixTuningMethod() {
+        super(PrefixConfiguration.class, describe()
+                .setId(PrefixConfiguration.METHOD_ID)
+                .setVersion("0.1.0")
+                .setSpiVersion(SPI_VERSION)
+                .setPeftType("PREFIX_TUNING")
+                .setSiteKinds(SiteKind.ATTENTION)
+                .setModuleType(PrefixTuningModule.class)
+                .setDescription("Prefix tuning: n trainable virtual keys/values per attention layer (Hugging Face PEFT compatible, optional MLP projection)"));
     }
 
     /**
-     * Creates a prefix-tuning adapter sized to {@code model}'s layers and key/value heads.
+     * A prefix-tuning adapter sized to {@code model}'s layers and key/value heads, whose shared encoder the modules read.
      *
-     * @throws dev.graft.spi.InvalidOptionsException for {@code num_virtual_tokens} or {@code encoder_hidden_size} not
-     *         greater than 0
+     * @throws dev.graft.spi.InvalidOptionsException for a model-size field that does not match the model
      */
     @Override
-    public MethodInstance create(MethodOptions options, ModelContext model) {
-        requireNonNull(options, "options is null");
-        requireNonNull(model, "model is null");
-        PrefixConfiguration configuration = PrefixConfiguration.fromOptions(options);
-        PromptLearningFields.check(PrefixConfiguration.METHOD_ID, options, model.numKeyValueHeads() * model.headDim(), model.numLayers(), model.numKeyValueHeads());
-        return new PrefixTuningInstance(new PrefixEncoder(configuration, model.numLayers(), model.numKeyValueHeads(), model.headDim()));
+    protected MethodInstance createInstance(PrefixConfiguration options, ModelContext model) {
+        options.checkModel(model.numLayers(), model.numKeyValueHeads(), model.headDim());
+        return new PrefixTuningInstance(new PrefixEncoder(options, model.numLayers(), model.numKeyValueHeads(), model.headDim()));
     }
 }

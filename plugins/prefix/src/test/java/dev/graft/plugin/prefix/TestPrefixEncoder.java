@@ -48,7 +48,7 @@ final class TestPrefixEncoder {
 
     @Test
     void testKeysAndValuesFollowPeftsViewAndPermute() {
-        PrefixEncoder encoder = encoder(new PrefixConfiguration(TOKENS, false, null, false));
+        PrefixEncoder encoder = encoder(configuration(TOKENS, false, null, false));
         float[] flat = new float[TOKENS * FLAT_WIDTH];
         for (int index = 0; index < flat.length; index++) {
             flat[index] = index;
@@ -70,7 +70,7 @@ final class TestPrefixEncoder {
 
     @Test
     void testProjectionByHand() {
-        PrefixEncoder encoder = new PrefixEncoder(new PrefixConfiguration(2, true, 1, false), 1, 1, 2);
+        PrefixEncoder encoder = new PrefixEncoder(configuration(2, true, 1, false), 1, 1, 2);
         initialize(encoder);
         // d = 2, h = 1, L = 1: embedding (2, 2), Linear(2, 1), Linear(1, 4).
         set(encoder, PrefixEncoder.EMBEDDING, 1, 2, -1, 0.5f);
@@ -92,13 +92,13 @@ final class TestPrefixEncoder {
 
     @Test
     void testFlatPrefixOfAProjectionIsWhatForwardUses() {
-        PrefixEncoder encoder = encoder(new PrefixConfiguration(TOKENS, true, 5, false));
+        PrefixEncoder encoder = encoder(configuration(TOKENS, true, 5, false));
         NDArray flat = encoder.flatPrefix(batchManager);
         NDArray like = batchManager.zeros(new Shape(1, 1, 64));
 
         assertThat(flat.getShape()).isEqualTo(new Shape(TOKENS, FLAT_WIDTH));
         assertThat(flat.getManager()).isSameAs(batchManager);
-        PrefixEncoder flatEncoder = encoder(new PrefixConfiguration(TOKENS, false, null, false));
+        PrefixEncoder flatEncoder = encoder(configuration(TOKENS, false, null, false));
         flatEncoder.load(Map.of("prompt_embeddings", flat));
         for (int layer = 0; layer < LAYERS; layer++) {
             assertThat(flatEncoder.keyValues(parameterStore, layer, like, false).keys().toFloatArray())
@@ -110,7 +110,7 @@ final class TestPrefixEncoder {
 
     @Test
     void testFlatInitializationIsAStandardNormal() {
-        PrefixEncoder encoder = new PrefixEncoder(new PrefixConfiguration(20, false, null, false), 4, 4, 16);
+        PrefixEncoder encoder = new PrefixEncoder(configuration(20, false, null, false), 4, 4, 16);
         initialize(encoder);
         float[] flat = values(encoder, "prompt_embeddings");
 
@@ -123,7 +123,7 @@ final class TestPrefixEncoder {
 
     @Test
     void testProjectionInitializationIsPeftsEmbeddingAndLinearDefaults() {
-        PrefixEncoder encoder = new PrefixEncoder(new PrefixConfiguration(20, true, 64, false), 4, 4, 16);
+        PrefixEncoder encoder = new PrefixEncoder(configuration(20, true, 64, false), 4, 4, 16);
         initialize(encoder);
         double inputBound = 1 / Math.sqrt(64);
 
@@ -140,19 +140,19 @@ final class TestPrefixEncoder {
 
     @Test
     void testZeroInitialization() {
-        PrefixEncoder flat = encoder(new PrefixConfiguration(TOKENS, false, null, true));
+        PrefixEncoder flat = encoder(configuration(TOKENS, false, null, true));
         assertThat(values(flat, "prompt_embeddings")).containsOnly(0f);
 
-        PrefixEncoder projection = encoder(new PrefixConfiguration(TOKENS, true, null, true));
+        PrefixEncoder projection = encoder(configuration(TOKENS, true, null, true));
         assertThat(values(projection, PrefixEncoder.OUTPUT_WEIGHT)).containsOnly(0f);
         assertThat(values(projection, PrefixEncoder.OUTPUT_BIAS)).containsOnly(0f);
         assertThat(maximumAbsolute(values(projection, PrefixEncoder.HIDDEN_WEIGHT))).isPositive();
-        assertThat(encoder(new PrefixConfiguration(TOKENS, true, null, true)).flatPrefix(batchManager).toFloatArray()).containsOnly(0f);
+        assertThat(encoder(configuration(TOKENS, true, null, true)).flatPrefix(batchManager).toFloatArray()).containsOnly(0f);
     }
 
     @Test
     void testLoadIntoAProjectionFreezesTheUnusedMlp() {
-        PrefixEncoder encoder = encoder(new PrefixConfiguration(TOKENS, true, null, false));
+        PrefixEncoder encoder = encoder(configuration(TOKENS, true, null, false));
         NDArray loaded = batchManager.randomNormal(new Shape(TOKENS, FLAT_WIDTH));
 
         encoder.load(Map.of("prompt_embeddings", loaded));
@@ -166,7 +166,7 @@ final class TestPrefixEncoder {
 
     @Test
     void testLoadRejectsWrongShapesAndKeys() {
-        PrefixEncoder encoder = encoder(new PrefixConfiguration(TOKENS, false, null, false));
+        PrefixEncoder encoder = encoder(configuration(TOKENS, false, null, false));
 
         assertThatThrownBy(() -> encoder.load(Map.of("prompt_embeddings", batchManager.zeros(new Shape(TOKENS, FLAT_WIDTH + 1)))))
                 .isInstanceOf(IllegalArgumentException.class)
@@ -182,7 +182,7 @@ final class TestPrefixEncoder {
     @Test
     void testKeyValuesKeepOnlyTheirResults() {
         for (boolean projection : new boolean[] {false, true}) {
-            PrefixEncoder encoder = encoder(new PrefixConfiguration(TOKENS, projection, null, false));
+            PrefixEncoder encoder = encoder(configuration(TOKENS, projection, null, false));
             NDManager capped = manager.newSubManager();
             NDArray like = capped.zeros(new Shape(1, 1, 64));
             modelManager.cap();
@@ -199,7 +199,7 @@ final class TestPrefixEncoder {
 
     @Test
     void testRejectsLayersOutsideThePrefix() {
-        PrefixEncoder encoder = encoder(new PrefixConfiguration(TOKENS, false, null, false));
+        PrefixEncoder encoder = encoder(configuration(TOKENS, false, null, false));
         assertThatThrownBy(() -> encoder.keyValues(parameterStore, 2, batchManager.zeros(new Shape(1)), false))
                 .hasMessage("prefix covers layers 0 to 1, not layer 2");
     }
@@ -279,5 +279,9 @@ final class TestPrefixEncoder {
             squares += (value - mean) * (value - mean);
         }
         return Math.sqrt(squares / values.length);
+    }
+
+    private static PrefixConfiguration configuration(int tokens, boolean projection, Integer encoderHiddenSize, boolean zeroInit) {
+        return new PrefixConfiguration(tokens, projection, encoderHiddenSize, zeroInit ? "zero" : null, null, null, null, null);
     }
 }

@@ -109,9 +109,9 @@ final class TestPrefixTuningMethod {
     @Test
     void testInvalidOptionsNameTheMethodKeyValueAndWhatIsAllowed() {
         assertInvalid(Map.of("num_virtual_tokens", -1),
-                "Method 'prefix': option 'num_virtual_tokens' is -1, but must be a whole number greater than 0. Fix the value.");
+                "Method 'prefix': option 'num_virtual_tokens' is -1, but must be a whole number >= 1. Fix the value.");
         assertInvalid(Map.of("num_virtual_tokens", 3, "prefix_projection", true, "encoder_hidden_size", 0),
-                "Method 'prefix': option 'encoder_hidden_size' is 0, but must be a whole number greater than 0. Fix the value.");
+                "Method 'prefix': option 'encoder_hidden_size' is 0, but must be a whole number >= 1. Fix the value.");
         assertInvalid(Map.of("num_virtual_tokens", 3, "init_weights", "ones"),
                 "Method 'prefix': option 'init_weights' is \"ones\", which is not allowed. Allowed values: \"zero\".");
         assertThatThrownBy(() -> create(Map.of()))

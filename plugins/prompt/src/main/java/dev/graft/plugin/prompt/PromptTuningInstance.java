@@ -33,6 +33,7 @@ final class PromptTuningInstance implements MethodInstance {
                 .build();
     }
 
+    /** The embedding site only: an adapter asked directly about another site says no. */
     @Override
     public boolean accepts(Site site) {
         return requireNonNull(site, "site is null") instanceof EmbeddingSite;

@@ -1,23 +1,15 @@
 package dev.graft.plugin.prompt;
 
 import static java.lang.String.format;
-import static java.util.Objects.requireNonNull;
-
 import ai.djl.training.initializer.Initializer;
 import ai.djl.training.initializer.NormalInitializer;
 import com.google.auto.service.AutoService;
+import dev.graft.spi.AbstractPeftMethod;
 import dev.graft.spi.InvalidOptionsException;
-import dev.graft.spi.MethodDescriptor;
 import dev.graft.spi.MethodInstance;
-import dev.graft.spi.MethodOptions;
 import dev.graft.spi.ModelContext;
 import dev.graft.spi.PeftMethod;
-import dev.graft.spi.PromptLearningFields;
 import dev.graft.spi.SiteKind;
-import dev.graft.spi.SpiVersion;
-
-import java.util.Map;
-import java.util.Set;
 
 /**
  * Prompt tuning (Lester et al. 2021) with Hugging Face PEFT's semantics, options and checkpoint: n trainable virtual
@@ -30,40 +22,30 @@ import java.util.Set;
  * special tokens, e.g. Llama's leading BOS, so its TEXT prompt can start one token earlier in the text.)
  */
 @AutoService(PeftMethod.class)
-public final class PromptTuningMethod implements PeftMethod {
-    private static final MethodDescriptor DESCRIPTOR = new MethodDescriptor(
-            PromptConfiguration.METHOD_ID,
-            "0.1.0",
-            SpiVersion.CURRENT,
-            "PROMPT_TUNING",
-            Set.of(SiteKind.EMBEDDING),
-            PromptTuningModule.class,
-            PromptConfiguration.SCHEMA,
-            Map.of(),
-            "Prompt tuning: n trainable virtual token embeddings prepended to the input (Hugging Face PEFT compatible)");
-
+public final class PromptTuningMethod extends AbstractPeftMethod<PromptConfiguration> {
     /** Creates the provider; it holds no tensors. */
-    public PromptTuningMethod() {}
-
-    @Override
-    public MethodDescriptor descriptor() {
-        return DESCRIPTOR;
+    public PromptTuningMethod() {
+        super(PromptConfiguration.class, describe()
+                .setId(PromptConfiguration.METHOD_ID)
+                .setVersion("0.1.0")
+                .setSpiVersion(SPI_VERSION)
+                .setPeftType("PROMPT_TUNING")
+                .setSiteKinds(SiteKind.EMBEDDING)
+                .setModuleType(PromptTuningModule.class)
+                .setDescription("Prompt tuning: n trainable virtual token embeddings prepended to the input (Hugging Face PEFT compatible)"));
     }
 
     /**
-     * Creates a prompt-tuning adapter. For {@code TEXT} the text is tokenized here, so a missing tokenizer fails before
-     * any tensor is made.
+     * A prompt-tuning adapter whose prompt embeddings start from {@code model}'s embedding table as the options say. For
+     * {@code TEXT} the text is tokenized here, so a missing tokenizer fails before any tensor is made.
      *
-     * @throws InvalidOptionsException for {@code num_virtual_tokens} not greater than 0, {@code TEXT} without a text,
-     *         without a tokenizer, or with a text that has no tokens
+     * @throws InvalidOptionsException for a model-size field that does not match the model, or {@code TEXT} without a
+     *         tokenizer or with a text that has no tokens
      */
     @Override
-    public MethodInstance create(MethodOptions options, ModelContext model) {
-        requireNonNull(options, "options is null");
-        requireNonNull(model, "model is null");
-        PromptConfiguration configuration = PromptConfiguration.fromOptions(options);
-        PromptLearningFields.check(PromptConfiguration.METHOD_ID, options, model.hiddenSize(), model.numLayers(), model.numAttentionHeads());
-        return new PromptTuningInstance(configuration.numVirtualTokens(), model.hiddenSize(), initializer(configuration, model));
+    protected MethodInstance createInstance(PromptConfiguration options, ModelContext model) {
+        options.checkModel(model.hiddenSize(), model.numLayers(), model.numAttentionHeads());
+        return new PromptTuningInstance(options.numVirtualTokens(), model.hiddenSize(), initializer(options, model));
     }
 
     private static Initializer initializer(PromptConfiguration configuration, ModelContext model) {

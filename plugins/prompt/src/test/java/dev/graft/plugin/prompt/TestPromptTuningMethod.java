@@ -160,7 +160,7 @@ final class TestPromptTuningMethod {
     void testInvalidOptionsNameTheMethodKeyValueAndWhatIsAllowed() {
         TableModelContext model = new TableModelContext(HIDDEN, 10, WORDS);
         assertInvalid(Map.of("num_virtual_tokens", 0), model,
-                "Method 'prompt': option 'num_virtual_tokens' is 0, but must be a whole number greater than 0. Fix the value.");
+                "Method 'prompt': option 'num_virtual_tokens' is 0, but must be a whole number >= 1. Fix the value.");
         assertInvalid(Map.of("num_virtual_tokens", 3, "prompt_tuning_init", "TEXT"), model,
                 "Method 'prompt': option 'prompt_tuning_init' is TEXT, which needs a non-empty 'prompt_tuning_init_text'. Add the text, or use RANDOM or SAMPLE_VOCAB.");
         assertInvalid(Map.of("num_virtual_tokens", 3, "prompt_tuning_init", "TEXT", "prompt_tuning_init_text", " "), model,

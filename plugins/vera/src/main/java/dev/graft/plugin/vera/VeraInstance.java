@@ -42,11 +42,6 @@ public final class VeraInstance implements MethodInstance {
         this.configuration = requireNonNull(configuration, "configuration is null");
     }
 
-    @Override
-    public boolean accepts(Site site) {
-        return site instanceof LinearSite;
-    }
-
     /**
      * Makes the shared projections, sized to the largest input and output width among {@code sites}.
      *
@@ -84,7 +79,12 @@ public final class VeraInstance implements MethodInstance {
     @Override
     public MethodModule attach(Site site) {
         Map<String, Parameter> parameters = prepared();
-        return new VeraModule(requireLinear(site, VeraConfiguration.METHOD_ID), configuration, parameters.get(SHARED_A_KEY), parameters.get(SHARED_B_KEY));
+        return VeraModule.builder(requireLinear(site, VeraConfiguration.METHOD_ID))
+                .setProjections(parameters.get(SHARED_A_KEY), parameters.get(SHARED_B_KEY))
+                .optDropout((float) configuration.dropout())
+                .optInitialScale((float) configuration.initialScale())
+                .optInitWeights(configuration.initWeights())
+                .build();
     }
 
     /** {@code out + r} per linear site: the projections are frozen. */

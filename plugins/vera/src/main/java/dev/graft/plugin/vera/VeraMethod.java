@@ -1,19 +1,14 @@
 package dev.graft.plugin.vera;
 
-import static java.util.Objects.requireNonNull;
-
 import com.google.auto.service.AutoService;
-import dev.graft.spi.MethodDescriptor;
+import dev.graft.spi.AbstractPeftMethod;
 import dev.graft.spi.MethodInstance;
-import dev.graft.spi.MethodOptions;
 import dev.graft.spi.ModelContext;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.SiteKind;
-import dev.graft.spi.SpiVersion;
 
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Vector-based random matrix adaptation (VeRA, Kopiczko et al. 2024) with Hugging Face PEFT's semantics, options
@@ -31,41 +26,31 @@ import java.util.Set;
  * projections' values differ from PEFT's for the same key (see {@link VeraProjections}), so keep
  * {@code save_projection: true} to exchange adapters with Python PEFT. {@code fan_in_fan_out: true} and a
  * {@code bias} other than {@code "none"} are not supported.
+ *
+ * <p>The modules read the adapter's shared projections, so the adapter ({@link VeraInstance}) makes them.
  */
 @AutoService(PeftMethod.class)
-public final class VeraMethod implements PeftMethod {
-    private static final MethodDescriptor DESCRIPTOR = new MethodDescriptor(
-            VeraConfiguration.METHOD_ID,
-            "0.1.0",
-            SpiVersion.CURRENT,
-            "VERA",
-            Set.of(SiteKind.LINEAR),
-            VeraModule.class,
-            VeraConfiguration.SCHEMA,
-            Map.of(
-                    "llama", List.of("q_proj", "v_proj"),
-                    "bert", List.of("query", "value"),
-                    "roberta", List.of("query", "value")),
-            "VeRA: shared frozen random projections scaled by trainable vectors, out + r parameters per linear layer (Hugging Face PEFT compatible)");
-
+public final class VeraMethod extends AbstractPeftMethod<VeraConfiguration> {
     /** Creates the provider; it holds no tensors. */
-    public VeraMethod() {}
-
-    @Override
-    public MethodDescriptor descriptor() {
-        return DESCRIPTOR;
+    public VeraMethod() {
+        super(VeraConfiguration.class, describe()
+                .setId(VeraConfiguration.METHOD_ID)
+                .setVersion("0.1.0")
+                .setSpiVersion(SPI_VERSION)
+                .setPeftType("VERA")
+                .setSiteKinds(SiteKind.LINEAR)
+                .setModuleType(VeraModule.class)
+                .optDefaultTargets(Map.of(
+                        "llama", List.of("q_proj", "v_proj"),
+                        "bert", List.of("query", "value"),
+                        "roberta", List.of("query", "value")))
+                .setDescription("VeRA: shared frozen random projections scaled by trainable vectors, out + r parameters per linear layer (Hugging Face PEFT compatible)"));
     }
 
-    /**
-     * Creates a VeRA adapter.
-     *
-     * @throws dev.graft.spi.InvalidOptionsException for {@code r < 1}, {@code vera_dropout} outside {@code [0, 1)},
-     *         a non-finite {@code d_initial}, or {@code fan_in_fan_out: true}
-     */
+    /** An adapter that owns the shared projections and makes a {@link VeraModule} per site from them. */
     @Override
-    public MethodInstance create(MethodOptions options, ModelContext model) {
-        requireNonNull(options, "options is null");
-        requireNonNull(model, "model is null");
-        return new VeraInstance(VeraConfiguration.fromOptions(options));
+    protected MethodInstance createInstance(VeraConfiguration options, ModelContext model) {
+        return new VeraInstance(options);
     }
+
 }

@@ -16,8 +16,6 @@ import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.NormalInitializer;
 import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
-import dev.graft.spi.LinearWeights;
-import dev.graft.spi.MergeableLinearModule;
 
 /**
  * VeRA at one linear site: two trainable vectors, {@code vera_lambda_b} {@code (out)} and {@code vera_lambda_d}
@@ -27,9 +25,10 @@ import dev.graft.spi.MergeableLinearModule;
  *   Δy = λ_b ⊙ ((λ_d ⊙ (dropout(x)·A_sᵀ))·B_sᵀ)        merge: W ± (λ_b·B_s)(λ_d·A_s)
  * </pre>
  * where each λ scales the rows of its matrix. The parameter names are PEFT's checkpoint key suffixes; the shared
- * projections are the instance's, not the module's, so they are saved once ({@code base_model.vera_A}, ...).
+ * projections are the instance's, not the module's, so they are saved once ({@code base_model.vera_A}, ...). The
+ * module declares {@code ΔW = (λ_b·B_s)(λ_d·A_s)}; the SPI base merges and unmerges it.
  */
-public final class VeraModule extends LinearModuleBlock.Additive implements MergeableLinearModule {
+public final class VeraModule extends LinearModuleBlock.MergeableAdditive {
     /** The parameter name (and checkpoint key suffix) of the output scaling vector, shape {@code (out)}. */
     public static final String LAMBDA_B = "vera_lambda_b";
     /** The parameter name (and checkpoint key suffix) of the rank scaling vector, shape {@code (r)}. */
@@ -42,24 +41,19 @@ public final class VeraModule extends LinearModuleBlock.Additive implements Merg
     private final Parameter lambdaB;
     private final Parameter lambdaD;
 
-    /**
-     * Makes the module and registers its two vectors.
-     *
-     * @param site the linear site
-     * @param configuration the adapter's options
-     * @param projectionA the shared {@code vera_A}, shape {@code (r, max_in)} with {@code max_in ≥ in}
-     * @param projectionB the shared {@code vera_B}, shape {@code (max_out, r)} with {@code max_out ≥ out}
-     */
-    public VeraModule(LinearSite site, VeraConfiguration configuration, Parameter projectionA, Parameter projectionB) {
-        super(site);
-        requireNonNull(configuration, "configuration is null");
-        this.projectionA = requireNonNull(projectionA, "projectionA is null");
-        this.projectionB = requireNonNull(projectionB, "projectionB is null");
-        this.rank = configuration.rank();
-        this.dropout = (float) configuration.dropout();
+    private VeraModule(Builder builder) {
+        super(builder.site);
+        LinearSite site = builder.site;
+        this.projectionA = requireNonNull(builder.projectionA, "projectionA is null");
+        this.projectionB = requireNonNull(builder.projectionB, "projectionB is null");
+        if (!(builder.dropout >= 0 && builder.dropout < 1)) {
+            throw new IllegalArgumentException(format("VeRA at %s: dropout must be in [0, 1), but is %s", site.name(), builder.dropout));
+        }
+        this.dropout = builder.dropout;
         Shape shapeA = projectionA.getShape() != null ? projectionA.getShape() : projectionA.getArray().getShape();
         Shape shapeB = projectionB.getShape() != null ? projectionB.getShape() : projectionB.getArray().getShape();
-        if (shapeA.dimension() != 2 || shapeA.get(0) != rank || shapeA.get(1) < site.inFeatures()
+        this.rank = shapeA.dimension() == 2 ? (int) shapeA.get(0) : 0;
+        if (shapeA.dimension() != 2 || rank < 1 || shapeA.get(1) < site.inFeatures()
                 || shapeB.dimension() != 2 || shapeB.get(1) != rank || shapeB.get(0) < site.outFeatures()) {
             throw new IllegalArgumentException(format(
                     "VeRA at %s (in=%d, out=%d, r=%d): the shared projections vera_A %s and vera_B %s are too small; "
@@ -70,14 +64,33 @@ public final class VeraModule extends LinearModuleBlock.Additive implements Merg
                 .setName(LAMBDA_B)
                 .setType(Parameter.Type.WEIGHT)
                 .optShape(new Shape(site.outFeatures()))
-                .optInitializer(new ConstantInitializer(configuration.initWeights() ? 0f : 1f))
+                .optInitializer(new ConstantInitializer(builder.initWeights ? 0f : 1f))
                 .build());
         this.lambdaD = addParameter(Parameter.builder()
                 .setName(LAMBDA_D)
                 .setType(Parameter.Type.WEIGHT)
                 .optShape(new Shape(rank))
-                .optInitializer(configuration.initWeights() ? new ConstantInitializer((float) configuration.initialScale()) : new NormalInitializer(1f))
+                .optInitializer(builder.initWeights ? new ConstantInitializer(builder.initialScale) : new NormalInitializer(1f))
                 .build());
+    }
+
+    /**
+     * A builder for VeRA at {@code site}: {@code setProjections} is required.
+     *
+     * @param site the linear site
+     */
+    public static Builder builder(LinearSite site) {
+        return new Builder(site);
+    }
+
+    @Override
+    protected String label() {
+        return "VeRA";
+    }
+
+    /** The rank {@code r} of the shared projections. */
+    public int rank() {
+        return rank;
     }
 
     /** Always 1: the λ vectors carry the scale. */
@@ -109,33 +122,18 @@ public final class VeraModule extends LinearModuleBlock.Additive implements Merg
         }
     }
 
-    /** {@code W + (λ_b·B_s)(λ_d·A_s)}, computed in float32; the bias is unchanged. */
+    /**
+     * {@code ΔW = (λ_b·B_s)(λ_d·A_s)} in float32. The shared projections are not this block's parameters, so they join
+     * {@code scope} here for the call.
+     */
     @Override
-    public LinearWeights merge(LinearWeights base) {
-        return addDelta(requireNonNull(base, "base is null"), 1f);
-    }
-
-    /** {@code W − (λ_b·B_s)(λ_d·A_s)}; the inverse of {@link #merge}. */
-    @Override
-    public LinearWeights unmerge(LinearWeights merged) {
-        return addDelta(requireNonNull(merged, "merged is null"), -1f);
-    }
-
-    private LinearWeights addDelta(LinearWeights weights, float sign) {
-        NDArray weight = weights.weight();
-        Shape expected = new Shape(site().outFeatures(), site().inFeatures());
-        if (!weight.getShape().equals(expected)) {
-            throw new IllegalArgumentException(format("VeRA at %s: weight has shape %s, expected %s", site().name(), weight.getShape(), expected));
-        }
-        try (NDManager scope = weight.getManager().newSubManager()) {
-            scope.tempAttachAll(weight, initialized(projectionA), initialized(projectionB), initialized(lambdaB), initialized(lambdaD));
-            NDArray scaledB = slicedB(projectionB.getArray()).toType(DataType.FLOAT32, false)
-                    .mul(lambdaB.getArray().toType(DataType.FLOAT32, false).reshape(site().outFeatures(), 1));
-            NDArray scaledA = slicedA(projectionA.getArray()).toType(DataType.FLOAT32, false)
-                    .mul(lambdaD.getArray().toType(DataType.FLOAT32, false).reshape(rank, 1));
-            NDArray updated = weight.toType(DataType.FLOAT32, false).add(scaledB.matMul(scaledA).muli(sign)).toType(weight.getDataType(), false);
-            return new LinearWeights(scope.ret(updated), weights.bias());
-        }
+    protected NDArray deltaWeight(NDManager scope) {
+        scope.tempAttachAll(initialized(projectionA), initialized(projectionB));
+        NDArray scaledB = slicedB(projectionB.getArray()).toType(DataType.FLOAT32, false)
+                .mul(lambdaB.getArray().toType(DataType.FLOAT32, false).reshape(site().outFeatures(), 1));
+        NDArray scaledA = slicedA(projectionA.getArray()).toType(DataType.FLOAT32, false)
+                .mul(lambdaD.getArray().toType(DataType.FLOAT32, false).reshape(rank, 1));
+        return scaledB.matMul(scaledA);
     }
 
     private NDArray slicedA(NDArray sharedA) {
@@ -156,5 +154,55 @@ public final class VeraModule extends LinearModuleBlock.Additive implements Merg
     @Override
     public String toString() {
         return format("VeraModule(%s, r=%d, dropout=%s)", site().name(), rank, dropout);
+    }
+
+    /** Builds a {@link VeraModule} in DJL's style: {@code setX} for what is required, {@code optX} for what has a default. */
+    public static final class Builder {
+        private final LinearSite site;
+        private Parameter projectionA;
+        private Parameter projectionB;
+        private float dropout;
+        private float initialScale = 0.1f;
+        private boolean initWeights = true;
+
+        private Builder(LinearSite site) {
+            this.site = requireNonNull(site, "site is null");
+        }
+
+        /**
+         * The adapter's shared frozen projections (required): {@code vera_A} of shape {@code (r, max_in)} with
+         * {@code max_in ≥ in}, and {@code vera_B} of shape {@code (max_out, r)} with {@code max_out ≥ out}. The rank is theirs.
+         */
+        public Builder setProjections(Parameter projectionA, Parameter projectionB) {
+            this.projectionA = requireNonNull(projectionA, "projectionA is null");
+            this.projectionB = requireNonNull(projectionB, "projectionB is null");
+            return this;
+        }
+
+        /** The dropout probability on the input while training, in {@code [0, 1)} (0 by default, {@code vera_dropout}). */
+        public Builder optDropout(float dropout) {
+            this.dropout = dropout;
+            return this;
+        }
+
+        /** The start value of every {@code vera_lambda_d} entry with {@code init_weights} ({@code d_initial}, 0.1 by default). */
+        public Builder optInitialScale(float initialScale) {
+            this.initialScale = initialScale;
+            return this;
+        }
+
+        /**
+         * {@code init_weights}: true (the default) starts {@code λ_b = 0}, {@code λ_d = d_initial} (a no-op); false keeps
+         * PEFT's untouched {@code λ_b = 1}, {@code λ_d ~ N(0, 1)}.
+         */
+        public Builder optInitWeights(boolean initWeights) {
+            this.initWeights = initWeights;
+            return this;
+        }
+
+        /** The module. */
+        public VeraModule build() {
+            return new VeraModule(this);
+        }
     }
 }

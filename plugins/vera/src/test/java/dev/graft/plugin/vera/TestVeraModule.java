@@ -24,7 +24,6 @@ import org.junit.jupiter.api.Test;
  */
 final class TestVeraModule {
     private static final LinearSite SITE = new LinearSite("layer.proj", 0, 2, 3, false);
-    private static final VeraConfiguration CONFIGURATION = new VeraConfiguration(2, 0, true, 0.0, 0.1, true);
 
     private NDManager manager;
     private VeraModule module;
@@ -32,9 +31,11 @@ final class TestVeraModule {
     @BeforeEach
     void setUp() {
         manager = NDManager.newBaseManager();
-        module = new VeraModule(SITE, CONFIGURATION,
-                frozen("vera_A", manager.create(new float[] {1, 2, 3, 4, 5, 6}, new Shape(2, 3))),
-                frozen("vera_B", manager.create(new float[] {1, 0, 0, 1, 1, 1, 9, 9}, new Shape(4, 2))));
+        module = VeraModule.builder(SITE)
+                .setProjections(
+                        frozen("vera_A", manager.create(new float[] {1, 2, 3, 4, 5, 6}, new Shape(2, 3))),
+                        frozen("vera_B", manager.create(new float[] {1, 0, 0, 1, 1, 1, 9, 9}, new Shape(4, 2))))
+                .build();
         module.initialize(manager, DataType.FLOAT32, new Shape(1, 2));
     }
 
@@ -76,9 +77,12 @@ final class TestVeraModule {
 
     @Test
     void testUninitialisedWeightsFollowPeft() {
-        VeraModule untouched = new VeraModule(SITE, new VeraConfiguration(2, 0, true, 0.0, 0.1, false),
-                frozen("vera_A", manager.create(new float[] {1, 2, 3, 4, 5, 6}, new Shape(2, 3))),
-                frozen("vera_B", manager.create(new float[] {1, 0, 0, 1, 1, 1, 9, 9}, new Shape(4, 2))));
+        VeraModule untouched = VeraModule.builder(SITE)
+                .setProjections(
+                        frozen("vera_A", manager.create(new float[] {1, 2, 3, 4, 5, 6}, new Shape(2, 3))),
+                        frozen("vera_B", manager.create(new float[] {1, 0, 0, 1, 1, 1, 9, 9}, new Shape(4, 2))))
+                .optInitWeights(false)
+                .build();
         untouched.initialize(manager, DataType.FLOAT32, new Shape(1, 2));
         assertThat(untouched.getParameters().get(VeraModule.LAMBDA_B).getArray().toFloatArray()).containsExactly(1f, 1f, 1f);
         assertThat(untouched.getParameters().get(VeraModule.LAMBDA_D).getArray().toFloatArray()).doesNotContain(0.1f);
@@ -87,9 +91,11 @@ final class TestVeraModule {
     @Test
     void testProjectionsSmallerThanTheSiteAreRejected() {
         LinearSite wide = new LinearSite("layer.wide", 0, 4, 3, false);
-        assertThatThrownBy(() -> new VeraModule(wide, CONFIGURATION,
-                frozen("vera_A", manager.create(new float[] {1, 2, 3, 4, 5, 6}, new Shape(2, 3))),
-                frozen("vera_B", manager.create(new float[] {1, 0, 0, 1, 1, 1, 9, 9}, new Shape(4, 2)))))
+        assertThatThrownBy(() -> VeraModule.builder(wide)
+                .setProjections(
+                        frozen("vera_A", manager.create(new float[] {1, 2, 3, 4, 5, 6}, new Shape(2, 3))),
+                        frozen("vera_B", manager.create(new float[] {1, 0, 0, 1, 1, 1, 9, 9}, new Shape(4, 2))))
+                .build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("layer.wide").hasMessageContaining("too small");
     }
 
