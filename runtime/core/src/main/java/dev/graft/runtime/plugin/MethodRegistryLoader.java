@@ -248,7 +248,7 @@ public final class MethodRegistryLoader {
             }
             catch (IllegalArgumentException e) {
                 return Optional.of(format(
-                        "%s: its descriptor reports SPI version '%s', which is not of the form major.minor. Pass SpiVersion.CURRENT to MethodDescriptor and rebuild the plugin.",
+                        "%s: its descriptor reports SPI version '%s', which is not of the form major.minor. Pass the inherited SPI_VERSION (SpiVersion.CURRENT) to setSpiVersion and rebuild the plugin.",
                         method, spiVersion));
             }
             if (!compatible) {
