@@ -88,7 +88,7 @@ final class TestComposition {
         Adapter gated = model.addAdapter(spec("gated", qProjection, Composition.GATED), new LinearKindsMethod(Kind.LOW_RANK, 4));
         LinearSite site = site(summed);
         Gate gate = gated.attachments().get(site).gate().orElseThrow();
-        // a gate weight of N(0, 0.25) makes the logits large, so the mean of σ differs from σ of the mean
+        // a gate weight of standard deviation 0.5 makes the logits large, so the mean of σ differs from σ of the mean
         Random random = new Random(17);
         float[] gateWeight = new float[site.inFeatures()];
         for (int index = 0; index < gateWeight.length; index++) {
