@@ -11,6 +11,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
 import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
+import dev.graft.spi.MergeableLinearModule;
 import dev.graft.spi.MethodDescriptor;
 import dev.graft.spi.MethodInstance;
 import dev.graft.spi.MethodModule;
@@ -18,6 +19,7 @@ import dev.graft.spi.MethodOptions;
 import dev.graft.spi.ModelContext;
 import dev.graft.spi.OptionSchema;
 import dev.graft.spi.PeftMethod;
+import dev.graft.spi.Scalars;
 import dev.graft.spi.ScalingLinearModule;
 import dev.graft.spi.Site;
 import dev.graft.spi.SiteKind;
@@ -35,7 +37,7 @@ import java.util.Set;
 final class LinearKindsMethod implements PeftMethod {
     /** The kind of module the method attaches. */
     enum Kind {
-        /** LoRA-like: {@code delta(x) = x·Aᵀ·Bᵀ}, scaling 0.5. */
+        /** LoRA-like: {@code delta(x) = x·Aᵀ·Bᵀ}, scaling 0.5; merges {@code ΔW = 0.5·B·A}. */
         LOW_RANK,
         /** IA³-like on the input: {@code x ⊙ l}. */
         INPUT_SCALE,
@@ -58,7 +60,8 @@ final class LinearKindsMethod implements PeftMethod {
     @Override
     public MethodDescriptor descriptor() {
         String id = kind.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
-        return new MethodDescriptor(id, "1.0.0", SpiVersion.CURRENT, kind.name(), Set.of(SiteKind.LINEAR), dev.graft.spi.MethodModule.class, OptionSchema.of(), Map.of(),
+        Class<? extends MethodModule> moduleType = kind == Kind.LOW_RANK ? MergeableLinearModule.class : MethodModule.class;
+        return new MethodDescriptor(id, "1.0.0", SpiVersion.CURRENT, kind.name(), Set.of(SiteKind.LINEAR), moduleType, OptionSchema.of(), Map.of(),
                 "a fixed test module of kind " + kind);
     }
 
@@ -105,7 +108,7 @@ final class LinearKindsMethod implements PeftMethod {
         };
     }
 
-    private static final class LowRank extends LinearModuleBlock.Additive {
+    private static final class LowRank extends LinearModuleBlock.MergeableAdditive {
         private final Parameter down;
         private final Parameter up;
 
@@ -127,6 +130,13 @@ final class LinearKindsMethod implements PeftMethod {
         @Override
         public float scaling() {
             return 0.5f;
+        }
+
+        @Override
+        protected NDArray deltaWeight(NDManager scope) {
+            NDArray product = up.getArray().matMul(down.getArray());
+            product.attach(scope);
+            return Scalars.times(product, scaling());
         }
     }
 

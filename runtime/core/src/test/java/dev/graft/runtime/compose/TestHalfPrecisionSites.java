@@ -1,5 +1,6 @@
 package dev.graft.runtime.compose;
 
+import static dev.graft.runtime.model.ModelAssertions.maximumDifference;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.engine.Engine;
@@ -48,10 +49,10 @@ final class TestHalfPrecisionSites {
             }
 
             float[] expected = logits(single, manager);
-            assertThat(maximumDifference(baseline, expected)).as("the adapter changes the float32 logits").isGreaterThan(0.5);
+            assertThat(maximumDifference(baseline, expected, MASK)).as("the adapter changes the float32 logits").isGreaterThan(0.5);
             NDArray halfLogits = forward(half, manager, false);
             assertThat(halfLogits.getDataType()).isEqualTo(DataType.FLOAT16);
-            assertThat(maximumDifference(halfLogits.toType(DataType.FLOAT32, false).toFloatArray(), expected))
+            assertThat(maximumDifference(halfLogits.toType(DataType.FLOAT32, false).toFloatArray(), expected, MASK))
                     .as("float16 base + float32 adapter against float32 base + the same adapter").isLessThan(TOLERANCE);
 
             Map<String, float[]> singleGradients = gradients(single, manager);
@@ -96,7 +97,7 @@ final class TestHalfPrecisionSites {
             try (NDManager batch = manager.newSubManager()) {
                 NDArray halfLogits = forward(half, batch, false);
                 assertThat(halfLogits.getDataType()).isEqualTo(DataType.FLOAT16);
-                assertThat(maximumDifference(halfLogits.toType(DataType.FLOAT32, false).toFloatArray(), expected))
+                assertThat(maximumDifference(halfLogits.toType(DataType.FLOAT32, false).toFloatArray(), expected, MASK))
                         .as("gated low-rank, input and output scales and a gated weight delta, float16 base against float32").isLessThan(TOLERANCE);
             }
             assertThat(half.gateReadings()).isNotEmpty().allSatisfy(reading -> assertThat(reading.mean()).isStrictlyBetween(0.0, 1.0));
@@ -145,24 +146,5 @@ final class TestHalfPrecisionSites {
 
     private static float[] logits(PeftModel model, NDManager manager) {
         return forward(model, manager, false).toFloatArray();
-    }
-
-    /** The largest difference over the real (unmasked) tokens. */
-    private static double maximumDifference(float[] actual, float[] expected) {
-        int vocabulary = CONFIG.vocabularySize();
-        double maximum = 0;
-        for (int example = 0; example < IDS.length; example++) {
-            for (int position = 0; position < IDS[0].length; position++) {
-                if (MASK[example][position] == 0) {
-                    continue;
-                }
-                for (int token = 0; token < vocabulary; token++) {
-                    int index = (example * IDS[0].length + position) * vocabulary + token;
-                    assertThat(actual[index]).as("logit [%d][%d][%d]", example, position, token).isFinite();
-                    maximum = Math.max(maximum, Math.abs(actual[index] - expected[index]));
-                }
-            }
-        }
-        return maximum;
     }
 }

@@ -15,6 +15,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.graft.runtime.model.BertConfig;
 import dev.graft.runtime.model.BertModel;
+import dev.graft.runtime.model.ModelAssertions;
 import dev.graft.runtime.onnx.OnnxModel;
 import dev.graft.spi.Site;
 import dev.graft.spi.SiteKind;
@@ -59,18 +60,7 @@ final class TestMiniLm {
             float[] ours = output.get(0).toFloatArray();
             float[][][] expected = onnxRuntime(ids, mask, types);
 
-            double maximum = 0;
-            for (int example = 0; example < 4; example++) {
-                for (int position = 0; position < sequence; position++) {
-                    if (mask[example][position] == 0) {
-                        continue;
-                    }
-                    for (int unit = 0; unit < 384; unit++) {
-                        double difference = Math.abs(ours[(example * sequence + position) * 384 + unit] - expected[example][position][unit]);
-                        maximum = Math.max(maximum, difference);
-                    }
-                }
-            }
+            double maximum = ModelAssertions.maximumDifference(ours, widened(expected), realTokens(mask));
             System.out.printf("all-MiniLM-L6-v2: max |last_hidden_state - ONNX Runtime| over real tokens = %.3e%n", maximum);
             assertThat(maximum).isLessThan(1e-4);
         }
@@ -133,4 +123,29 @@ final class TestMiniLm {
         return java.util.Arrays.stream(mask).map(row -> (int) java.util.Arrays.stream(row).sum()).toList();
     }
 
+
+    private static int[][] realTokens(long[][] mask) {
+        int[][] real = new int[mask.length][];
+        for (int example = 0; example < mask.length; example++) {
+            real[example] = new int[mask[example].length];
+            for (int position = 0; position < mask[example].length; position++) {
+                real[example][position] = (int) mask[example][position];
+            }
+        }
+        return real;
+    }
+
+    private static double[][][] widened(float[][][] values) {
+        double[][][] widened = new double[values.length][][];
+        for (int example = 0; example < values.length; example++) {
+            widened[example] = new double[values[example].length][];
+            for (int position = 0; position < values[example].length; position++) {
+                widened[example][position] = new double[values[example][position].length];
+                for (int unit = 0; unit < values[example][position].length; unit++) {
+                    widened[example][position][unit] = values[example][position][unit];
+                }
+            }
+        }
+        return widened;
+    }
 }

@@ -1,6 +1,7 @@
 package dev.graft.runtime.model;
 
 import static dev.graft.runtime.model.ModelAssertions.assertClose;
+import static dev.graft.runtime.model.ModelAssertions.maximumDifference;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.data.Offset.offset;
@@ -275,13 +276,5 @@ final class TestBertModel {
 
     private static NDList inputs(NDManager manager) {
         return new NDList(manager.create(IDS), manager.create(MASK), manager.create(TYPES));
-    }
-
-    static double maximumDifference(float[] a, float[] b) {
-        double maximum = 0;
-        for (int index = 0; index < a.length; index++) {
-            maximum = Math.max(maximum, Math.abs(a[index] - b[index]));
-        }
-        return maximum;
     }
 }

@@ -1,6 +1,7 @@
 package dev.graft.runtime.model;
 
 import static dev.graft.runtime.model.ModelAssertions.assertClose;
+import static dev.graft.runtime.model.ModelAssertions.maximumDifference;
 import static dev.graft.runtime.model.ModelAssertions.plain;
 import static java.util.Objects.requireNonNull;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -227,22 +228,6 @@ final class TestLlamaSequenceSites {
             real[example] = Arrays.copyOfRange(logits[example], PROMPT_IDS.length, logits[example].length);
         }
         return real;
-    }
-
-    private static double maximumDifference(float[] actual, double[][][] expected, int[][] mask) {
-        int sequence = expected[0].length;
-        int vocabulary = expected[0][0].length;
-        double maximum = 0;
-        for (int example = 0; example < expected.length; example++) {
-            for (int position = 0; position < sequence; position++) {
-                if (mask[example][position] == 1) {
-                    for (int token = 0; token < vocabulary; token++) {
-                        maximum = Math.max(maximum, Math.abs(actual[(example * sequence + position) * vocabulary + token] - expected[example][position][token]));
-                    }
-                }
-            }
-        }
-        return maximum;
     }
 
     /** A prefix method whose module at layer i gives {@code keys[i]} and {@code values[i]}, without parameters. */

@@ -1,7 +1,6 @@
 package dev.graft.runtime.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.data.Offset.offset;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDList;
@@ -12,6 +11,7 @@ import dev.graft.runtime.format.SafetensorsFile;
 import dev.graft.runtime.model.BertConfig;
 import dev.graft.runtime.model.BertModel;
 import dev.graft.runtime.model.BertWeights;
+import dev.graft.runtime.model.ModelAssertions;
 import dev.graft.runtime.peft.AdapterSpec;
 import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.targeting.TargetRules;
@@ -77,9 +77,7 @@ final class TestTaskAdapters {
         assertThat(loaded.type()).isEqualTo(TaskType.SEQUENCE_CLASSIFICATION);
         assertThat(loaded.head().orElseThrow().labels()).containsExactly("ham", "spam");
         float[] actual = logits(loaded);
-        for (int index = 0; index < expected.length; index++) {
-            assertThat(actual[index]).as("logit %d: gates, shifts and head reloaded", index).isCloseTo(expected[index], offset(1e-6f));
-        }
+        ModelAssertions.assertClose(actual, expected, 1e-6, "logits: gates, shifts and head reloaded");
         assertThat(TaskAdapters.taskType(adapter)).contains(TaskType.SEQUENCE_CLASSIFICATION);
     }
 

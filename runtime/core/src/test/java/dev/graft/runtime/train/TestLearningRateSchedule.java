@@ -29,6 +29,19 @@ final class TestLearningRateSchedule {
     }
 
     @Test
+    void testCosineWithWarmupMatchesHuggingFace() {
+        // get_cosine_schedule_with_warmup(warmup=3, total=13): lambda = s/3 for s < 3, then 0.5·(1 + cos(π·(s − 3)/10))
+        LearningRateSchedule schedule = new LearningRateSchedule(LearningRateSchedule.Kind.COSINE, 4e-4, 3, 13);
+        assertThat(schedule.rate(0)).isZero();
+        assertThat(schedule.rate(2)).isCloseTo(4e-4 * 2 / 3, offset(1e-15));
+        assertThat(schedule.rate(3)).isCloseTo(4e-4, offset(1e-15));
+        assertThat(schedule.rate(5)).isCloseTo(4e-4 * 0.5 * (1 + Math.cos(Math.PI * 0.2)), offset(1e-15));
+        assertThat(schedule.rate(8)).isCloseTo(2e-4, offset(1e-15));
+        assertThat(schedule.rate(12)).isCloseTo(4e-4 * 0.5 * (1 + Math.cos(Math.PI * 0.9)), offset(1e-15));
+        assertThat(schedule.rate(13)).isCloseTo(0, offset(1e-15));
+    }
+
+    @Test
     void testConstantKeepsThePeakAfterWarmup() {
         LearningRateSchedule schedule = new LearningRateSchedule(LearningRateSchedule.Kind.of("constant"), 0.1, 4, 100);
         assertThat(schedule.rate(1)).isCloseTo(0.025, offset(1e-12));

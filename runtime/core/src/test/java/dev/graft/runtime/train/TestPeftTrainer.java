@@ -21,6 +21,7 @@ import dev.graft.runtime.task.Pooling;
 import dev.graft.runtime.task.TaskModel;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -96,6 +97,69 @@ final class TestPeftTrainer {
         assertThat(trainer.gradientNorm()).isCloseTo(norm / 4, offset(norm * 1e-4));
         assertThat(trainer.clipGradients(norm)).isCloseTo(norm / 4, offset(norm * 1e-4));
         assertThat(trainer.gradientNorm()).as("a norm under the maximum is left alone").isCloseTo(norm / 4, offset(norm * 1e-4));
+    }
+
+    @Test
+    void testOneStepIsClippedAdamWWithDecoupledDecayAndNoDecayOnBiases() {
+        TaskModel task = task(4);
+        float learningRate = 0.01f;
+        float weightDecay = 0.5f;
+        PeftTrainer trainer = PeftTrainer.create(task.model(), ResettableAdamW.builder().optLearningRate(learningRate).optWeightDecays(weightDecay).build(),
+                task::meanLoss, task.headParameters());
+        // a non-zero head bias, so that decaying it (which must not happen) would show
+        trainer.namedTrainableParameters().get("head.bias").getArray().set(new float[] {0.3f, -0.2f});
+        try (NDManager batch = manager.newSubManager()) {
+            trainer.accumulate(inputs(task, batch, 0, 4), labels(batch, 0, 4), 1f);
+        }
+        Map<String, double[]> gradients = new LinkedHashMap<>();
+        Map<String, double[]> before = new LinkedHashMap<>();
+        double sumOfSquares = 0;
+        for (Map.Entry<String, Parameter> entry : trainer.namedTrainableParameters().entrySet()) {
+            double[] gradient = widened(entry.getValue().getArray().getGradient().toFloatArray());
+            for (double value : gradient) {
+                sumOfSquares += value * value;
+            }
+            gradients.put(entry.getKey(), gradient);
+            before.put(entry.getKey(), widened(entry.getValue().getArray().toFloatArray()));
+        }
+        double norm = Math.sqrt(sumOfSquares);
+        assertThat(trainer.gradientNorm()).as("the global L2 norm over every trainable gradient").isCloseTo(norm, offset(norm * 1e-6));
+        double maximumNorm = norm / 3;
+        assertThat(trainer.clipGradients(maximumNorm)).isCloseTo(norm, offset(norm * 1e-6));
+        trainer.update();
+
+        // torch.optim.AdamW's first step on the clipped gradient g' = g·max/(norm + 1e-6): m̂ = g', v̂ = g'²,
+        // w ← w·(1 − lr·λ) for weights only (Hugging Face leaves biases out of decay), then w ← w − lr·m̂/(√v̂ + ε)
+        double factor = maximumNorm / (norm + 1e-6);
+        assertThat(trainer.namedTrainableParameters().keySet()).as("the shifts at query and value of both layers (biases), and the head")
+                .hasSize(2 * 2 + 2).contains("head.weight", "head.bias");
+        for (Map.Entry<String, Parameter> entry : trainer.namedTrainableParameters().entrySet()) {
+            String name = entry.getKey();
+            boolean decays = name.equals("head.weight");
+            double[] weight = before.get(name);
+            double[] gradient = gradients.get(name);
+            double[] expected = new double[weight.length];
+            for (int index = 0; index < weight.length; index++) {
+                double clipped = gradient[index] * factor;
+                double moment = clipped;
+                double variance = clipped * clipped;
+                double decayedWeight = decays ? weight[index] * (1 - (double) learningRate * weightDecay) : weight[index];
+                expected[index] = decayedWeight - learningRate * moment / (Math.sqrt(variance) + 1e-8);
+            }
+            float[] actual = entry.getValue().getArray().toFloatArray();
+            for (int index = 0; index < actual.length; index++) {
+                assertThat((double) actual[index]).as("%s[%d] after one clipped AdamW step (decay %s)", name, index, decays).isCloseTo(expected[index], offset(2e-6));
+            }
+        }
+        assertThat(trainer.gradientNorm()).as("gradients are zeroed after the update").isZero();
+    }
+
+    private static double[] widened(float[] values) {
+        double[] widened = new double[values.length];
+        for (int index = 0; index < values.length; index++) {
+            widened[index] = values[index];
+        }
+        return widened;
     }
 
     private TaskModel task(long seed) {
