@@ -55,6 +55,11 @@ final class TestLoraPatternConformance extends MethodConformanceTest {
         return List.of("q_proj", "v_proj", "down_proj");
     }
 
+    @Override
+    protected Map<String, Object> dropoutOptions() {
+        return options();
+    }
+
     @Test
     void testPatternsSetEachSitesRankAndScaling() {
         PeftModel model = newModel();
