@@ -78,13 +78,15 @@ final class TestTaskModel {
 
     @Test
     void testTheHeadIsInitialisedAsHuggingFaceDoes() {
-        ClassificationHead head = new ClassificationHead(32, List.of("a", "b"), Pooling.POOLER, 0.1f).initializeIn(manager);
+        // 2 × 1,024 draws: the sample deviation is within 5 % of 0.02 with near certainty, whatever the random state
+        ai.djl.engine.Engine.getInstance().setRandomSeed(7);
+        ClassificationHead head = new ClassificationHead(1024, List.of("a", "b"), Pooling.POOLER, 0.1f).initializeIn(manager);
         float[] weight = head.state().get("classifier.weight").toFloatArray();
         double sumOfSquares = 0;
         for (float value : weight) {
             sumOfSquares += value * value;
         }
-        assertThat(Math.sqrt(sumOfSquares / weight.length)).as("standard deviation of N(0, 0.02)").isCloseTo(0.02, offset(0.006));
+        assertThat(Math.sqrt(sumOfSquares / weight.length)).as("standard deviation of N(0, 0.02)").isCloseTo(0.02, offset(0.002));
         assertThat(head.state().get("classifier.bias").toFloatArray()).containsOnly(0f);
         assertThat(head.state().keySet()).containsExactly("classifier.weight", "classifier.bias");
     }
