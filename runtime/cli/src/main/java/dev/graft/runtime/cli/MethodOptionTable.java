@@ -55,7 +55,8 @@ final class MethodOptionTable {
             case CHOICE:
                 return option.choices().stream().map(MethodOptionTable::render).collect(joining("|"));
             default:
-                return option.type().name().toLowerCase(Locale.ROOT).replace('_', ' ');
+                String type = option.type().name().toLowerCase(Locale.ROOT).replace('_', ' ');
+                return option.bounds().isBounded() ? type + " " + option.bounds().describe() : type;
         }
     }
 
