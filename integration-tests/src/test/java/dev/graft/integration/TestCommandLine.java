@@ -53,6 +53,7 @@ final class TestCommandLine {
     private static Path first;
     private static Path second;
     private static Path prefix;
+    private static Path gated;
 
     @BeforeAll
     static void writeModelAndAdapters() throws IOException {
@@ -62,6 +63,7 @@ final class TestCommandLine {
         first = scratch.resolve("first");
         second = scratch.resolve("second");
         prefix = scratch.resolve("virtual-tokens");
+        gated = scratch.resolve("gated");
         try (NDManager manager = NDManager.newBaseManager()) {
             Files.createDirectories(model);
             Map<String, Object> config = new LinkedHashMap<>();
@@ -86,6 +88,7 @@ final class TestCommandLine {
             saveAdapter(manager, new LoraMethod(), Map.of("r", 4, "lora_alpha", 8), Map.of("target_modules", List.of("q_proj", "v_proj")), first, 1);
             saveAdapter(manager, new LoraMethod(), Map.of("r", 2, "lora_alpha", 4, "use_rslora", true), Map.of("target_modules", List.of("q_proj", "v_proj")), second, 2);
             saveAdapter(manager, new PrefixTuningMethod(), Map.of("num_virtual_tokens", 3), Map.of(), prefix, 3);
+            saveAdapter(manager, new LoraMethod(), Map.of("r", 4, "lora_alpha", 8), Map.of("target_modules", List.of("q_proj", "v_proj")), Composition.GATED, gated, 4);
         }
     }
 
@@ -132,6 +135,23 @@ final class TestCommandLine {
         assertThat(result.exitCode()).as(result.err()).isZero();
         assertThat(result.out()).contains("first  lora  sum  linear  model.layers.0.self_attn.q_proj  lora_A.weight(4, 64) lora_B.weight(64, 4)")
                 .contains("trainable params: 1,792 || all params: 92,224 || trainable%: 1.9431");
+    }
+
+    @Test
+    void testInspectListsTheGatesOfAGatedAdapter() {
+        Result result = graft("inspect", "--model", model.toString(), "--adapter", gated.toString());
+
+        assertThat(result.exitCode()).as(result.err()).isZero();
+        // 2 layers × q_proj and v_proj: 4 gates, each a (1, 64) weight and a (1) bias under the site's checkpoint key
+        assertThat(result.out()).contains("gates of 'gated': 4, one per site")
+                .contains("  base_model.model.model.layers.0.self_attn.q_proj.graft_gate.weight  (1, 64)")
+                .contains("  base_model.model.model.layers.0.self_attn.q_proj.graft_gate.bias  (1)")
+                .contains("  base_model.model.model.layers.1.self_attn.v_proj.graft_gate.weight  (1, 64)")
+                .contains("  base_model.model.model.layers.1.self_attn.v_proj.graft_gate.bias  (1)")
+                // LoRA 1,792 + 4 gates of 65
+                .contains("trainable params: 2,052 || ");
+        assertThat(result.out().lines().filter(line -> line.contains("graft_gate."))).hasSize(8);
+        assertThat(graft("inspect", "--model", model.toString(), "--adapter", first.toString()).out()).doesNotContain("gates of");
     }
 
     @Test
@@ -254,9 +274,14 @@ final class TestCommandLine {
     }
 
     private static void saveAdapter(NDManager manager, PeftMethod method, Map<String, Object> options, Map<String, Object> targets, Path directory, long seed) {
+        saveAdapter(manager, method, options, targets, Composition.SUM, directory, seed);
+    }
+
+    private static void saveAdapter(NDManager manager, PeftMethod method, Map<String, Object> options, Map<String, Object> targets, Composition composition,
+            Path directory, long seed) {
         NDManager modelManager = manager.newSubManager();
         PeftModel peftModel = new PeftModel(LlamaForCausalLM.create(CONFIG, LlamaWeights.random(CONFIG, modelManager, 21), modelManager, null));
-        Adapter adapter = peftModel.addAdapter(new AdapterSpec("default", options, TargetRules.fromConfig(targets), Composition.SUM), method);
+        Adapter adapter = peftModel.addAdapter(new AdapterSpec("default", options, TargetRules.fromConfig(targets), composition), method);
         ai.djl.engine.Engine.getInstance().setRandomSeed((int) seed);
         adapter.trainableParameters().forEach(parameter -> parameter.getArray().addi(
                 modelManager.randomNormal(0f, 0.2f, parameter.getArray().getShape(), DataType.FLOAT32)));

@@ -86,6 +86,7 @@ final class TestCorePlugins {
 
             List<Double> before = new ArrayList<>();
             List<Double> after = new ArrayList<>();
+            model.setGateRecording(true);
             try (PeftTrainer trainer = PeftTrainer.create(model, ResettableAdamW.builder().optLearningRate(0.05f).build(), Loss.l2Loss())) {
                 for (int step = 0; step < 5; step++) {
                     try (NDManager batch = manager.newSubManager()) {

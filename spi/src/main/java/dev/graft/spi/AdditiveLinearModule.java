@@ -6,7 +6,7 @@ import ai.djl.training.ParameterStore;
 /**
  * A module that adds a term to a linear site's output: {@code y = x·Wᵀ + b + scaling()·delta(x)}.
  * Under gated composition the runtime's gate replaces {@link #scaling()} (UniPELT: the gate takes the place
- * of LoRA's α/r).
+ * of LoRA's α/r); see the {@linkplain dev.graft.spi package documentation} for the gate rule of every module type.
  */
 public interface AdditiveLinearModule extends MethodModule {
     /**

@@ -7,7 +7,8 @@ import ai.djl.training.ParameterStore;
  * A module that prepends {@link #numVirtualTokens()} virtual keys and values to an attention layer (prefix
  * tuning). The runtime places them before the real keys (after rotary embedding of the real ones; the
  * prefix is not rotated, as in HF's key/value cache), extends the attention mask with ones, and shifts
- * real-token positions by n. Under gated composition the gate scales the virtual keys and values.
+ * real-token positions by n. Under gated composition the gate scales the virtual keys and values (the gate rule for every
+ * module type is in the {@linkplain dev.graft.spi package documentation}).
  */
 public interface PrefixModule extends MethodModule {
     /** The number of virtual tokens n. */

@@ -6,7 +6,8 @@ import ai.djl.training.ParameterStore;
 /**
  * A module that prepends {@link #numVirtualTokens()} virtual token embeddings to the input embeddings
  * (prompt tuning). The runtime extends the attention mask with ones and exposes only real-token positions
- * in the outputs.
+ * in the outputs. Under gated composition the gate, reading the input embeddings, scales the virtual tokens
+ * (the gate rule for every module type is in the {@linkplain dev.graft.spi package documentation}).
  */
 public interface PromptModule extends MethodModule {
     /** The number of virtual tokens n. */

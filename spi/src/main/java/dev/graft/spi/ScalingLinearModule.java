@@ -5,7 +5,8 @@ import ai.djl.training.ParameterStore;
 
 /**
  * A module that scales a linear site's input (by a vector of width {@code in}) or output (width {@code out}),
- * like IA³. Under gated composition the runtime applies {@code 1 + g·(l − 1)} instead of {@code l}.
+ * like IA³. Under gated composition the runtime applies {@code 1 + g·(l − 1)} instead of {@code l}
+ * (the gate rule for every module type is in the {@linkplain dev.graft.spi package documentation}).
  */
 public interface ScalingLinearModule extends MethodModule {
     /** Which side of the linear layer is scaled. */

@@ -6,7 +6,8 @@ import ai.djl.training.ParameterStore;
 /**
  * A module that adds a term to a sublayer's output before the residual add:
  * {@code h' = h + scaling()·delta(x_in, h)}, like serial ({@code f(h)}) and parallel ({@code f(x_in)})
- * bottleneck adapters. Under gated composition the runtime's gate replaces {@link #scaling()}.
+ * bottleneck adapters. Under gated composition the runtime's gate replaces {@link #scaling()}
+ * (the gate rule for every module type is in the {@linkplain dev.graft.spi package documentation}).
  */
 public interface SublayerModule extends MethodModule {
     /**

@@ -5,7 +5,8 @@ import ai.djl.training.ParameterStore;
 
 /**
  * A module that transforms the frozen weight itself: the site computes {@code x·(W + ΔW(W))ᵀ + b}, like
- * Bone's BAT variant ({@code ΔW_ij = W_ij·B_i + B_i}). Under gated composition the runtime uses {@code g·ΔW}.
+ * Bone's BAT variant ({@code ΔW_ij = W_ij·B_i + B_i}). Under gated composition the runtime uses {@code g·ΔW}
+ * (the gate rule for every module type is in the {@linkplain dev.graft.spi package documentation}).
  */
 public interface WeightTransformModule extends MethodModule {
     /**

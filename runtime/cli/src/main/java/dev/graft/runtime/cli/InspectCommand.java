@@ -1,5 +1,7 @@
 package dev.graft.runtime.cli;
 
+import static java.lang.String.format;
+
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDManager;
@@ -11,6 +13,10 @@ import dev.graft.runtime.plugin.MethodRegistry;
 
 import dev.graft.runtime.recipe.Recipe;
 import dev.graft.runtime.recipe.RecipeAdapter;
+import dev.graft.runtime.store.AdapterState;
+import dev.graft.runtime.peft.Adapter;
+import ai.djl.ndarray.types.Shape;
+import java.util.Map;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -85,6 +91,13 @@ public final class InspectCommand implements Callable<Integer> {
             out.println(String.format("model: %s (%s, %d sites)", modelName, loaded.model().modelType(), loaded.model().sites().size()));
             for (String line : ModelReport.attachmentLines(model)) {
                 out.println(line);
+            }
+            for (Adapter adapter : model.adapters().values()) {
+                Map<String, Shape> gates = AdapterState.gateShapes(adapter);
+                if (!gates.isEmpty()) {
+                    out.println(format("gates of '%s': %d, one per site, g = mean over tokens of σ(x·W_gᵀ + b_g); saved with the adapter as", adapter.name(), gates.size() / 2));
+                    gates.forEach((key, shape) -> out.println(format("  %s  %s", key, shape)));
+                }
             }
             out.println(ModelReport.trainableParametersLine(model));
             out.flush();

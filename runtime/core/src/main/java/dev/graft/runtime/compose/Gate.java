@@ -18,7 +18,8 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * A UniPELT gate for one (adapter, site): {@code g = mean over tokens of σ(x·W_gᵀ + b_g)}, one value per
  * example, with {@code W_g ~ N(0, 0.02)} and {@code b_g = 0}. Gates belong to the runtime; methods never see them.
- * The last values computed are kept for observation.
+ * Observation is opt-in: only while {@linkplain #setRecording recording} does a forward pass copy the gate's values
+ * to the JVM (kept as {@link #lastValues()}); otherwise it copies nothing.
  */
 public final class Gate extends AbstractBlock {
     private static final byte VERSION = 1;
@@ -26,6 +27,7 @@ public final class Gate extends AbstractBlock {
     private final Parameter weight;
     private final Parameter bias;
     private final AtomicReference<float[]> lastValues = new AtomicReference<>(new float[0]);
+    private volatile boolean recording;
 
     public Gate(int inFeatures) {
         super(VERSION);
@@ -51,11 +53,29 @@ public final class Gate extends AbstractBlock {
             }
             gate = gate.mean(tokenAxes, true);
         }
-        lastValues.set(gate.toType(DataType.FLOAT32, false).toFloatArray());
+        if (recording) {
+            lastValues.set(gate.toType(DataType.FLOAT32, false).toFloatArray());
+        }
         return gate;
     }
 
-    /** The per-example values of the last forward pass. */
+    /**
+     * Turns recording on or off: while on, each forward pass copies the gate's per-example values to the JVM; off
+     * (the default), a forward pass copies nothing. Turning it off forgets the last values.
+     */
+    public void setRecording(boolean recording) {
+        this.recording = recording;
+        if (!recording) {
+            lastValues.set(new float[0]);
+        }
+    }
+
+    /** Whether forward passes record the gate's values. */
+    public boolean isRecording() {
+        return recording;
+    }
+
+    /** The per-example values of the last forward pass while recording; empty when nothing was recorded. */
     public float[] lastValues() {
         return lastValues.get().clone();
     }

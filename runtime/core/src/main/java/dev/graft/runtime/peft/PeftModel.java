@@ -56,6 +56,7 @@ public final class PeftModel extends AbstractBlock {
     private final TransformerModel base;
     private final AdapterBlocks adapterBlocks;
     private final Map<String, Adapter> adapters = new LinkedHashMap<>();
+    private boolean gateRecording;
 
     public PeftModel(TransformerModel base) {
         super(VERSION);
@@ -149,6 +150,7 @@ public final class PeftModel extends AbstractBlock {
         if (composition == Composition.GATED) {
             for (Site site : sites) {
                 Gate gate = new Gate(gateWidth(site));
+                gate.setRecording(gateRecording);
                 gate.initialize(base.manager(), DataType.FLOAT32, exampleInput(site));
                 gates.put(site, gate);
             }
@@ -372,8 +374,35 @@ public final class PeftModel extends AbstractBlock {
         return count;
     }
 
-    /** The gates' values from the last forward pass, per adapter and site. */
+    /**
+     * Turns gate recording on or off for every gate, present and future. While on, each forward pass copies the
+     * gates' per-example values to the JVM for {@link #gateReadings()}; off (the default), a forward pass copies
+     * nothing, so plain inference and training pay nothing for gates nobody reads. The evaluator turns it on.
+     */
+    public void setGateRecording(boolean recording) {
+        gateRecording = recording;
+        for (Adapter adapter : adapters.values()) {
+            for (Attachment attachment : adapter.attachments().values()) {
+                attachment.gate().ifPresent(gate -> gate.setRecording(recording));
+            }
+        }
+    }
+
+    /** Whether forward passes record the gates' values. */
+    public boolean isGateRecording() {
+        return gateRecording;
+    }
+
+    /**
+     * The gates' values from the last forward pass made while {@linkplain #setGateRecording recording}, per
+     * adapter and site.
+     *
+     * @throws IllegalStateException if gate recording is off
+     */
     public List<GateReading> gateReadings() {
+        if (!gateRecording) {
+            throw new IllegalStateException("Gate recording is off, so no forward pass kept gate values: call setGateRecording(true) before the forward passes whose gates you want to read");
+        }
         List<GateReading> readings = new ArrayList<>();
         for (Adapter adapter : adapters.values()) {
             for (Map.Entry<Site, Attachment> entry : adapter.attachments().entrySet()) {

@@ -87,6 +87,20 @@ public final class AdapterState {
         return Collections.unmodifiableMap(state);
     }
 
+    /**
+     * The checkpoint keys and shapes of {@code adapter}'s gates, in model order: per gated site
+     * {@code base_model.model.<site>.graft_gate.weight} {@code (1, in)} and {@code ….graft_gate.bias} {@code (1)};
+     * empty for an adapter composed by {@code sum}.
+     */
+    public static Map<String, Shape> gateShapes(Adapter adapter) {
+        Map<String, Shape> shapes = new LinkedHashMap<>();
+        for (Map.Entry<Site, dev.graft.runtime.compose.Attachment> entry : adapter.attachments().entrySet()) {
+            entry.getValue().gate().ifPresent(gate -> gateParameters(gate).forEach(
+                    (tensor, parameter) -> shapes.put(moduleKey(entry.getKey(), tensor), parameter.getArray().getShape())));
+        }
+        return Collections.unmodifiableMap(shapes);
+    }
+
     private static Map<String, Parameter> gateParameters(Gate gate) {
         Map<String, Parameter> parameters = new LinkedHashMap<>();
         parameters.put(GATE_WEIGHT, gate.getParameters().get("weight"));

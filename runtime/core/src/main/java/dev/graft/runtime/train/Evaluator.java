@@ -52,6 +52,9 @@ public final class Evaluator {
         double lossCount = 0;
         long tokens = 0;
         Map<String, double[]> gateSums = new LinkedHashMap<>();
+        // gate values are copied to the JVM only while recording: on for this evaluation, back as it was after
+        boolean wasRecording = model.model().isGateRecording();
+        model.model().setGateRecording(true);
         try (BatchLoader loader = BatchLoader.start(examples, order, batchSize, 0, encoder, padTokenId, PREFETCH)) {
             while (loader.hasNext()) {
                 PaddedBatch batch = loader.next();
@@ -75,6 +78,9 @@ public final class Evaluator {
                     addGates(gateSums);
                 }
             }
+        }
+        finally {
+            model.model().setGateRecording(wasRecording);
         }
         double loss = lossTotal / Math.max(1, lossCount);
         Map<String, Double> metrics = new LinkedHashMap<>();

@@ -134,6 +134,7 @@ final class TestComposition {
         }
 
         LinearSiteBlock block = model.linearSite(site);
+        model.setGateRecording(true);
         try (NDManager scope = manager.newSubManager()) {
             NDArray output = block.forward(new ParameterStore(scope, false), scope.create(input, new Shape(batch, tokens, site.inFeatures())), false);
             assertThat(output.getShape()).isEqualTo(new Shape(batch, tokens, site.outFeatures()));
@@ -190,6 +191,7 @@ final class TestComposition {
         float[] sumLogits = logits(summed);
         assertThat(maximumDifference(sumLogits, baseLogits, MASK)).as("the summed adapters change the logits").isGreaterThan(0.1);
 
+        gated.setGateRecording(true);
         forceGates(gated, -1e4f);
         assertClose(logits(gated), baseLogits, 1e-5, "logits with every gate forced to 0 against the base model");
         assertThat(gated.gateReadings()).hasSize(4 * 14).allSatisfy(reading -> assertThat(reading.values()).containsOnly(0f));

@@ -94,6 +94,7 @@ final class TestHalfPrecisionSites {
             }
             halfManager.cap();
             float[] expected = logits(single, manager);
+            half.setGateRecording(true);
             try (NDManager batch = manager.newSubManager()) {
                 NDArray halfLogits = forward(half, batch, false);
                 assertThat(halfLogits.getDataType()).isEqualTo(DataType.FLOAT16);

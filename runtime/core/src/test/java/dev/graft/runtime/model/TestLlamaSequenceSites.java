@@ -132,6 +132,7 @@ final class TestLlamaSequenceSites {
 
         assertThat(adapter.attachments().values()).allSatisfy(attachment ->
                 assertThat(attachment.gate().orElseThrow().getParameters().get("weight").getArray().getShape()).isEqualTo(new Shape(1, 32)));
+        peft.setGateRecording(true);
         try (NDManager batch = manager.newSubManager()) {
             NDArray logits = peft.forward(new ParameterStore(batch, false), new NDList(batch.create(new long[][] {{1, 2, 3, 4}})), false).singletonOrThrow();
             assertThat(logits.getShape()).isEqualTo(new Shape(1, 4, 50));
