@@ -25,6 +25,7 @@ import dev.graft.spi.WeightTransformModule;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * A frozen linear layer {@code y = x·Wᵀ + b} that is also a site: the modules attached here are composed as
@@ -202,6 +203,7 @@ public final class LinearSiteBlock extends AbstractBlock {
         for (Attachment attachment : live) {
             gates.add(attachment.gate().map(gate -> gate.value(parameterStore, adapterInput, training)).orElse(null));
         }
+        List<NDArray> masks = rowMasks(live, x);
         NDArray input = x;
         NDArray effectiveWeight = w;
         NDArray adapterWeight = null;
@@ -213,7 +215,8 @@ public final class LinearSiteBlock extends AbstractBlock {
                 ScalingLinearModule scaling = (ScalingLinearModule) attachment.module();
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
                     if (scaling.side() == ScalingLinearModule.Side.INPUT) {
-                        input = input.mul(Casts.toType(gatedScale(scaling.scale(parameterStore, adapterInput, training), gate), x.getDataType()));
+                        NDArray scale = routedScale(gatedScale(scaling.scale(parameterStore, adapterInput, training), gate), masks.get(index));
+                        input = input.mul(Casts.toType(scale, x.getDataType()));
                     }
                 }
             }
@@ -225,12 +228,14 @@ public final class LinearSiteBlock extends AbstractBlock {
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
                     delta = Casts.toType(((WeightTransformModule) attachment.module()).weightDelta(parameterStore, adapterWeight, training), w.getDataType());
                 }
-                if (gate == null) {
+                NDArray mask = masks.get(index);
+                if (gate == null && mask == null) {
                     effectiveWeight = effectiveWeight.add(delta);
                 }
                 else {
+                    // per example: x·ΔWᵀ added with the gate, the row mask, or both
                     gatedWeightDeltas.add(delta);
-                    gatedWeightDeltas.add(gate);
+                    gatedWeightDeltas.add(gate == null ? mask : mask == null ? gate : gate.mul(mask));
                 }
             }
         }
@@ -245,7 +250,8 @@ public final class LinearSiteBlock extends AbstractBlock {
                 ScalingLinearModule scaling = (ScalingLinearModule) attachment.module();
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
                     if (scaling.side() == ScalingLinearModule.Side.OUTPUT) {
-                        y = y.mul(Casts.toType(gatedScale(scaling.scale(parameterStore, adapterInput, training), gates.get(index)), outputType));
+                        NDArray scale = routedScale(gatedScale(scaling.scale(parameterStore, adapterInput, training), gates.get(index)), masks.get(index));
+                        y = y.mul(Casts.toType(scale, outputType));
                     }
                 }
             }
@@ -257,7 +263,9 @@ public final class LinearSiteBlock extends AbstractBlock {
                 NDArray gate = gates.get(index);
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
                     NDArray delta = additive.delta(parameterStore, adapterInput, training);
-                    y = y.add(Casts.toType(gate == null ? Scalars.times(delta, additive.scaling()) : delta.mul(gate), outputType));
+                    NDArray term = gate == null ? Scalars.times(delta, additive.scaling()) : delta.mul(gate);
+                    NDArray mask = masks.get(index);
+                    y = y.add(Casts.toType(mask == null ? term : term.mul(mask), outputType));
                 }
             }
         }
@@ -266,6 +274,25 @@ public final class LinearSiteBlock extends AbstractBlock {
 
     private static NDArray gatedScale(NDArray scale, NDArray gate) {
         return gate == null ? scale : scale.sub(1f).mul(gate).add(1f);
+    }
+
+    /** A scale under a row routing: {@code s} on the adapter's rows, 1 on the others. */
+    private static NDArray routedScale(NDArray scale, NDArray mask) {
+        return mask == null ? scale : gatedScale(scale, mask);
+    }
+
+    /**
+     * The row mask of each attachment's adapter under a {@link RowRouting} ({@code (batch, 1, ..., 1)}, float32),
+     * or {@code null}s when the forward is not routed.
+     */
+    private List<NDArray> rowMasks(List<Attachment> live, NDArray x) {
+        List<NDArray> masks = new ArrayList<>();
+        Optional<RowRouting> routing = RowRouting.current();
+        routing.ifPresent(current -> current.checkRows(x, site.name()));
+        for (Attachment attachment : live) {
+            masks.add(routing.map(current -> current.mask(attachment.adapterName(), x.getShape().dimension())).orElse(null));
+        }
+        return masks;
     }
 
     @Override

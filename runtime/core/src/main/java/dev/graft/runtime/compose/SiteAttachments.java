@@ -47,11 +47,18 @@ public final class SiteAttachments {
         return List.copyOf(attachments);
     }
 
-    /** The attachments forward must compute (active, not merged), in order. */
+    /**
+     * The attachments forward must compute, in order: the active, unmerged ones; under a {@link RowRouting}, the
+     * unmerged ones of the routed adapters, whatever their activation.
+     */
     public List<Attachment> live() {
+        Optional<RowRouting> routing = RowRouting.current();
         List<Attachment> live = new ArrayList<>();
         for (Attachment attachment : attachments) {
-            if (attachment.isLive()) {
+            boolean computed = routing.isPresent()
+                    ? routing.get().routes(attachment.adapterName()) && !attachment.isMerged()
+                    : attachment.isLive();
+            if (computed) {
                 live.add(attachment);
             }
         }

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
@@ -16,7 +17,10 @@ import dev.graft.spi.Scalars;
 import dev.graft.spi.SublayerModule;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 
 /** Composition of the modules at sublayer, attention and embedding sites. */
 public final class SiteOps {
@@ -36,6 +40,8 @@ public final class SiteOps {
             NDArray input = Casts.toType(sublayerInput, DataType.FLOAT32);
             NDArray output = Casts.toType(sublayerOutput, DataType.FLOAT32);
             NDArray result = sublayerOutput;
+            Optional<RowRouting> routing = RowRouting.current();
+            routing.ifPresent(current -> current.checkRows(sublayerOutput, attachments.site().name()));
             for (Attachment attachment : live) {
                 SublayerModule module = (SublayerModule) attachment.module();
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
@@ -43,11 +49,28 @@ public final class SiteOps {
                     NDArray scaled = attachment.gate().isPresent()
                             ? delta.mul(attachment.gate().get().value(parameterStore, output, training))
                             : Scalars.times(delta, module.scaling());
+                    if (routing.isPresent()) {
+                        scaled = scaled.mul(routing.get().mask(attachment.adapterName(), scaled.getShape().dimension()));
+                    }
                     result = result.add(Casts.toType(scaled, result.getDataType()));
                 }
             }
             return scope.ret(result);
         }
+    }
+
+    /**
+     * The number of virtual tokens each live prefix module at this attention site adds, by adapter, in
+     * attachment order.
+     */
+    public static Map<String, Integer> prefixLengths(SiteAttachments attachments) {
+        Map<String, Integer> lengths = new LinkedHashMap<>();
+        for (Attachment attachment : attachments.live()) {
+            try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                lengths.put(attachment.adapterName(), ((PrefixModule) attachment.module()).numVirtualTokens());
+            }
+        }
+        return lengths;
     }
 
     /** The total number of virtual tokens the live prefix modules at this attention site add. */
@@ -64,7 +87,9 @@ public final class SiteOps {
     /**
      * The virtual keys and values of the live prefix modules, concatenated in attachment order and broadcast over
      * the batch: each {@code (batch, kvHeads, n, headDim)}; {@code null} when there are none. Gates read
-     * {@code attentionInput} {@code (batch, sequence, hidden)}.
+     * {@code attentionInput} {@code (batch, sequence, hidden)}. Under a {@link RowRouting} a third array follows:
+     * the prefix keys' mask {@code (batch, n)}, 1 where a key belongs to the row's adapter and 0 elsewhere, for
+     * the model to hide the other adapters' virtual keys from each row.
      */
     public static NDList prefix(ParameterStore parameterStore, SiteAttachments attachments, NDArray attentionInput, boolean training) {
         List<Attachment> live = attachments.live();
@@ -75,6 +100,9 @@ public final class SiteOps {
         try (NDManager scope = Scopes.open(attentionInput, List.of(), blocks(live), sharedParameters(live))) {
             NDList keys = new NDList();
             NDList values = new NDList();
+            NDList keyMasks = new NDList();
+            Optional<RowRouting> routing = RowRouting.current();
+            routing.ifPresent(current -> current.checkRows(attentionInput, attachments.site().name()));
             for (Attachment attachment : live) {
                 PrefixKeyValues keyValues;
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
@@ -89,15 +117,26 @@ public final class SiteOps {
                 }
                 keys.add(key);
                 values.add(value);
+                if (routing.isPresent()) {
+                    NDArray rows = routing.get().mask(attachment.adapterName(), 2);
+                    keyMasks.add(scope.zeros(new Shape(batch, key.getShape().get(2))).add(rows));
+                }
             }
             NDArray key = keys.size() == 1 ? keys.get(0) : NDArrays.concat(keys, 2);
             NDArray value = values.size() == 1 ? values.get(0) : NDArrays.concat(values, 2);
+            if (routing.isPresent()) {
+                NDArray keyMask = keyMasks.size() == 1 ? keyMasks.get(0) : NDArrays.concat(keyMasks, 1);
+                return new NDList(scope.ret(key), scope.ret(value), scope.ret(keyMask));
+            }
             return new NDList(scope.ret(key), scope.ret(value));
         }
     }
 
     /**
      * The embeddings with the live prompt modules' virtual tokens prepended: {@code (batch, n + sequence, hidden)}.
+     * Under a {@link RowRouting}, {@code n} is the longest routed prompt ({@link #promptLength}) and each row gets
+     * its own adapter's tokens right-aligned against its real tokens, after zero padding that the model masks out
+     * ({@link #promptRowLengths}); a base row gets padding only.
      */
     public static NDArray prompt(ParameterStore parameterStore, SiteAttachments attachments, NDArray embeddings, boolean training) {
         List<Attachment> live = attachments.live();
@@ -109,6 +148,11 @@ public final class SiteOps {
             NDList parts = new NDList();
             // as at sublayer sites: modules and gates see float32, their tokens are cast to the embeddings' type differentiably
             NDArray embeddings32 = Casts.toType(embeddings, DataType.FLOAT32);
+            Optional<RowRouting> routing = RowRouting.current();
+            if (routing.isPresent()) {
+                routing.get().checkRows(embeddings, attachments.site().name());
+                return scope.ret(routedPrompt(parameterStore, scope, live, embeddings, embeddings32, routing.get(), promptLength(attachments), training));
+            }
             for (Attachment attachment : live) {
                 NDArray tokens;
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
@@ -124,22 +168,71 @@ public final class SiteOps {
         }
     }
 
-    /** The total number of virtual tokens the live prompt modules add. */
+    /** Per-row prompt tokens: the sum of each routed adapter's tokens, right-aligned and masked to its rows. */
+    private static NDArray routedPrompt(ParameterStore parameterStore, NDManager scope, List<Attachment> live, NDArray embeddings, NDArray embeddings32, RowRouting routing,
+            int width, boolean training) {
+        long batch = embeddings.getShape().get(0);
+        long hidden = embeddings.getShape().get(2);
+        NDArray tokens = null;
+        for (Attachment attachment : live) {
+            NDArray own;
+            try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                own = broadcastBatch(((PromptModule) attachment.module()).virtualTokens(parameterStore, embeddings32, training), batch);
+            }
+            if (attachment.gate().isPresent()) {
+                own = own.mul(attachment.gate().get().value(parameterStore, embeddings32, training));
+            }
+            long length = own.getShape().get(1);
+            if (length < width) {
+                own = scope.zeros(new Shape(batch, width - length, hidden)).concat(own, 1);
+            }
+            own = own.mul(routing.mask(attachment.adapterName(), 3));
+            tokens = tokens == null ? own : tokens.add(own);
+        }
+        return NDArrays.concat(new NDList(Casts.toType(tokens, embeddings.getDataType()), embeddings), 1);
+    }
+
+    /**
+     * The total number of virtual tokens the live prompt modules add; under a {@link RowRouting}, the most any
+     * routed adapter adds (each row gets one adapter's tokens, the shorter ones after padding).
+     */
     public static int promptLength(SiteAttachments attachments) {
         int length = 0;
-        for (Attachment attachment : attachments.live()) {
-            try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
-                length += ((PromptModule) attachment.module()).numVirtualTokens();
-            }
+        for (int rowLength : promptLengths(attachments).values()) {
+            length = RowRouting.current().isPresent() ? Math.max(length, rowLength) : length + rowLength;
         }
         return length;
+    }
+
+    /** The number of virtual tokens each live prompt module adds, by adapter, in attachment order. */
+    public static Map<String, Integer> promptLengths(SiteAttachments attachments) {
+        Map<String, Integer> lengths = new LinkedHashMap<>();
+        for (Attachment attachment : attachments.live()) {
+            try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                lengths.put(attachment.adapterName(), ((PromptModule) attachment.module()).numVirtualTokens());
+            }
+        }
+        return lengths;
+    }
+
+    /**
+     * Under {@code routing}, the number of prompt tokens each row really gets: its adapter's, 0 for a base row or
+     * an adapter with no prompt at this site.
+     */
+    public static int[] promptRowLengths(SiteAttachments attachments, RowRouting routing) {
+        Map<String, Integer> lengths = promptLengths(attachments);
+        int[] rows = new int[routing.rows()];
+        for (int row = 0; row < rows.length; row++) {
+            rows[row] = routing.adapterOf(row).map(name -> lengths.getOrDefault(name, 0)).orElse(0);
+        }
+        return rows;
     }
 
     private static NDArray broadcastBatch(NDArray array, long batch) {
         long[] shape = new long[array.getShape().dimension() + 1];
         shape[0] = batch;
         System.arraycopy(array.getShape().getShape(), 0, shape, 1, shape.length - 1);
-        return array.expandDims(0).broadcast(new ai.djl.ndarray.types.Shape(shape));
+        return array.expandDims(0).broadcast(new Shape(shape));
     }
 
     /** The shared parameters of the attachments' adapters. */

@@ -17,6 +17,7 @@ import ai.djl.util.PairList;
 import dev.graft.runtime.compose.LinearSiteBlock;
 import dev.graft.runtime.compose.Scopes;
 import dev.graft.runtime.compose.SiteAttachments;
+import dev.graft.runtime.compose.RowRouting;
 import dev.graft.runtime.compose.SiteOps;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.ModelContext;
@@ -195,6 +196,7 @@ public final class BertModel extends AbstractBlock implements TransformerModel {
         NDArray tokenTypeIds = inputs.size() > 2 ? inputs.get(2) : null;
         NDArray positionIds = inputs.size() > 3 ? inputs.get(3) : null;
         checkInputs(tokenIds, attentionMask, tokenTypeIds);
+        RowRouting.current().ifPresent(routing -> checkRoutable());
         List<Block> outer = pooler == null ? List.of(embeddings) : List.of(embeddings, pooler);
         try (NDManager scope = Scopes.open(tokenIds, inputs, outer)) {
             long batch = tokenIds.getShape().get(0);
@@ -226,6 +228,27 @@ public final class BertModel extends AbstractBlock implements TransformerModel {
             }
             NDArray pooled = pooler.forward(parameterStore, hidden.get(new NDIndex(":, 0")), training).tanh();
             return new NDList(scope.ret(lastHiddenState), scope.ret(pooled));
+        }
+    }
+
+    /**
+     * Per-row routing of prompt or prefix adapters needs per-row positions and a pooled token per row, which this
+     * model does not lay out yet; linear, scaling, weight-transform and sublayer adapters route here as anywhere.
+     */
+    private void checkRoutable() {
+        List<String> refused = new ArrayList<>();
+        refused.addAll(SiteOps.promptLengths(embeddings.wordEmbeddings.site).keySet());
+        for (BertLayer layer : layers) {
+            for (String name : SiteOps.prefixLengths(layer.attention.prefixSite).keySet()) {
+                if (!refused.contains(name)) {
+                    refused.add(name);
+                }
+            }
+        }
+        if (!refused.isEmpty()) {
+            throw new IllegalStateException(format(
+                    "per-row adapter routing on a BERT model does not support prompt or prefix adapters yet (routed: %s); run their rows in separate batches",
+                    refused));
         }
     }
 

@@ -21,7 +21,8 @@ import dev.graft.spi.Scalars;
  * Llama self-attention with grouped-query attention and rotary embeddings, as Hugging Face's eager attention:
  * scores in the input's precision, then in float32 the additive mask (the float32 minimum where masked) and the
  * softmax, so half-precision activations never meet an infinite mask.
- * Prefix keys/values (from the attention site) sit before the real ones, unrotated, always visible.
+ * Prefix keys/values (from the attention site) sit before the real ones, unrotated, visible to every row (under a
+ * row routing, only to the rows of their adapter).
  */
 final class LlamaAttention extends AbstractBlock {
     private static final byte VERSION = 1;
@@ -62,9 +63,11 @@ final class LlamaAttention extends AbstractBlock {
         NDArray key = RotaryEmbedding.apply(split(keyProjection.forward(parameterStore, x, training), batch, sequence, keyValueHeads), cos, sin);
         NDArray value = split(valueProjection.forward(parameterStore, x, training), batch, sequence, keyValueHeads);
         long prefixLength = 0;
+        NDArray prefixMask = null;
         NDList prefix = SiteOps.prefix(parameterStore, prefixSite, x, training);
         if (prefix != null) {
             prefixLength = prefix.get(0).getShape().get(2);
+            prefixMask = prefix.size() > 2 ? prefix.get(2) : null;
             key = NDArrays.concat(new NDList(Casts.toType(prefix.get(0), key.getDataType()), key), 2);
             value = NDArrays.concat(new NDList(Casts.toType(prefix.get(1), value.getDataType()), value), 2);
         }
@@ -74,7 +77,7 @@ final class LlamaAttention extends AbstractBlock {
             value = value.repeat(1, repeats);
         }
         NDArray scores = Scalars.times(query.matMul(key.transpose(0, 1, 3, 2)), (float) (1.0 / Math.sqrt(headDim)));
-        NDArray masked = Casts.toType(scores, DataType.FLOAT32).add(maskBias(x.getManager(), attentionMask, sequence, prefixLength));
+        NDArray masked = Casts.toType(scores, DataType.FLOAT32).add(maskBias(x.getManager(), attentionMask, sequence, prefixLength, prefixMask));
         NDArray probabilities = Casts.toType(masked.softmax(-1), query.getDataType());
         NDArray context = probabilities.matMul(value).transpose(0, 2, 1, 3).reshape(batch, sequence, (long) heads * headDim);
         return outputProjection.forward(parameterStore, context, training);
@@ -84,13 +87,18 @@ final class LlamaAttention extends AbstractBlock {
         return projected.reshape(batch, sequence, headCount, headDim).transpose(0, 2, 1, 3);
     }
 
-    /** The additive mask {@code (batch, 1, sequence, prefix + sequence)}: 0 where allowed, the float minimum elsewhere. */
-    static NDArray maskBias(NDManager manager, NDArray attentionMask, long sequence, long prefixLength) {
+    /**
+     * The additive mask {@code (batch, 1, sequence, prefix + sequence)}: 0 where allowed, the float minimum elsewhere.
+     * Prefix keys are visible to every row, or under a row routing only where {@code prefixMask}
+     * {@code (batch, prefix)} is 1.
+     */
+    static NDArray maskBias(NDManager manager, NDArray attentionMask, long sequence, long prefixLength, NDArray prefixMask) {
         long batch = attentionMask.getShape().get(0);
         long keys = prefixLength + sequence;
         NDArray keyMask = attentionMask.toType(DataType.FLOAT32, false);
         if (prefixLength > 0) {
-            keyMask = NDArrays.concat(new NDList(manager.ones(new Shape(batch, prefixLength)), keyMask), 1);
+            NDArray prefixKeys = prefixMask == null ? manager.ones(new Shape(batch, prefixLength)) : prefixMask.toType(DataType.FLOAT32, false);
+            keyMask = NDArrays.concat(new NDList(prefixKeys, keyMask), 1);
         }
         NDArray queryIndex = manager.arange(0f, (float) sequence).reshape(sequence, 1).add((float) prefixLength);
         NDArray keyIndex = manager.arange(0f, (float) keys).reshape(1, keys);

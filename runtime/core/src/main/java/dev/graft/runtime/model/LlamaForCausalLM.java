@@ -13,6 +13,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.graft.runtime.compose.LinearSiteBlock;
+import dev.graft.runtime.compose.RowRouting;
 import dev.graft.runtime.compose.Scopes;
 import dev.graft.runtime.compose.SiteAttachments;
 import dev.graft.runtime.compose.SiteOps;
@@ -25,6 +26,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 
@@ -36,6 +38,11 @@ import java.util.function.Function;
  * <p>Forward takes {@code [input_ids (batch, sequence) int64, attention_mask? (batch, sequence), position_ids?]}
  * and returns {@code [logits (batch, sequence, vocabulary)]} for the real tokens. Without position ids,
  * positions are {@code 0..sequence−1} as in Hugging Face's forward, shifted by the number of prefix tokens.
+ *
+ * <p>Under a {@link RowRouting} each row runs as it would alone with its adapter (or none): its positions are
+ * shifted by its own adapter's prefix length; the prompt region is as wide as the longest routed prompt, each
+ * row's own virtual tokens sit right before its real tokens, and the padding before them (all of it on a base
+ * row) is masked out of attention, so a row's logits equal those of the row run alone.
  * Every layer runs in its own memory scope.
  */
 public final class LlamaForCausalLM extends AbstractBlock implements TransformerModel {
@@ -185,23 +192,20 @@ public final class LlamaForCausalLM extends AbstractBlock implements Transformer
             int promptLength = SiteOps.promptLength(embedding.site);
             hidden = SiteOps.prompt(parameterStore, embedding.site, hidden, training);
             NDArray mask = attentionMask == null ? scope.ones(new Shape(batch, sequence)) : attentionMask.toType(DataType.FLOAT32, false);
-            if (promptLength > 0) {
-                mask = scope.ones(new Shape(batch, promptLength)).concat(mask, 1);
-            }
-            int prefixLength = 0;
-            for (LlamaDecoderLayer layer : layers) {
-                prefixLength = Math.max(prefixLength, SiteOps.prefixLength(layer.attention.prefixSite));
-            }
+            Optional<RowRouting> routing = RowRouting.current();
             NDArray positions;
-            if (positionIds == null) {
-                positions = scope.arange(prefixLength, prefixLength + promptLength + sequence).toType(DataType.INT64, false).reshape(1, promptLength + sequence);
+            if (routing.isPresent()) {
+                int[] promptRows = SiteOps.promptRowLengths(embedding.site, routing.get());
+                if (promptLength > 0) {
+                    mask = routedPromptMask(scope, promptRows, promptLength).concat(mask, 1);
+                }
+                positions = routedPositions(scope, routing.get(), promptRows, promptLength, sequence, positionIds);
             }
             else {
-                positions = positionIds.toType(DataType.INT64, false).add(prefixLength + promptLength);
                 if (promptLength > 0) {
-                    NDArray promptPositions = scope.arange(prefixLength, prefixLength + promptLength).toType(DataType.INT64, false).reshape(1, promptLength).repeat(0, batch);
-                    positions = promptPositions.concat(positions, 1);
+                    mask = scope.ones(new Shape(batch, promptLength)).concat(mask, 1);
                 }
+                positions = positions(scope, batch, sequence, promptLength, positionIds);
             }
             NDList cosSin = rotary.cosSin(positions);
             for (LlamaDecoderLayer layer : layers) {
@@ -216,6 +220,64 @@ public final class LlamaForCausalLM extends AbstractBlock implements Transformer
             NDArray logits = languageModelHead.forward(parameterStore, hidden, training);
             return new NDList(scope.ret(logits));
         }
+    }
+
+    private NDArray positions(NDManager scope, long batch, long sequence, int promptLength, NDArray positionIds) {
+        int prefixLength = 0;
+        for (LlamaDecoderLayer layer : layers) {
+            prefixLength = Math.max(prefixLength, SiteOps.prefixLength(layer.attention.prefixSite));
+        }
+        if (positionIds == null) {
+            return scope.arange(prefixLength, prefixLength + promptLength + sequence).toType(DataType.INT64, false).reshape(1, promptLength + sequence);
+        }
+        NDArray positions = positionIds.toType(DataType.INT64, false).add(prefixLength + promptLength);
+        if (promptLength > 0) {
+            NDArray promptPositions = scope.arange(prefixLength, prefixLength + promptLength).toType(DataType.INT64, false).reshape(1, promptLength).repeat(0, batch);
+            positions = promptPositions.concat(positions, 1);
+        }
+        return positions;
+    }
+
+    /** Under a routing: 1 on each row's own prompt tokens (the last {@code promptRows[row]} of the prompt region), 0 on the padding before them. */
+    private static NDArray routedPromptMask(NDManager scope, int[] promptRows, int promptLength) {
+        float[] values = new float[promptRows.length * promptLength];
+        for (int row = 0; row < promptRows.length; row++) {
+            for (int column = promptLength - promptRows[row]; column < promptLength; column++) {
+                values[row * promptLength + column] = 1f;
+            }
+        }
+        return scope.create(values, new Shape(promptRows.length, promptLength));
+    }
+
+    /**
+     * Under a routing, positions {@code (batch, prompt + sequence)} as each row would get alone: its own prefix
+     * length, then its own prompt tokens, then its real tokens (from {@code positionIds} when given); padding gets 0.
+     */
+    private NDArray routedPositions(NDManager scope, RowRouting routing, int[] promptRows, int promptLength, long sequence, NDArray positionIds) {
+        int rows = routing.rows();
+        long[] offsets = new long[rows];
+        for (int row = 0; row < rows; row++) {
+            String adapter = routing.adapterOf(row).orElse(null);
+            for (LlamaDecoderLayer layer : layers) {
+                offsets[row] = Math.max(offsets[row], adapter == null ? 0 : SiteOps.prefixLengths(layer.attention.prefixSite).getOrDefault(adapter, 0));
+            }
+        }
+        long columns = positionIds == null ? promptLength + sequence : promptLength;
+        long[] values = new long[(int) (rows * columns)];
+        long[] realStarts = new long[rows];
+        for (int row = 0; row < rows; row++) {
+            long padding = promptLength - promptRows[row];
+            for (int column = 0; column < columns; column++) {
+                values[(int) (row * columns + column)] = Math.max(0, offsets[row] + column - padding);
+            }
+            realStarts[row] = offsets[row] + promptRows[row];
+        }
+        NDArray positions = scope.create(values, new Shape(rows, columns));
+        if (positionIds == null) {
+            return positions;
+        }
+        NDArray real = positionIds.toType(DataType.INT64, false).add(scope.create(realStarts, new Shape(rows, 1)));
+        return promptLength > 0 ? positions.concat(real, 1) : real;
     }
 
     @Override

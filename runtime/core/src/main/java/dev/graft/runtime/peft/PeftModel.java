@@ -17,6 +17,7 @@ import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.Gate;
 import dev.graft.runtime.compose.GateReading;
 import dev.graft.runtime.compose.LinearSiteBlock;
+import dev.graft.runtime.compose.RowRouting;
 import dev.graft.runtime.model.TransformerModel;
 import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.runtime.targeting.TargetSelector;
@@ -429,9 +430,61 @@ public final class PeftModel extends AbstractBlock {
         }
     }
 
+    /**
+     * Routes each row of the forward passes this thread runs, until the returned routing is closed, to its own
+     * adapter (PEFT's {@code adapter_names}, AdapterHub's {@code BatchSplit}): row {@code i} gets
+     * {@code rowAdapters.get(i)}, or the base model alone for {@code null}, whatever the adapters' activation; each
+     * row's output equals running that row alone with only its adapter active. Works for every method kind (see
+     * {@link RowRouting} and the models for prefix and prompt tuning). Inference only: a training forward under a
+     * routing is refused. Everything is checked here, before any tensor is made.
+     *
+     * @throws IllegalArgumentException on no rows or a row naming an adapter this model does not have
+     * @throws IllegalStateException when an adapter is merged into the base weights (it would reach every row)
+     */
+    public RowRouting route(List<String> rowAdapters) {
+        requireNonNull(rowAdapters, "rowAdapters is null");
+        if (rowAdapters.isEmpty()) {
+            throw new IllegalArgumentException("per-row adapter routing needs one adapter name (or null for the base model) per row; none given");
+        }
+        for (int row = 0; row < rowAdapters.size(); row++) {
+            String name = rowAdapters.get(row);
+            if (name != null && !adapters.containsKey(name)) {
+                throw new IllegalArgumentException(format("row %d is routed to adapter '%s', which this model does not have; adapters: %s", row, name, adapters.keySet()));
+            }
+        }
+        for (Adapter adapter : adapters.values()) {
+            if (adapter.isMerged()) {
+                throw new IllegalStateException(format(
+                        "adapter '%s' is merged into the base weights, so it would reach every row: unmerge it before routing rows to adapters", adapter.name()));
+            }
+        }
+        return RowRouting.enter(rowAdapters, base.manager());
+    }
+
+    /**
+     * One inference forward with row {@code i} routed to {@code rowAdapters.get(i)} ({@code null}: the base model);
+     * see {@link #route}.
+     */
+    public NDList forward(ParameterStore parameterStore, NDList inputs, List<String> rowAdapters) {
+        try (RowRouting ignored = route(rowAdapters)) {
+            return forward(parameterStore, inputs, false);
+        }
+    }
+
     @Override
     protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+        RowRouting.current().ifPresent(routing -> checkRouted(routing, inputs, training));
         return base.forward(parameterStore, inputs, training, params);
+    }
+
+    private static void checkRouted(RowRouting routing, NDList inputs, boolean training) {
+        if (training) {
+            throw new IllegalStateException("per-row adapter routing is for inference only: train each adapter on its own, without a routing");
+        }
+        long batch = inputs.get(0).getShape().get(0);
+        if (batch != routing.rows()) {
+            throw new IllegalArgumentException(format("the batch has %d rows, but the routing names an adapter (or null) for %d rows", batch, routing.rows()));
+        }
     }
 
     @Override
