@@ -26,6 +26,7 @@ import picocli.CommandLine.Command;
                 InspectCommand.class,
                 MergeCommand.class,
                 TinyLlamaCommand.class,
+                BenchCommand.class,
         })
 public final class GraftCommand {
 }
