@@ -18,7 +18,7 @@ import org.knowm.xchart.HeatMapChartBuilder;
 
 /** A heat map PNG of {@link GateMeans}: one cell per layer (rows) and adapter (columns), coloured by the mean gate in [0, 1]. */
 public final class GateHeatMap {
-    static final int CELL = 90;
+    static final int CELL = 160;
 
     private GateHeatMap() {}
 
@@ -35,7 +35,7 @@ public final class GateHeatMap {
         List<String> adapters = means.adapters();
         List<Integer> layers = means.layers();
         HeatMapChart chart = new HeatMapChartBuilder()
-                .width(Math.max(480, 200 + CELL * adapters.size()))
+                .width(Math.max(Math.max(480, 240 + CELL * adapters.size()), 80 + 9 * title.length()))
                 .height(Math.max(320, 140 + 40 * layers.size()))
                 .title(title)
                 .xAxisTitle("adapter")
