@@ -23,7 +23,7 @@ import java.util.Map;
  * @param layersToTransform PEFT's {@code layers_to_transform}
  * @param layersPattern PEFT's {@code layers_pattern}
  * @param options the method's options
- * @param fromPreset the preset this adapter was expanded from ({@link RecipePresets}), or null when written out
+ * @param fromPreset the preset this adapter was expanded from ({@link RecipePresets}), or null for an adapter the recipe spells out
  */
 public record RecipeAdapter(
         @JsonProperty(value = "name", required = true) String name,
