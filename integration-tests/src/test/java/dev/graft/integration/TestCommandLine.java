@@ -33,6 +33,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -197,6 +198,23 @@ final class TestCommandLine {
         Result rejected = graft("inspect", "--recipe", bad.toString());
         assertThat(rejected.exitCode()).isEqualTo(2);
         assertThat(rejected.err().strip()).hasLineCount(1).contains(bad + " line 5, column 5: unknown field 'rank' in adapters[0]").contains("target_modules");
+    }
+
+    @Test
+    void testInspectPrintsWhatAPresetBecameBeforeTheAttachmentTable() throws IOException {
+        Path recipe = Files.writeString(scratch.resolve("preset.yaml"), "model: tiny-llama\nadapters:\n  - preset: unipelt\n    lora: {r: 4}\n");
+        Result result = graft("inspect", "--recipe", recipe.toString());
+
+        assertThat(result.exitCode()).as(result.err()).isZero();
+        List<String> lines = result.out().lines().collect(Collectors.toList());
+        int expansion = lines.indexOf("preset unipelt became:");
+        assertThat(expansion).isPositive();
+        assertThat(lines.subList(expansion + 1, expansion + 4)).containsExactly(
+                "  unipelt_prefix: method prefix, composition gated, the method's default targets, options {num_virtual_tokens=10, prefix_projection=true, encoder_hidden_size=512}",
+                "  unipelt_adapter: method adapter, composition gated, the method's default targets, options {config=pfeiffer, reduction_factor=16}",
+                "  unipelt_lora: method lora, composition gated, the method's default targets, options {r=4}");
+        assertThat(lines.subList(expansion + 4, lines.size())).anyMatch(line -> line.startsWith("unipelt_lora  lora  gated  linear  model.layers.0.self_attn.q_proj"));
+        assertThat(lines.subList(0, expansion)).noneMatch(line -> line.startsWith("unipelt_"));
     }
 
     @Test

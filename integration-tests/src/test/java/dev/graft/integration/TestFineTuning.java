@@ -23,6 +23,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
+import javax.imageio.ImageIO;
+
 /**
  * {@code graft train}, {@code evaluate}, {@code predict}, {@code tiny-llama} and {@code --resume} end to end, in process
  * (and once as a child process that is killed), on the repository's example recipes at tiny scale: the real
@@ -64,7 +66,7 @@ final class TestFineTuning {
             recipes = files.filter(file -> file.toString().endsWith(".yaml")).sorted().collect(Collectors.toList());
         }
         assertThat(recipes).extracting(file -> file.getFileName().toString())
-                .contains("quickstart.yaml", "lora.yaml", "plora.yaml", "vera.yaml", "ia3.yaml", "bone.yaml", "adapter.yaml", "prefix.yaml", "prompt.yaml", "llama-causal-lm.yaml");
+                .contains("quickstart.yaml", "lora.yaml", "plora.yaml", "vera.yaml", "ia3.yaml", "bone.yaml", "adapter.yaml", "prefix.yaml", "prompt.yaml", "unipelt.yaml", "llama-causal-lm.yaml");
         for (Path recipe : recipes) {
             String name = recipe.getFileName().toString().replace(".yaml", "");
             Path output = scratch.resolve("examples").resolve(name);
@@ -81,6 +83,14 @@ final class TestFineTuning {
             assertThat(result.out()).as(name).contains("2 steps, ").contains("wrote " + output);
             assertThat(output.resolve("report.md")).as(name).exists();
             assertThat(Files.size(output.resolve("training.png"))).as(name).isGreaterThan(1000);
+            if (name.equals("quickstart") || name.equals("unipelt")) {
+                assertThat(result.out()).as(name).contains("mean gate per layer and adapter").contains(", gates.png");
+                assertThat(ImageIO.read(output.resolve("gates.png").toFile())).as("%s: gates.png", name).isNotNull();
+                assertThat(Files.readString(output.resolve("report.md"))).as(name).contains("## Gates").contains("![gates](gates.png)");
+            }
+            else {
+                assertThat(output.resolve("gates.png")).as("%s has no gated adapter", name).doesNotExist();
+            }
             List<JsonNode> metrics = jsonLines(output.resolve("metrics.jsonl"));
             JsonNode validation = metrics.stream().filter(line -> line.get("split").asText().equals("validation")).reduce((a, b) -> b).orElseThrow();
             assertThat(validation.get("step").asInt()).as(name).isEqualTo(2);

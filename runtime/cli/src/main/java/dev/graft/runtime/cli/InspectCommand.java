@@ -16,6 +16,8 @@ import dev.graft.runtime.recipe.RecipeAdapter;
 import dev.graft.runtime.store.AdapterState;
 import dev.graft.runtime.peft.Adapter;
 import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 import java.io.PrintWriter;
@@ -89,6 +91,11 @@ public final class InspectCommand implements Callable<Integer> {
             }
             PrintWriter out = spec.commandLine().getOut();
             out.println(String.format("model: %s (%s, %d sites)", modelName, loaded.model().modelType(), loaded.model().sites().size()));
+            if (parsed != null) {
+                for (String line : presetLines(parsed)) {
+                    out.println(line);
+                }
+            }
             for (String line : ModelReport.attachmentLines(model)) {
                 out.println(line);
             }
@@ -103,5 +110,25 @@ public final class InspectCommand implements Callable<Integer> {
             out.flush();
         }
         return 0;
+    }
+
+    /** For every preset the recipe used, the adapters it became with their composition, targets and options. */
+    static List<String> presetLines(Recipe recipe) {
+        List<String> lines = new ArrayList<>();
+        String current = null;
+        for (RecipeAdapter adapter : recipe.adapters()) {
+            if (adapter.fromPreset() == null) {
+                current = null;
+                continue;
+            }
+            if (!adapter.fromPreset().equals(current)) {
+                current = adapter.fromPreset();
+                lines.add(format("preset %s became:", current));
+            }
+            lines.add(format("  %s: method %s, composition %s%s, options %s", adapter.name(), adapter.method(),
+                    adapter.composition() == null ? "sum" : adapter.composition(),
+                    adapter.targetModules() == null ? ", the method's default targets" : ", target_modules " + adapter.targetModules(), adapter.options()));
+        }
+        return List.copyOf(lines);
     }
 }

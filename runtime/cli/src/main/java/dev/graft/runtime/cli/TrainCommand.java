@@ -117,8 +117,14 @@ public final class TrainCommand implements Callable<Integer> {
     /** The final table and where the run's files are. */
     static void printResult(PrintWriter out, RunResult result) {
         result.best().ifPresent(best -> MetricsTable.render(List.of(new RunMetrics("validation (kept adapter)", best.metrics()))).forEach(out::println));
+        boolean gated = result.best().map(best -> !best.layerGates().isEmpty()).orElse(false);
+        if (gated) {
+            out.println("mean gate per layer and adapter (kept adapter, validation data):");
+            result.best().orElseThrow().layerGates().table().forEach(out::println);
+        }
         out.println(format(Locale.ROOT, "%d steps, %.0f training tokens/s, %.1f s", result.steps(), result.tokensPerSecond(), result.wallSeconds()));
-        out.println(format("wrote %s: %s/, %s, %s, %s", result.folder(), RunFolder.ADAPTER, RunFolder.REPORT, RunFolder.PLOT, RunFolder.METRICS));
+        out.println(format("wrote %s: %s/, %s, %s, %s%s", result.folder(), RunFolder.ADAPTER, RunFolder.REPORT, RunFolder.PLOT, RunFolder.METRICS,
+                gated ? ", " + RunFolder.GATES_PLOT : ""));
         out.flush();
     }
 

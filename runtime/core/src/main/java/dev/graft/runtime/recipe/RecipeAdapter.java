@@ -2,6 +2,7 @@ package dev.graft.runtime.recipe;
 
 import static java.util.Objects.requireNonNull;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.peft.AdapterSpec;
@@ -22,6 +23,7 @@ import java.util.Map;
  * @param layersToTransform PEFT's {@code layers_to_transform}
  * @param layersPattern PEFT's {@code layers_pattern}
  * @param options the method's options
+ * @param fromPreset the preset this adapter was expanded from ({@link RecipePresets}), or null for an adapter the recipe spells out
  */
 public record RecipeAdapter(
         @JsonProperty(value = "name", required = true) String name,
@@ -31,7 +33,11 @@ public record RecipeAdapter(
         @JsonProperty("exclude_modules") Object excludeModules,
         @JsonProperty("layers_to_transform") Object layersToTransform,
         @JsonProperty("layers_pattern") Object layersPattern,
-        @JsonProperty("options") Map<String, Object> options) {
+        @JsonProperty("options") Map<String, Object> options,
+        @JsonProperty(FROM_PRESET) @JsonInclude(JsonInclude.Include.NON_NULL) String fromPreset) {
+    /** The field that marks an adapter expanded from a preset. */
+    public static final String FROM_PRESET = "from_preset";
+
     public RecipeAdapter {
         requireNonNull(name, "name is null");
         requireNonNull(method, "method is null");

@@ -69,6 +69,7 @@ final class RecipeReader {
                     file, root.getNodeType().toString().toLowerCase(java.util.Locale.ROOT)));
         }
         ObjectNode tree = (ObjectNode) root;
+        expandPresets(tree);
         checkKeys(tree, SCHEMA, "");
         for (Map.Entry<String, Object> override : overrides.entrySet()) {
             applyOverride(tree, override.getKey(), override.getValue());
@@ -144,7 +145,8 @@ final class RecipeReader {
                 String place = path.isEmpty() ? "at the top level" : "in " + path;
                 throw new RecipeException(format("recipe %s%s: unknown field '%s' %s%s Fields %s: %s", file, at(locations.get(child)), name, place,
                         NearestName.of(name, schema.fields().keySet()).map(nearest -> format("; did you mean '%s'?", nearest)).orElse("."),
-                        path.isEmpty() ? "at the top level" : "of " + path, String.join(", ", schema.fields().keySet())));
+                        path.isEmpty() ? "at the top level" : "of " + path,
+                        String.join(", ", schema.fields().keySet().stream().filter(known -> !known.equals(RecipeAdapter.FROM_PRESET)).toList())));
             }
             RecipeSchema nested = schema.fields().get(name);
             if (nested == null) {
@@ -160,6 +162,96 @@ final class RecipeReader {
                         checkKeys((ObjectNode) value.get(index), nested, format("%s[%d]", child, index));
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * Replaces every adapters entry {@code {preset: NAME, PART: {...}}} by the adapters the preset becomes
+     * ({@link RecipePresets}), moving the recorded key locations along so later messages still name the right line.
+     */
+    private void expandPresets(ObjectNode tree) {
+        JsonNode adapters = tree.get("adapters");
+        if (adapters == null || !adapters.isArray() || noPreset(adapters)) {
+            return;
+        }
+        ArrayNode expanded = NODES.arrayNode();
+        Map<String, JsonLocation> moved = new HashMap<>();
+        for (int index = 0; index < adapters.size(); index++) {
+            JsonNode entry = adapters.get(index);
+            String path = format("adapters[%d]", index);
+            if (!entry.isObject() || !entry.has(RecipePresets.PRESET)) {
+                moveLocations(path, format("adapters[%d]", expanded.size()), moved);
+                expanded.add(entry);
+                continue;
+            }
+            JsonNode preset = entry.get(RecipePresets.PRESET);
+            String presetPath = path + "." + RecipePresets.PRESET;
+            if (!preset.isTextual() || !RecipePresets.NAMES.contains(preset.asText())) {
+                String given = preset.isValueNode() ? preset.asText() : preset.getNodeType().toString().toLowerCase(java.util.Locale.ROOT);
+                throw new RecipeException(format("recipe %s%s: unknown preset '%s' in %s%s Presets: %s", file, at(locations.get(presetPath)), given, path,
+                        NearestName.of(given, RecipePresets.NAMES).map(nearest -> format("; did you mean '%s'?", nearest)).orElse("."),
+                        String.join(", ", RecipePresets.NAMES.stream().sorted().toList())));
+            }
+            Map<String, ObjectNode> parts = RecipePresets.parts(preset.asText());
+            List<String> keys = new ArrayList<>();
+            keys.add(RecipePresets.PRESET);
+            keys.addAll(parts.keySet());
+            Map<String, ObjectNode> overrides = new HashMap<>();
+            Iterator<Map.Entry<String, JsonNode>> fields = entry.fields();
+            while (fields.hasNext()) {
+                Map.Entry<String, JsonNode> field = fields.next();
+                String child = path + "." + field.getKey();
+                if (!keys.contains(field.getKey())) {
+                    throw new RecipeException(format("recipe %s%s: unknown field '%s' in %s (preset %s)%s Fields of a preset entry: %s", file,
+                            at(locations.get(child)), field.getKey(), path, preset.asText(),
+                            NearestName.of(field.getKey(), keys).map(nearest -> format("; did you mean '%s'?", nearest)).orElse("."), String.join(", ", keys)));
+                }
+                if (field.getKey().equals(RecipePresets.PRESET) || field.getValue().isNull()) {
+                    continue;
+                }
+                if (!field.getValue().isObject()) {
+                    throw new RecipeException(format("recipe %s%s: %s must be a mapping of the %s adapter's fields and options, found '%s'", file,
+                            at(locations.get(child)), child, field.getKey(), field.getValue().asText()));
+                }
+                overrides.put(field.getKey(), (ObjectNode) field.getValue());
+            }
+            List<ObjectNode> parted = RecipePresets.expand(preset.asText(), overrides);
+            List<String> partIds = new ArrayList<>(parts.keySet());
+            for (int part = 0; part < parted.size(); part++) {
+                String target = format("adapters[%d]", expanded.size());
+                String source = path + "." + partIds.get(part);
+                moved.put(target, locations.containsKey(source) ? locations.get(source) : locations.get(path));
+                for (Map.Entry<String, JsonLocation> location : locations.entrySet()) {
+                    if (location.getKey().startsWith(source + ".")) {
+                        String rest = location.getKey().substring(source.length() + 1);
+                        String[] head = rest.split("(?=[.\\[])", 2);
+                        moved.put(target + "." + RecipePresets.landing(head[0]) + (head.length > 1 ? head[1] : ""), location.getValue());
+                    }
+                }
+                expanded.add(parted.get(part));
+            }
+        }
+        locations.keySet().removeIf(key -> key.startsWith("adapters["));
+        locations.putAll(moved);
+        tree.set("adapters", expanded);
+    }
+
+    private static boolean noPreset(JsonNode adapters) {
+        for (JsonNode entry : adapters) {
+            if (entry.isObject() && entry.has(RecipePresets.PRESET)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Copies the locations of {@code from} and the keys under it to {@code to} in {@code moved}. */
+    private void moveLocations(String from, String to, Map<String, JsonLocation> moved) {
+        for (Map.Entry<String, JsonLocation> location : locations.entrySet()) {
+            String key = location.getKey();
+            if (key.equals(from) || key.startsWith(from + ".") || key.startsWith(from + "[")) {
+                moved.put(to + key.substring(from.length()), location.getValue());
             }
         }
     }

@@ -18,7 +18,9 @@ public final class Report {
     /**
      * Writes {@code file} atomically: "# title", the summary, "## Parameters" with the parameter table in a fenced
      * block, "## Results" with the metrics table in a fenced block and the plot as {@code ![training](plotFile)},
-     * and "## Files" as a list of {@code [path](path): what}. A section or plot with nothing in it is left out.
+     * "## Gates" with the mean gate per layer and adapter in a fenced block and its heat map as
+     * {@code ![gates](gatePlotFile)}, and "## Files" as a list of {@code [path](path): what}. A section or plot with
+     * nothing in it is left out.
      */
     public static void write(Path file, ReportContent content) {
         requireNonNull(file, "file is null");
@@ -44,6 +46,16 @@ public final class Report {
             }
             if (content.plotFile() != null) {
                 text.append("\n![training](").append(destination(content.plotFile())).append(")\n");
+            }
+        }
+        if (!content.gateTable().isEmpty() || content.gatePlotFile() != null) {
+            text.append("\n## Gates\n\nThe mean gate value per layer and adapter on the evaluated data (0: the adapter is shut, 1: fully open).\n");
+            if (!content.gateTable().isEmpty()) {
+                text.append("\n");
+                block(text, content.gateTable());
+            }
+            if (content.gatePlotFile() != null) {
+                text.append("\n![gates](").append(destination(content.gatePlotFile())).append(")\n");
             }
         }
         if (!content.files().isEmpty()) {

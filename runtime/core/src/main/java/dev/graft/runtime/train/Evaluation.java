@@ -2,6 +2,8 @@ package dev.graft.runtime.train;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.graft.runtime.report.GateMeans;
+
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -15,13 +17,21 @@ import java.util.Map;
  * @param probabilities the class probabilities per example (empty for a causal LM)
  * @param gates the mean gate value per gated adapter over the data set (empty when nothing is gated)
  * @param tokens the number of real tokens evaluated
+ * @param layerGates the mean gate value per layer and gated adapter over the data set (empty when nothing is gated, or
+ *        for an evaluation read back from a metrics log)
  */
-public record Evaluation(Map<String, Double> metrics, int[] predictions, float[][] probabilities, Map<String, Double> gates, long tokens) {
+public record Evaluation(Map<String, Double> metrics, int[] predictions, float[][] probabilities, Map<String, Double> gates, long tokens, GateMeans layerGates) {
     public Evaluation {
+        requireNonNull(layerGates, "layerGates is null");
         metrics = Collections.unmodifiableMap(new LinkedHashMap<>(requireNonNull(metrics, "metrics is null")));
         gates = Collections.unmodifiableMap(new LinkedHashMap<>(requireNonNull(gates, "gates is null")));
         predictions = predictions.clone();
         probabilities = probabilities.clone();
+    }
+
+    /** An evaluation without per-layer gate means. */
+    public Evaluation(Map<String, Double> metrics, int[] predictions, float[][] probabilities, Map<String, Double> gates, long tokens) {
+        this(metrics, predictions, probabilities, gates, tokens, GateMeans.empty());
     }
 
     /** The value of {@code metric}. */

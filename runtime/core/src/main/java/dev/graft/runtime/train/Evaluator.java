@@ -11,17 +11,19 @@ import dev.graft.runtime.data.BatchLoader;
 import dev.graft.runtime.data.Example;
 import dev.graft.runtime.data.ExampleEncoder;
 import dev.graft.runtime.data.PaddedBatch;
+import dev.graft.runtime.report.GateMeans;
 import dev.graft.runtime.task.TaskModel;
 import dev.graft.runtime.task.TaskType;
 
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Evaluates a {@link TaskModel} on labelled examples, in inference mode (no dropout, no gradients), batch by batch
  * in a memory scope each: the mean loss, accuracy and macro-F1 (classification) or perplexity (causal LM, the
- * exponential of the mean loss per counted token), and the mean gate value per adapter.
+ * exponential of the mean loss per counted token), and the mean gate value per adapter and per layer and adapter.
  */
 public final class Evaluator {
     private static final int PREFETCH = 2;
@@ -52,6 +54,7 @@ public final class Evaluator {
         double lossCount = 0;
         long tokens = 0;
         Map<String, double[]> gateSums = new LinkedHashMap<>();
+        Map<Integer, Map<String, double[]>> layerGateSums = new TreeMap<>();
         // gate values are copied to the JVM only while recording: on for this evaluation, back as it was after
         boolean wasRecording = model.model().isGateRecording();
         model.model().setGateRecording(true);
@@ -75,7 +78,7 @@ public final class Evaluator {
                             predictions[example] = argMax(batchProbabilities[row]);
                         }
                     }
-                    addGates(gateSums);
+                    addGates(gateSums, layerGateSums);
                 }
             }
         }
@@ -94,17 +97,25 @@ public final class Evaluator {
         }
         Map<String, Double> gates = new LinkedHashMap<>();
         gateSums.forEach((adapter, sums) -> gates.put(adapter, sums[0] / sums[1]));
-        return new Evaluation(metrics, predictions, probabilities, gates, tokens);
+        Map<Integer, Map<String, Double>> layerGates = new TreeMap<>();
+        layerGateSums.forEach((layer, row) -> row.forEach((adapter, sums) -> layerGates.computeIfAbsent(layer, key -> new LinkedHashMap<>()).put(adapter, sums[0] / sums[1])));
+        return new Evaluation(metrics, predictions, probabilities, gates, tokens, new GateMeans(layerGates));
     }
 
-    /** Adds the last forward pass's gate values, per adapter: the sum over its gates and the batch, and the count. */
-    private void addGates(Map<String, double[]> sums) {
+    /**
+     * Adds the last forward pass's gate values, per adapter and per layer and adapter: the sum over the gates and the
+     * batch, and the count.
+     */
+    private void addGates(Map<String, double[]> sums, Map<Integer, Map<String, double[]>> layerSums) {
         for (GateReading reading : model.model().gateReadings()) {
             double[] sum = sums.computeIfAbsent(reading.adapter(), adapter -> new double[2]);
+            double[] layerSum = layerSums.computeIfAbsent(reading.layerIndex(), layer -> new LinkedHashMap<>()).computeIfAbsent(reading.adapter(), adapter -> new double[2]);
             for (float value : reading.values()) {
                 sum[0] += value;
+                layerSum[0] += value;
             }
             sum[1] += reading.values().length;
+            layerSum[1] += reading.values().length;
         }
     }
 

@@ -47,6 +47,8 @@ public final class RunFolder {
     public static final String PREDICTIONS = "validation_predictions.jsonl";
     /** The plot. */
     public static final String PLOT = "training.png";
+    /** The heat map of the mean gate per layer and adapter. */
+    public static final String GATES_PLOT = "gates.png";
     /** The report. */
     public static final String REPORT = "report.md";
     /** The checkpoints folder. */
@@ -55,7 +57,7 @@ public final class RunFolder {
     public static final String STATE = "state";
 
     private static final Pattern CHECKPOINT_NAME = Pattern.compile("step-(\\d+)");
-    private static final List<String> RUN_ENTRIES = List.of(RECIPE, ADAPTER, BASE_WEIGHTS, METRICS, PREDICTIONS, PLOT, REPORT, CHECKPOINTS);
+    private static final List<String> RUN_ENTRIES = List.of(RECIPE, ADAPTER, BASE_WEIGHTS, METRICS, PREDICTIONS, PLOT, GATES_PLOT, REPORT, CHECKPOINTS);
 
     private final Path root;
 

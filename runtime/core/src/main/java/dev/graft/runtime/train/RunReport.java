@@ -12,6 +12,8 @@ import dev.graft.runtime.report.MetricsTable;
 import dev.graft.runtime.report.ParameterRow;
 import dev.graft.runtime.report.ParameterTable;
 import dev.graft.runtime.report.Report;
+import dev.graft.runtime.report.GateHeatMap;
+import dev.graft.runtime.report.GateMeans;
 import dev.graft.runtime.report.ReportContent;
 import dev.graft.runtime.report.RunMetrics;
 import dev.graft.runtime.report.TrainingPlot;
@@ -115,6 +117,13 @@ public final class RunReport {
         if (Files.exists(folder.resolve(RunFolder.PREDICTIONS))) {
             files.put(RunFolder.PREDICTIONS, "the kept adapter's prediction for every validation example");
         }
+        GateMeans gates = result.best().map(Evaluation::layerGates).orElse(GateMeans.empty());
+        String gatePlot = null;
+        if (!gates.isEmpty()) {
+            GateHeatMap.write(folder.resolve(RunFolder.GATES_PLOT), gates, format("mean gate per layer and adapter, %s", title));
+            gatePlot = RunFolder.GATES_PLOT;
+            files.put(RunFolder.GATES_PLOT, "the heat map of the kept adapter's mean gate per layer and adapter on the validation data");
+        }
         files.put(RunFolder.CHECKPOINTS + "/", "the last checkpoints (graft train --resume " + folder.root() + ")");
         String summary = format(Locale.ROOT, "Fine-tuned `%s` for %s on `%s`: %d training and %d validation examples, %d steps, %.1f s of training at %.0f tokens/s "
                         + "(%.1f s wall time) on %d cores.%s",
@@ -122,6 +131,6 @@ public final class RunReport {
                 result.steps(), result.trainingSeconds(), result.tokensPerSecond(), result.wallSeconds(), Runtime.getRuntime().availableProcessors(),
                 result.best().isPresent() ? " The results are those of the kept (best) adapter on the validation data." : "");
         Report.write(folder.resolve(RunFolder.REPORT), new ReportContent(title, summary, parameterTable(setup.task()),
-                runs.isEmpty() ? List.of("(no validation data)") : MetricsTable.render(runs), plot, files));
+                runs.isEmpty() ? List.of("(no validation data)") : MetricsTable.render(runs), plot, files, gates.table(), gatePlot));
     }
 }

@@ -90,6 +90,81 @@ class TestRecipe {
     }
 
     @Test
+    void testTheUniPeltPresetExpandsToAdapterHubsUniPelt() throws IOException {
+        Recipe recipe = Recipe.read(write("unipelt.yaml", """
+                model: minilm
+                adapters:
+                  - {name: first, method: ia3}
+                  - preset: unipelt
+                  - {name: last, method: vera}
+                """));
+        assertThat(recipe.adapters()).extracting(RecipeAdapter::name).containsExactly("first", "unipelt_prefix", "unipelt_adapter", "unipelt_lora", "last");
+        assertThat(recipe.adapters()).extracting(RecipeAdapter::fromPreset).containsExactly(null, "unipelt", "unipelt", "unipelt", null);
+        RecipeAdapter prefix = recipe.adapters().get(1);
+        RecipeAdapter bottleneck = recipe.adapters().get(2);
+        RecipeAdapter lora = recipe.adapters().get(3);
+        assertThat(List.of(prefix.method(), bottleneck.method(), lora.method())).containsExactly("prefix", "adapter", "lora");
+        assertThat(List.of(prefix.composition(), bottleneck.composition(), lora.composition())).containsOnly("gated");
+        assertThat(prefix.options()).containsExactly(Map.entry("num_virtual_tokens", 10), Map.entry("prefix_projection", true), Map.entry("encoder_hidden_size", 512));
+        assertThat(bottleneck.options()).containsExactly(Map.entry("config", "pfeiffer"), Map.entry("reduction_factor", 16));
+        assertThat(lora.options()).containsExactly(Map.entry("r", 8));
+        assertThat(lora.targetModules()).as("the method's default targets: query/value on BERT").isNull();
+    }
+
+    @Test
+    void testEveryPartOfThePresetIsOverridable() throws IOException {
+        Recipe recipe = Recipe.read(write("override.yaml", """
+                model: minilm
+                adapters:
+                  - preset: unipelt
+                    lora: {r: 4, target_modules: [query, key, value], name: low}
+                    adapter: {options: {reduction_factor: 8}, composition: sum}
+                    prefix: {num_virtual_tokens: 20, prefix_projection: false}
+                """));
+        RecipeAdapter prefix = recipe.adapters().get(0);
+        RecipeAdapter bottleneck = recipe.adapters().get(1);
+        RecipeAdapter lora = recipe.adapters().get(2);
+        assertThat(prefix.options()).containsExactly(Map.entry("num_virtual_tokens", 20), Map.entry("prefix_projection", false), Map.entry("encoder_hidden_size", 512));
+        assertThat(bottleneck.options()).containsExactly(Map.entry("config", "pfeiffer"), Map.entry("reduction_factor", 8));
+        assertThat(bottleneck.composition()).isEqualTo("sum");
+        assertThat(lora.name()).isEqualTo("low");
+        assertThat(lora.options()).containsExactly(Map.entry("r", 4));
+        assertThat(lora.targetModules()).isEqualTo(List.of("query", "key", "value"));
+        assertThat(Recipe.read(write("written.yaml", RecipeWriter.toYaml(recipe)))).as("the written expansion reads back equal").isEqualTo(recipe);
+    }
+
+    @Test
+    void testAnUnknownPresetOrPartIsRefusedAtItsLineWithTheNearestName() throws IOException {
+        Path unknown = write("unknown.yaml", """
+                model: minilm
+                adapters:
+                  - {name: a, method: lora}
+                  - preset: unipel
+                """);
+        assertThatThrownBy(() -> Recipe.read(unknown)).isInstanceOf(RecipeException.class)
+                .hasMessage("recipe " + unknown + " line 4, column 5: unknown preset 'unipel' in adapters[1]; did you mean 'unipelt'? Presets: unipelt");
+        Path part = write("part.yaml", """
+                model: minilm
+                adapters:
+                  - preset: unipelt
+                    loar: {r: 4}
+                """);
+        assertThatThrownBy(() -> Recipe.read(part)).isInstanceOf(RecipeException.class)
+                .hasMessage("recipe " + part + " line 4, column 5: unknown field 'loar' in adapters[0] (preset unipelt); did you mean 'lora'? "
+                        + "Fields of a preset entry: preset, prefix, adapter, lora");
+        Path composition = write("composition.yaml", """
+                model: minilm
+                adapters:
+                  - {name: a, method: lora}
+                  - preset: unipelt
+                    lora:
+                      name: [a, b]
+                """);
+        assertThatThrownBy(() -> Recipe.read(composition)).isInstanceOf(RecipeException.class)
+                .hasMessage("recipe " + composition + " line 6, column 7: adapters[3].name must be a string, found array");
+    }
+
+    @Test
     void testAnUnknownFieldIsReportedAtItsOwnLineWithTheNearestName() throws IOException {
         Path file = write("train.yaml", """
                 model: minilm
