@@ -1,10 +1,14 @@
 package dev.graft.runtime.cli;
 
+import static java.lang.String.format;
+
 import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.recipe.DataSection;
+import dev.graft.runtime.train.RoutedModel;
 import dev.graft.runtime.train.TrainedModel;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import picocli.CommandLine.Option;
 
@@ -14,8 +18,9 @@ import picocli.CommandLine.Option;
  */
 public final class DataOptions {
     @Option(names = "--adapter", paramLabel = "DIR", required = true,
-            description = "A run folder of graft train, its adapter/ folder, or a PEFT adapter folder (or a folder of them).")
-    private Path adapter;
+            description = "A run folder of graft train, its adapter/ folder, or a PEFT adapter folder (or a folder of them). "
+                    + "Repeatable with predict --adapter-column.")
+    private List<Path> adapters;
 
     @Option(names = "--model", paramLabel = "DIR|minilm", description = "The base model (default: the run's, else the adapter's base_model_name_or_path).")
     private String model;
@@ -40,12 +45,25 @@ public final class DataOptions {
 
     /** Opens the trained adapter. */
     TrainedModel open(MethodRegistry registry) {
-        return TrainedModel.open(adapter, model, registry);
+        if (adapters.size() != 1) {
+            throw new IllegalArgumentException(format("--adapter is given %d times (%s): give one, or route each input line to its adapter with "
+                    + "graft predict --adapter-column FIELD", adapters.size(), adapters));
+        }
+        return TrainedModel.open(adapters.get(0), model, registry);
+    }
+
+    /** Opens every adapter given on one base model, for per-line routing. */
+    RoutedModel openRouted(MethodRegistry registry) {
+        return RoutedModel.open(adapters, model, registry);
     }
 
     /** The data settings: the run's (or the defaults), with the options given here in their place. */
     DataSection settings(TrainedModel trained) {
-        DataSection base = trained.data();
+        return settings(trained.data());
+    }
+
+    /** The data settings: {@code base}, with the options given here in their place. */
+    DataSection settings(DataSection base) {
         return new DataSection(base.train(), base.validation(), base.validationSplit(),
                 format != null ? format : base.format(),
                 textField != null ? textField : base.textField(),

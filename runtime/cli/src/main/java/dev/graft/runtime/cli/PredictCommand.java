@@ -23,6 +23,7 @@ import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.recipe.DataSection;
 import dev.graft.runtime.task.TaskModel;
 import dev.graft.runtime.task.TaskType;
+import dev.graft.runtime.train.RoutedModel;
 import dev.graft.runtime.train.TrainedModel;
 
 import java.io.IOException;
@@ -35,6 +36,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.concurrent.Callable;
+import java.util.function.IntFunction;
 
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -45,7 +47,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code graft predict --adapter DIR (--input FILE | --text TEXT...)}: one JSON line per input with the predicted
- * label and the class probabilities (classification), or a greedy completion (causal LM).
+ * label and the class probabilities (classification), or a greedy completion (causal LM). With
+ * {@code --adapter-column FIELD} several {@code --adapter} folders share one base model and each input line runs with
+ * the adapter its field names (mixed in a batch through {@code PeftModel.route}), with that adapter's head and labels.
  */
 @Command(name = "predict", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Predicts with a trained adapter: the label and class probabilities of each text (classification), "
@@ -54,6 +58,7 @@ import picocli.CommandLine.Spec;
                 "  graft predict --adapter runs/quickstart --text \"WIN A FREE CRUISE, click now\" --text \"Minutes of Tuesday's meeting attached\"",
                 "  graft predict --adapter runs/quickstart --input examples/data/spam-assassin/validation.jsonl --merge --output predictions.jsonl",
                 "  graft predict --adapter runs/tiny-llama --text \"The capital of France is\" --max-new-tokens 8",
+                "  graft predict --adapter runs/spam --adapter runs/sentiment --adapter-column task --input mixed.jsonl",
                 "", "Exit codes: 0 done, 1 prediction failed, 2 bad input."})
 public final class PredictCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -78,6 +83,12 @@ public final class PredictCommand implements Callable<Integer> {
 
     @Option(names = "--output", paramLabel = "FILE", description = "Write the JSON lines to FILE instead of standard output.")
     private Path output;
+
+    @Option(names = "--adapter-column", paramLabel = "FIELD",
+            description = {"Route each --input line to the adapter its FIELD names: give several --adapter (one base model, one adapter each); an adapter's "
+                    + "name is its folder's name (a run's adapter/ folder: the run's). An empty or absent field means the base model (causal LM only). "
+                    + "Each line gets its adapter's head and labels, and an \"adapter\" field."})
+    private String adapterColumn;
 
     @Spec
     private CommandSpec spec;
@@ -105,20 +116,34 @@ public final class PredictCommand implements Callable<Integer> {
         if (output != null) {
             OutputTarget.checkFile(spec, output);
         }
+        if (adapterColumn != null) {
+            return routed();
+        }
         try (TrainedModel trained = dataOptions.open(registry)) {
             DataSection settings = dataOptions.settings(trained);
             TaskModel task = trained.task();
-            List<String> texts = texts(settings, task.type());
+            List<Example> examples = inputs.file == null ? List.of() : read(settings);
+            List<String> texts = texts(settings, task.type(), examples);
             if (merge) {
                 task.model().merge(List.copyOf(task.model().adapters().keySet()));
             }
             List<String> lines = new ArrayList<>();
             try (TrainingTokenizer tokenizer = trained.tokenizer(settings.maxLength())) {
                 if (task.type() == TaskType.SEQUENCE_CLASSIFICATION) {
-                    classify(task, tokenizer, texts, trained.manager(), lines);
+                    List<String> labels = task.head().orElseThrow().labels();
+                    classify(tokenizer, texts, null, line -> labels, (scope, batch, start) -> {
+                        NDList inputs = task.inputs(scope, batch.inputIds(), batch.attentionMask(), batch.tokenTypeIds());
+                        float[] all = task.logits(new ParameterStore(scope, false), inputs, false).softmax(-1).toFloatArray();
+                        List<float[]> rows = new ArrayList<>();
+                        for (int row = 0; row < batch.size(); row++) {
+                            rows.add(java.util.Arrays.copyOfRange(all, row * labels.size(), (row + 1) * labels.size()));
+                        }
+                        return rows;
+                    }, trained.manager(), lines);
                 }
                 else {
-                    complete(task, tokenizer, texts, trained.loaded().endOfSequenceTokenId(), trained.manager(), lines);
+                    complete(task, tokenizer, texts, null, (scope, inputs, index) -> task.logits(new ParameterStore(scope, false), inputs, false),
+                            trained.loaded().endOfSequenceTokenId(), trained.manager(), lines);
                 }
             }
             write(lines);
@@ -126,7 +151,56 @@ public final class PredictCommand implements Callable<Integer> {
         return 0;
     }
 
-    private List<String> texts(DataSection settings, TaskType type) {
+    /** {@code --adapter-column}: every --adapter on one base model, each input line run with the adapter its field names. */
+    private Integer routed() throws IOException {
+        if (inputs.file == null) {
+            throw new IllegalArgumentException(format("--adapter-column %s reads each line's adapter from the --input file; --text gives no field: use --input", adapterColumn));
+        }
+        if (merge) {
+            throw new IllegalArgumentException("--merge cannot go with --adapter-column: a merged adapter would reach every line; leave out --merge");
+        }
+        try (RoutedModel routed = dataOptions.openRouted(registry)) {
+            DataSection settings = dataOptions.settings(routed.data());
+            TaskModel task = routed.task();
+            List<Example> examples = read(settings);
+            List<String> texts = texts(settings, task.type(), examples);
+            List<String> adapters = new ArrayList<>();
+            for (Example example : examples) {
+                String name = example.optional(adapterColumn).filter(value -> !value.isBlank()).orElse(null);
+                if (name != null && !routed.adapterNames().contains(name)) {
+                    throw new IllegalArgumentException(format("%s: field '%s' names adapter '%s', which is not loaded; loaded adapters: %s",
+                            example.source(), adapterColumn, name, routed.adapterNames()));
+                }
+                if (name == null && task.type() == TaskType.SEQUENCE_CLASSIFICATION) {
+                    throw new IllegalArgumentException(format("%s: field '%s' is empty or missing, but the base model has no classification head: "
+                            + "name one of the loaded adapters %s", example.source(), adapterColumn, routed.adapterNames()));
+                }
+                adapters.add(name);
+            }
+            List<String> lines = new ArrayList<>();
+            try (TrainingTokenizer tokenizer = routed.tokenizer(settings.maxLength())) {
+                if (task.type() == TaskType.SEQUENCE_CLASSIFICATION) {
+                    classify(tokenizer, texts, adapters, line -> routed.head(adapters.get(line)).labels(), (scope, batch, start) -> {
+                        NDList inputs = task.inputs(scope, batch.inputIds(), batch.attentionMask(), batch.tokenTypeIds());
+                        return routed.probabilities(new ParameterStore(scope, false), inputs, adapters.subList(start, start + batch.size()));
+                    }, routed.manager(), lines);
+                }
+                else {
+                    complete(task, tokenizer, texts, adapters,
+                            (scope, inputs, index) -> routed.logits(new ParameterStore(scope, false), inputs, java.util.Collections.singletonList(adapters.get(index))),
+                            routed.loaded().endOfSequenceTokenId(), routed.manager(), lines);
+                }
+            }
+            write(lines);
+        }
+        return 0;
+    }
+
+    private List<Example> read(DataSection settings) {
+        return DataFiles.read(inputs.file, DataFormat.valueOf(settings.format().toUpperCase(Locale.ROOT)));
+    }
+
+    private List<String> texts(DataSection settings, TaskType type, List<Example> examples) {
         if (inputs.texts != null) {
             for (String text : inputs.texts) {
                 if (text.isBlank()) {
@@ -136,7 +210,7 @@ public final class PredictCommand implements Callable<Integer> {
             return inputs.texts;
         }
         List<String> texts = new ArrayList<>();
-        for (Example example : DataFiles.read(inputs.file, DataFormat.valueOf(settings.format().toUpperCase(Locale.ROOT)))) {
+        for (Example example : examples) {
             if (type == TaskType.CAUSAL_LM && example.optional(settings.promptField()).isPresent()) {
                 texts.add(example.optional(settings.promptField()).get());
             }
@@ -148,8 +222,18 @@ public final class PredictCommand implements Callable<Integer> {
         return texts;
     }
 
-    private void classify(TaskModel task, TrainingTokenizer tokenizer, List<String> texts, NDManager manager, List<String> lines) throws JsonProcessingException {
-        List<String> labels = task.head().orElseThrow().labels();
+    /** The class probabilities of each row of a batch whose first line is {@code start}. */
+    private interface BatchProbabilities {
+        List<float[]> of(NDManager scope, PaddedBatch batch, int start);
+    }
+
+    /** The logits {@code (1, sequence, vocabulary)} of the prompt of line {@code index} with the tokens so far. */
+    private interface PromptLogits {
+        NDArray of(NDManager scope, NDList inputs, int index);
+    }
+
+    private void classify(TrainingTokenizer tokenizer, List<String> texts, List<String> adapters, IntFunction<List<String>> labelsOfLine,
+            BatchProbabilities batchProbabilities, NDManager manager, List<String> lines) throws JsonProcessingException {
         for (int start = 0; start < texts.size(); start += batchSize) {
             List<TokenizedExample> examples = new ArrayList<>();
             for (int index = start; index < Math.min(texts.size(), start + batchSize); index++) {
@@ -158,17 +242,20 @@ public final class PredictCommand implements Callable<Integer> {
             }
             PaddedBatch batch = Batches.pad(examples, tokenizer.padTokenId());
             try (NDManager scope = manager.newSubManager()) {
-                NDList inputs = task.inputs(scope, batch.inputIds(), batch.attentionMask(), batch.tokenTypeIds());
-                float[] probabilities = task.logits(new ParameterStore(scope, false), inputs, false).softmax(-1).toFloatArray();
+                List<float[]> probabilities = batchProbabilities.of(scope, batch, start);
                 for (int row = 0; row < batch.size(); row++) {
+                    List<String> labels = labelsOfLine.apply(start + row);
+                    float[] own = probabilities.get(row);
                     Map<String, Object> line = new LinkedHashMap<>();
                     line.put("text", texts.get(start + row));
+                    if (adapters != null) {
+                        line.put("adapter", adapters.get(start + row));
+                    }
                     Map<String, Double> byLabel = new LinkedHashMap<>();
                     int best = 0;
                     for (int label = 0; label < labels.size(); label++) {
-                        float probability = probabilities[row * labels.size() + label];
-                        byLabel.put(labels.get(label), (double) probability);
-                        if (probability > probabilities[row * labels.size() + best]) {
+                        byLabel.put(labels.get(label), (double) own[label]);
+                        if (own[label] > own[best]) {
                             best = label;
                         }
                     }
@@ -181,10 +268,11 @@ public final class PredictCommand implements Callable<Integer> {
     }
 
     /** Greedy decoding, one prompt at a time, the whole sequence recomputed at each step (no key/value cache). */
-    private void complete(TaskModel task, TrainingTokenizer tokenizer, List<String> prompts, OptionalLong endOfSequence, NDManager manager, List<String> lines)
-            throws JsonProcessingException {
+    private void complete(TaskModel task, TrainingTokenizer tokenizer, List<String> prompts, List<String> adapters, PromptLogits promptLogits,
+            OptionalLong endOfSequence, NDManager manager, List<String> lines) throws JsonProcessingException {
         int vocabulary = task.model().base().context().vocabularySize();
-        for (String prompt : prompts) {
+        for (int index = 0; index < prompts.size(); index++) {
+            String prompt = prompts.get(index);
             List<Long> ids = new ArrayList<>();
             for (long id : tokenizer.encode(prompt).ids()) {
                 ids.add(id);
@@ -196,7 +284,7 @@ public final class PredictCommand implements Callable<Integer> {
                     long[][] row = {ids.stream().mapToLong(Long::longValue).toArray()};
                     long[][] mask = {new long[row[0].length]};
                     java.util.Arrays.fill(mask[0], 1);
-                    NDArray logits = task.logits(new ParameterStore(scope, false), task.inputs(scope, row, mask, null), false);
+                    NDArray logits = promptLogits.of(scope, task.inputs(scope, row, mask, null), index);
                     next = logits.get(new NDIndex("0, -1, :{}", vocabulary)).argMax().getLong();
                 }
                 if (endOfSequence.isPresent() && next == endOfSequence.getAsLong()) {
@@ -207,6 +295,9 @@ public final class PredictCommand implements Callable<Integer> {
             }
             Map<String, Object> line = new LinkedHashMap<>();
             line.put("prompt", prompt);
+            if (adapters != null) {
+                line.put("adapter", adapters.get(index));
+            }
             line.put("completion", tokenizer.decode(generated.stream().mapToLong(Long::longValue).toArray()));
             lines.add(JSON.writeValueAsString(line));
         }

@@ -6,7 +6,6 @@ import static java.util.Objects.requireNonNull;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.graft.runtime.model.BertModel;
-import dev.graft.runtime.peft.Adapter;
 import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.task.ClassificationHead;
 import dev.graft.runtime.task.Pooling;
@@ -20,6 +19,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Function;
 
 /**
@@ -79,10 +79,9 @@ public final class TaskAdapters {
             List<Path> adapterFolders = adapterFolders(folder);
             for (Path adapterFolder : adapterFolders) {
                 String name = adapterFolders.size() == 1 && adapterFolder.equals(folder) ? name(folder) : adapterFolder.getFileName().toString();
-                Adapter adapter = AdapterStore.load(model, adapterFolder, name, methodsByPeftType);
-                Map<String, NDArray> modules = AdapterStore.modulesToSave(adapterFolder, manager);
-                if (head == null && !modules.isEmpty()) {
-                    head = head(model, AdapterStore.config(adapterFolder), modules, manager, adapter);
+                AdapterStore.load(model, adapterFolder, name, methodsByPeftType);
+                if (head == null) {
+                    head = head(model, adapterFolder, name, manager).orElse(null);
                 }
             }
         }
@@ -115,10 +114,21 @@ public final class TaskAdapters {
         return fileName == null ? "default" : fileName.toString().replaceAll("[^A-Za-z0-9_-]", "-");
     }
 
-    private static ClassificationHead head(PeftModel model, Map<String, Object> config, Map<String, NDArray> modules, NDManager manager, Adapter adapter) {
+    /**
+     * The classification head that the adapter in {@code adapterFolder} (loaded as {@code adapterName}) carries in
+     * {@code modules_to_save}, made in {@code manager} for {@code model}'s width; empty when it carries none.
+     *
+     * @throws StoreException when it saves modules other than Graft's head
+     */
+    public static Optional<ClassificationHead> head(PeftModel model, Path adapterFolder, String adapterName, NDManager manager) {
+        Map<String, NDArray> modules = AdapterStore.modulesToSave(adapterFolder, manager);
+        if (modules.isEmpty()) {
+            return Optional.empty();
+        }
+        Map<String, Object> config = AdapterStore.config(adapterFolder);
         NDArray weight = modules.get(ClassificationHead.MODULE_NAME + ".weight");
         if (weight == null) {
-            throw new StoreException(format("adapter '%s' saves modules %s, but Graft's head is '%s'", adapter.name(), modules.keySet(), ClassificationHead.MODULE_NAME));
+            throw new StoreException(format("adapter '%s' saves modules %s, but Graft's head is '%s'", adapterName, modules.keySet(), ClassificationHead.MODULE_NAME));
         }
         int classes = Math.toIntExact(weight.getShape().get(0));
         List<String> labels = new ArrayList<>();
@@ -138,11 +148,11 @@ public final class TaskAdapters {
                 Pooling.resolve(pooling == null ? "auto" : pooling.toString(), hasPooler), dropout instanceof Number ? ((Number) dropout).floatValue() : 0.1f)
                 .initializeIn(manager);
         head.load(modules);
-        return head;
+        return Optional.of(head);
     }
 
     /** The task type recorded in an adapter folder's config, if Graft has it. */
-    public static java.util.Optional<TaskType> taskType(Path adapterFolder) {
+    public static Optional<TaskType> taskType(Path adapterFolder) {
         return TaskType.ofPeftTaskType(AdapterStore.config(adapterFolder).get("task_type"));
     }
 }

@@ -55,16 +55,11 @@ public final class TrainedModel implements AutoCloseable {
     public static TrainedModel open(Path path, String model, MethodRegistry registry) {
         requireNonNull(path, "path is null");
         requireNonNull(registry, "registry is null");
-        if (!Files.isDirectory(path)) {
-            throw new IllegalArgumentException(format("adapter folder %s does not exist", path.toAbsolutePath().normalize()));
-        }
-        Path run = Files.isRegularFile(path.resolve(RunFolder.RECIPE)) ? path
-                : path.getParent() != null && Files.isRegularFile(path.getParent().resolve(RunFolder.RECIPE)) && path.getFileName().toString().equals(RunFolder.ADAPTER)
-                        ? path.getParent() : null;
-        Optional<Recipe> recipe = run == null ? Optional.empty() : Optional.of(Recipe.read(run.resolve(RunFolder.RECIPE)));
-        Path adapters = run == null ? path : run.resolve(RunFolder.ADAPTER);
-        List<Path> adapterFolders = TaskAdapters.adapterFolders(adapters);
-        String modelName = model != null ? model : recipe.map(Recipe::model).orElseGet(() -> baseModel(adapterFolders.get(0)));
+        Source source = Source.locate(path);
+        Path run = source.run().orElse(null);
+        Optional<Recipe> recipe = source.recipe();
+        Path adapters = source.adapters();
+        String modelName = model != null ? model : source.model();
         NDManager manager = NDManager.newBaseManager();
         LoadedModel loaded = null;
         try {
@@ -86,6 +81,45 @@ public final class TrainedModel implements AutoCloseable {
             }
             manager.close();
             throw e;
+        }
+    }
+
+    /**
+     * Where a trained adapter lies: the run folder and its recipe (when it comes from a run) and the folder of its
+     * adapters.
+     */
+    record Source(Optional<Path> run, Optional<Recipe> recipe, Path adapters) {
+        Source {
+            requireNonNull(run, "run is null");
+            requireNonNull(recipe, "recipe is null");
+            requireNonNull(adapters, "adapters is null");
+        }
+
+        /** A run folder, its {@code adapter/} folder, or an adapter folder or folder of adapters. */
+        static Source locate(Path path) {
+            if (!Files.isDirectory(path)) {
+                throw new IllegalArgumentException(format("adapter folder %s does not exist", path.toAbsolutePath().normalize()));
+            }
+            Path run = Files.isRegularFile(path.resolve(RunFolder.RECIPE)) ? path
+                    : path.getParent() != null && Files.isRegularFile(path.getParent().resolve(RunFolder.RECIPE)) && path.getFileName().toString().equals(RunFolder.ADAPTER)
+                            ? path.getParent() : null;
+            Optional<Recipe> recipe = run == null ? Optional.empty() : Optional.of(Recipe.read(run.resolve(RunFolder.RECIPE)));
+            return new Source(Optional.ofNullable(run), recipe, run == null ? path : run.resolve(RunFolder.ADAPTER));
+        }
+
+        /** The adapter folders it holds. */
+        List<Path> adapterFolders() {
+            return TaskAdapters.adapterFolders(adapters);
+        }
+
+        /** The base model: the run's, else the first adapter's {@code base_model_name_or_path}. */
+        String model() {
+            return recipe.map(Recipe::model).orElseGet(() -> baseModel(adapterFolders().get(0)));
+        }
+
+        /** Base weights the run changed during training, if any. */
+        Optional<Path> baseWeights() {
+            return run.map(folder -> folder.resolve(RunFolder.BASE_WEIGHTS)).filter(Files::isRegularFile);
         }
     }
 
