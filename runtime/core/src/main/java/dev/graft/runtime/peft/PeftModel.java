@@ -94,7 +94,8 @@ public final class PeftModel extends AbstractBlock {
     }
 
     /**
-     * Adds an adapter of {@code method}, active and trainable. Options are validated before any tensor is made.
+     * Adds an adapter of {@code method}, active and trainable; an {@linkplain #setActiveBlock active block} is
+     * cleared, so the new adapter adds to the others as attached. Options are validated before any tensor is made.
      * The steps, each a method below: {@link #validateOptions validate} the name and options, create the method
      * instance, {@link #selectSites select the sites}, {@link #initialiseModules initialise} the shared
      * parameters and one module per site, {@link #buildGates build the gates} of a gated composition, and
@@ -183,6 +184,7 @@ public final class PeftModel extends AbstractBlock {
      * tree, and makes the adapter known, active and trainable.
      */
     private Adapter register(Adapter adapter) {
+        clearBlock();
         String name = adapter.name();
         for (Map.Entry<Site, Attachment> entry : adapter.attachments().entrySet()) {
             base.attachments(entry.getKey()).add(entry.getValue());
@@ -299,7 +301,7 @@ public final class PeftModel extends AbstractBlock {
      *       (the output has {@code n·batch} rows, adapter by adapter); inference only.</li>
      * </ul>
      * {@code null} clears the block and leaves its adapters active under their own composition;
-     * {@link #setActiveAdapters} and {@link #setActive} clear it too. Everything is checked here, before any tensor
+     * {@link #setActiveAdapters}, {@link #setActive}, adding an adapter and deleting one of the block's clear it too. Everything is checked here, before any tensor
      * is made.
      *
      * @throws IllegalArgumentException for an unknown adapter, or an adapter the block cannot combine (with the reason)
@@ -449,6 +451,9 @@ public final class PeftModel extends AbstractBlock {
         Adapter adapter = adapter(name);
         if (adapter.isMerged()) {
             throw new IllegalStateException(format("adapter '%s' is merged into the base weights; unmerge it before deleting it", name));
+        }
+        if (activeBlock != null && activeBlock.adapterNames().contains(name)) {
+            clearBlock();
         }
         for (Map.Entry<Site, Attachment> entry : adapter.attachments().entrySet()) {
             base.attachments(entry.getKey()).remove(name);

@@ -83,7 +83,11 @@ final class TestCompositionBlocks {
     @Test
     void testAverageAtALinearSiteEqualsTheHandWeightedSumOfEachAdaptersEffectForEveryKind() {
         LinearSite site = firstSite(LinearSite.class);
-        for (List<String> pair : List.of(List.of("lora", "lora-b"), List.of("ia3", "ia3-b"), List.of("ia3-in", "ia3-in-b"), List.of("bat", "bat-b"))) {
+        // a gated adapter keeps its gate under the average: wᵢ multiplies the gated term
+        model.addAdapter(new AdapterSpec("gated", Map.of(), TargetRules.fromConfig(Map.of("target_modules", "all-linear")), Composition.GATED),
+                RoutedMethods.method("t-low-rank-gated", SiteKind.LINEAR, MergeableLinearModule.class, linear -> new RoutedMethods.LowRank(linear, 21)));
+        for (List<String> pair : List.of(List.of("lora", "lora-b"), List.of("ia3", "ia3-b"), List.of("ia3-in", "ia3-in-b"), List.of("bat", "bat-b"),
+                List.of("lora", "gated"))) {
             for (List<Double> weights : List.of(List.of(0.3, 0.9), List.of(0.5, 0.5), List.of(-0.4, 1.7))) {
                 float[] expected = handWeighted(pair, weights, () -> linearOutput(site));
                 model.setActiveBlock(Average.of(pair, weights));
@@ -238,6 +242,25 @@ final class TestCompositionBlocks {
         // activating adapters directly leaves the block
         model.setActive("bat", true);
         assertThat(model.activeBlock()).isEmpty();
+    }
+
+    @Test
+    void testAddingAnAdapterOrDeletingOneOfTheBlocksLeavesTheBlock() {
+        model.setActiveBlock(Stack.of(List.of("bottleneck", "bottleneck-b")));
+        model.deleteAdapter("lora");
+        assertThat(model.activeBlock()).isPresent();
+        model.deleteAdapter("bottleneck-b");
+        assertThat(model.activeBlock()).isEmpty();
+        assertThat(model.activeAdapters()).containsExactly("bottleneck");
+
+        model.setActiveBlock(Average.of(List.of("ia3", "bat"), List.of(0.2, 0.6)));
+        add("late", RoutedMethods.method("t-low-rank-late", SiteKind.LINEAR, MergeableLinearModule.class, site -> new RoutedMethods.LowRank(site, 31)));
+        assertThat(model.activeBlock()).isEmpty();
+        assertThat(model.adapter("ia3").attachments().values()).allSatisfy(attachment -> {
+            assertThat(attachment.isAveraged()).isFalse();
+            assertThat(attachment.blockWeight()).isEqualTo(1f);
+        });
+        assertThat(model.activeAdapters()).containsExactly("ia3", "bat", "late");
     }
 
     @Test
