@@ -1,10 +1,13 @@
 package dev.graft.runtime.compose;
 
+import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
 import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.spi.MethodModule;
+import dev.graft.spi.Scalars;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Parameter;
 
 import java.util.List;
@@ -23,6 +26,9 @@ public final class Attachment {
     private final ClassLoader classLoader;
     private boolean active = true;
     private boolean merged;
+    private float blockWeight = 1f;
+    private boolean averaged;
+    private int stackPosition = -1;
 
     public Attachment(String adapterName, String methodId, MethodModule module, Gate gate) {
         this(adapterName, methodId, module, gate, List.of());
@@ -98,6 +104,55 @@ public final class Attachment {
 
     void setMerged(boolean merged) {
         this.merged = merged;
+    }
+
+    /**
+     * The weight of this adapter in an {@link Average} block: its additive terms, sublayer deltas and weight deltas
+     * are multiplied by it, its scales {@code l} become {@code 1 + w·(l − 1)}; 1 outside an average.
+     */
+    public float blockWeight() {
+        return blockWeight;
+    }
+
+    /** Whether this adapter takes part in an active {@link Average} block. */
+    public boolean isAveraged() {
+        return averaged;
+    }
+
+    /** Makes this adapter part of an {@link Average} block with weight {@code weight}. */
+    public void setAverageWeight(float weight) {
+        if (!Float.isFinite(weight)) {
+            throw new IllegalArgumentException(format("adapter '%s': an average weight must be finite, found %s", adapterName, weight));
+        }
+        this.blockWeight = weight;
+        this.averaged = true;
+    }
+
+    /** Takes this adapter out of any composition block: weight 1, no stack position. */
+    public void leaveBlock() {
+        blockWeight = 1f;
+        averaged = false;
+        stackPosition = -1;
+    }
+
+    /** The position of this adapter in a {@link Stack} block, or -1 outside a stack. */
+    public int stackPosition() {
+        return stackPosition;
+    }
+
+    /** Makes this adapter the {@code stackPosition}-th of a {@link Stack} block. */
+    public void setStackPosition(int stackPosition) {
+        this.stackPosition = stackPosition;
+    }
+
+    /** {@code term · blockWeight}, the term itself under weight 1. */
+    NDArray weighted(NDArray term) {
+        return blockWeight == 1f ? term : Scalars.times(term, blockWeight);
+    }
+
+    /** A scale's weighted deviation from identity under an average block: {@code w·(l − 1)}. */
+    NDArray weightedDeviation(NDArray scale) {
+        return Scalars.times(scale.sub(1f), blockWeight);
     }
 
     /** Whether forward must compute this module: active and not merged into the base. */

@@ -35,6 +35,8 @@ import java.util.Optional;
  * where {@code s_in}/{@code s_out} are the products of the input/output scalings, {@code ΔW} the sum of weight
  * transforms and {@code c_i} each additive module's scaling. Under gated composition, a gate {@code g} replaces
  * {@code c_i}, scales {@code ΔW}'s contribution, and turns a scale {@code l} into {@code 1 + g·(l − 1)}.
+ * Under an {@link Average} block, each adapter's weight {@code w} multiplies its term and its {@code ΔW}, and the
+ * scales of one side combine as {@code 1 + Σ wᵢ(lᵢ − 1)} ({@link Attachment#blockWeight()}).
  *
  * <p><b>Precision.</b> Modules and gates compute in float32, the type of their parameters, whatever the base's
  * type: on a half-precision base (float16 weights and activations) they are handed {@code x} (and, for weight
@@ -208,6 +210,9 @@ public final class LinearSiteBlock extends AbstractBlock {
         NDArray effectiveWeight = w;
         NDArray adapterWeight = null;
         List<NDArray> gatedWeightDeltas = new ArrayList<>();
+        // under an average block the scales of one side combine as 1 + Σ wᵢ(lᵢ − 1), not as a product
+        NDArray inputDeviation = null;
+        NDArray outputDeviation = null;
         for (int index = 0; index < live.size(); index++) {
             Attachment attachment = live.get(index);
             NDArray gate = gates.get(index);
@@ -215,8 +220,13 @@ public final class LinearSiteBlock extends AbstractBlock {
                 ScalingLinearModule scaling = (ScalingLinearModule) attachment.module();
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
                     if (scaling.side() == ScalingLinearModule.Side.INPUT) {
-                        NDArray scale = routedScale(gatedScale(scaling.scale(parameterStore, adapterInput, training), gate), masks.get(index));
-                        input = input.mul(Casts.toType(scale, x.getDataType()));
+                        NDArray scale = gatedScale(scaling.scale(parameterStore, adapterInput, training), gate);
+                        if (attachment.isAveraged()) {
+                            inputDeviation = addDeviation(inputDeviation, attachment.weightedDeviation(scale));
+                        }
+                        else {
+                            input = input.mul(Casts.toType(routedScale(scale, masks.get(index)), x.getDataType()));
+                        }
                     }
                 }
             }
@@ -226,7 +236,8 @@ public final class LinearSiteBlock extends AbstractBlock {
                 }
                 NDArray delta;
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
-                    delta = Casts.toType(((WeightTransformModule) attachment.module()).weightDelta(parameterStore, adapterWeight, training), w.getDataType());
+                    delta = Casts.toType(attachment.weighted(((WeightTransformModule) attachment.module()).weightDelta(parameterStore, adapterWeight, training)),
+                            w.getDataType());
                 }
                 NDArray mask = masks.get(index);
                 if (gate == null && mask == null) {
@@ -239,6 +250,9 @@ public final class LinearSiteBlock extends AbstractBlock {
                 }
             }
         }
+        if (inputDeviation != null) {
+            input = input.mul(Casts.toType(inputDeviation.add(1f), x.getDataType()));
+        }
         NDArray y = b == null ? Linear.linear(input, effectiveWeight).singletonOrThrow() : Linear.linear(input, effectiveWeight, b).singletonOrThrow();
         DataType outputType = y.getDataType();
         for (int index = 0; index < gatedWeightDeltas.size(); index += 2) {
@@ -250,11 +264,19 @@ public final class LinearSiteBlock extends AbstractBlock {
                 ScalingLinearModule scaling = (ScalingLinearModule) attachment.module();
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
                     if (scaling.side() == ScalingLinearModule.Side.OUTPUT) {
-                        NDArray scale = routedScale(gatedScale(scaling.scale(parameterStore, adapterInput, training), gates.get(index)), masks.get(index));
-                        y = y.mul(Casts.toType(scale, outputType));
+                        NDArray scale = gatedScale(scaling.scale(parameterStore, adapterInput, training), gates.get(index));
+                        if (attachment.isAveraged()) {
+                            outputDeviation = addDeviation(outputDeviation, attachment.weightedDeviation(scale));
+                        }
+                        else {
+                            y = y.mul(Casts.toType(routedScale(scale, masks.get(index)), outputType));
+                        }
                     }
                 }
             }
+        }
+        if (outputDeviation != null) {
+            y = y.mul(Casts.toType(outputDeviation.add(1f), outputType));
         }
         for (int index = 0; index < live.size(); index++) {
             Attachment attachment = live.get(index);
@@ -263,13 +285,17 @@ public final class LinearSiteBlock extends AbstractBlock {
                 NDArray gate = gates.get(index);
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
                     NDArray delta = additive.delta(parameterStore, adapterInput, training);
-                    NDArray term = gate == null ? Scalars.times(delta, additive.scaling()) : delta.mul(gate);
+                    NDArray term = gate == null ? Scalars.times(delta, additive.scaling() * attachment.blockWeight()) : attachment.weighted(delta.mul(gate));
                     NDArray mask = masks.get(index);
                     y = y.add(Casts.toType(mask == null ? term : term.mul(mask), outputType));
                 }
             }
         }
         return y;
+    }
+
+    private static NDArray addDeviation(NDArray sum, NDArray deviation) {
+        return sum == null ? deviation : sum.add(deviation);
     }
 
     private static NDArray gatedScale(NDArray scale, NDArray gate) {

@@ -17,6 +17,7 @@ import dev.graft.spi.Scalars;
 import dev.graft.spi.SublayerModule;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,7 +28,10 @@ public final class SiteOps {
     private SiteOps() {}
 
     /**
-     * {@code h + Σ c_i·delta_i(x_in, h)}, with {@code c_i} the module's scaling or its gate on {@code h}.
+     * {@code h + Σ c_i·delta_i(x_in, h)}, with {@code c_i} the module's scaling or its gate on {@code h}, times the
+     * adapter's {@linkplain Attachment#blockWeight() weight} under an {@link Average} block. Under a {@link Stack}
+     * block the stacked modules run in stack order, each reading the previous one's output:
+     * {@code h_i = h_{i−1} + c_i·delta_i(x_in, h_{i−1})}, gates reading {@code h_{i−1}}.
      */
     public static NDArray sublayer(ParameterStore parameterStore, SiteAttachments attachments, NDArray sublayerInput, NDArray sublayerOutput, boolean training) {
         List<Attachment> live = attachments.live();
@@ -42,13 +46,15 @@ public final class SiteOps {
             NDArray result = sublayerOutput;
             Optional<RowRouting> routing = RowRouting.current();
             routing.ifPresent(current -> current.checkRows(sublayerOutput, attachments.site().name()));
-            for (Attachment attachment : live) {
+            for (Attachment attachment : stackOrder(live)) {
                 SublayerModule module = (SublayerModule) attachment.module();
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
-                    NDArray delta = module.delta(parameterStore, input, output, training);
+                    // a stacked module reads the output so far; the others read the sublayer's own output
+                    NDArray read = attachment.stackPosition() >= 0 ? Casts.toType(result, DataType.FLOAT32) : output;
+                    NDArray delta = module.delta(parameterStore, input, read, training);
                     NDArray scaled = attachment.gate().isPresent()
-                            ? delta.mul(attachment.gate().get().value(parameterStore, output, training))
-                            : Scalars.times(delta, module.scaling());
+                            ? attachment.weighted(delta.mul(attachment.gate().get().value(parameterStore, read, training)))
+                            : Scalars.times(delta, module.scaling() * attachment.blockWeight());
                     if (routing.isPresent()) {
                         scaled = scaled.mul(routing.get().mask(attachment.adapterName(), scaled.getShape().dimension()));
                     }
@@ -57,6 +63,13 @@ public final class SiteOps {
             }
             return scope.ret(result);
         }
+    }
+
+    /** The live attachments with the stacked ones (stack position ≥ 0) first, in stack order; the others after, in order. */
+    private static List<Attachment> stackOrder(List<Attachment> live) {
+        List<Attachment> ordered = new ArrayList<>(live);
+        ordered.sort(Comparator.comparingInt(attachment -> attachment.stackPosition() < 0 ? Integer.MAX_VALUE : attachment.stackPosition()));
+        return ordered;
     }
 
     /**

@@ -3,6 +3,8 @@ package dev.graft.runtime.peft;
 import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -13,11 +15,15 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 import dev.graft.runtime.compose.Attachment;
+import dev.graft.runtime.compose.Average;
+import dev.graft.runtime.compose.CompositionBlock;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.compose.Gate;
 import dev.graft.runtime.compose.GateReading;
 import dev.graft.runtime.compose.LinearSiteBlock;
+import dev.graft.runtime.compose.Parallel;
 import dev.graft.runtime.compose.RowRouting;
+import dev.graft.runtime.compose.Stack;
 import dev.graft.runtime.model.TransformerModel;
 import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.runtime.targeting.TargetSelector;
@@ -37,10 +43,12 @@ import dev.graft.spi.TrainingEvent;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.EnumSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -58,6 +66,7 @@ public final class PeftModel extends AbstractBlock {
     private final AdapterBlocks adapterBlocks;
     private final Map<String, Adapter> adapters = new LinkedHashMap<>();
     private boolean gateRecording;
+    private CompositionBlock activeBlock;
 
     public PeftModel(TransformerModel base) {
         super(VERSION);
@@ -85,7 +94,8 @@ public final class PeftModel extends AbstractBlock {
     }
 
     /**
-     * Adds an adapter of {@code method}, active and trainable. Options are validated before any tensor is made.
+     * Adds an adapter of {@code method}, active and trainable; an {@linkplain #setActiveBlock active block} is
+     * cleared, so the new adapter adds to the others as attached. Options are validated before any tensor is made.
      * The steps, each a method below: {@link #validateOptions validate} the name and options, create the method
      * instance, {@link #selectSites select the sites}, {@link #initialiseModules initialise} the shared
      * parameters and one module per site, {@link #buildGates build the gates} of a gated composition, and
@@ -174,6 +184,7 @@ public final class PeftModel extends AbstractBlock {
      * tree, and makes the adapter known, active and trainable.
      */
     private Adapter register(Adapter adapter) {
+        clearBlock();
         String name = adapter.name();
         for (Map.Entry<Site, Attachment> entry : adapter.attachments().entrySet()) {
             base.attachments(entry.getKey()).add(entry.getValue());
@@ -256,20 +267,120 @@ public final class PeftModel extends AbstractBlock {
         return ((EmbeddingSite) site).hiddenSize();
     }
 
-    /** Activates exactly the named adapters; every other adapter is deactivated (not deleted, not frozen). */
+    /**
+     * Activates exactly the named adapters, composed as each was attached (sum or gated); every other adapter is
+     * deactivated (not deleted, not frozen). Clears the {@linkplain #setActiveBlock active block}.
+     */
     public void setActiveAdapters(List<String> names) {
         for (String name : names) {
             adapter(name);
         }
+        clearBlock();
         for (Adapter adapter : adapters.values()) {
             boolean active = names.contains(adapter.name());
             adapter.attachments().values().forEach(attachment -> attachment.setActive(active));
         }
     }
 
-    /** Activates or deactivates one adapter, leaving the others as they are. */
+    /** Activates or deactivates one adapter, leaving the others as they are. Clears the {@linkplain #setActiveBlock active block}. */
     public void setActive(String name, boolean active) {
+        adapter(name);
+        clearBlock();
         adapter(name).attachments().values().forEach(attachment -> attachment.setActive(active));
+    }
+
+    /**
+     * Makes {@code block} the way the active adapters combine, as AdapterHub's composition blocks, over adapters
+     * of any methods: exactly the block's adapters are activated (the others deactivated) and combined by it.
+     * <ul>
+     *   <li>{@link Average}: each adapter's contribution weighted at run time (additive terms, sublayer deltas
+     *       and weight deltas times {@code wᵢ}, the scales of one side as {@code 1 + Σ wᵢ(lᵢ − 1)}); no prefix or
+     *       prompt adapter.</li>
+     *   <li>{@link Stack}: at sublayer sites each adapter reads the previous one's output; sublayer adapters only.</li>
+     *   <li>{@link Parallel}: every forward pass copies the batch once per adapter, each copy under its own adapter
+     *       (the output has {@code n·batch} rows, adapter by adapter); inference only.</li>
+     * </ul>
+     * {@code null} clears the block and leaves its adapters active under their own composition;
+     * {@link #setActiveAdapters}, {@link #setActive}, adding an adapter and deleting one of the block's clear it too. Everything is checked here, before any tensor
+     * is made.
+     *
+     * @throws IllegalArgumentException for an unknown adapter, or an adapter the block cannot combine (with the reason)
+     * @throws IllegalStateException when an adapter of the block is merged into the base weights
+     */
+    public void setActiveBlock(CompositionBlock block) {
+        if (block == null) {
+            clearBlock();
+            return;
+        }
+        checkBlock(block);
+        clearBlock();
+        for (Adapter adapter : adapters.values()) {
+            boolean inBlock = block.adapterNames().contains(adapter.name());
+            for (Attachment attachment : adapter.attachments().values()) {
+                attachment.setActive(inBlock);
+                if (inBlock && block instanceof Average) {
+                    attachment.setAverageWeight((float) ((Average) block).weightOf(adapter.name()));
+                }
+                if (inBlock && block instanceof Stack) {
+                    attachment.setStackPosition(block.adapterNames().indexOf(adapter.name()));
+                }
+            }
+        }
+        activeBlock = block;
+    }
+
+    /** The active composition block, if one is set. */
+    public Optional<CompositionBlock> activeBlock() {
+        return Optional.ofNullable(activeBlock);
+    }
+
+    private void checkBlock(CompositionBlock block) {
+        for (String name : block.adapterNames()) {
+            if (!adapters.containsKey(name)) {
+                throw new IllegalArgumentException(format("the %s block names adapter '%s', which this model does not have; adapters: %s", block.kind(), name, adapters.keySet()));
+            }
+            if (adapters.get(name).isMerged()) {
+                throw new IllegalStateException(format("adapter '%s' is merged into the base weights, so a %s block cannot combine it at run time: unmerge it first",
+                        name, block.kind()));
+            }
+        }
+        if (block instanceof Stack) {
+            Set<SiteKind> modelKinds = EnumSet.noneOf(SiteKind.class);
+            base.sites().forEach(site -> modelKinds.add(site.kind()));
+            if (!modelKinds.contains(SiteKind.SUBLAYER)) {
+                throw new IllegalArgumentException(format("a stack block runs at sublayer sites, and this %s model has none (its site kinds: %s)", base.modelType(), modelKinds));
+            }
+        }
+        for (String name : block.adapterNames()) {
+            Adapter adapter = adapters.get(name);
+            for (Site site : adapter.sites()) {
+                if (block instanceof Stack && site.kind() != SiteKind.SUBLAYER) {
+                    String why = site.kind() == SiteKind.LINEAR
+                            ? "at a linear site each module reads the layer's input, not another adapter's output, and two stacked weight transforms on one weight would not commute"
+                            : "only a sublayer's output can feed the next adapter";
+                    throw new IllegalArgumentException(format("a stack block stacks adapters at sublayer sites only; adapter '%s' (method %s) has a module at %s site %s: %s",
+                            name, adapter.descriptor().id(), site.kind(), site.name(), why));
+                }
+                if (block instanceof Average && (site.kind() == SiteKind.ATTENTION || site.kind() == SiteKind.EMBEDDING)) {
+                    throw new IllegalArgumentException(format(
+                            "an average block weights additive terms, scales, weight deltas and sublayer deltas; adapter '%s' (method %s) adds virtual tokens at %s site %s, "
+                                    + "which do not average: use a parallel block, or sum composition",
+                            name, adapter.descriptor().id(), site.kind(), site.name()));
+                }
+            }
+        }
+    }
+
+    private void clearBlock() {
+        if (activeBlock == null) {
+            return;
+        }
+        for (Adapter adapter : adapters.values()) {
+            for (Attachment attachment : adapter.attachments().values()) {
+                attachment.leaveBlock();
+            }
+        }
+        activeBlock = null;
     }
 
     /** The names of the active adapters. */
@@ -290,6 +401,12 @@ public final class PeftModel extends AbstractBlock {
      * @throws IllegalStateException for a method that cannot merge, a gated adapter, or an inactive adapter
      */
     public void merge(List<String> names) {
+        if (activeBlock != null) {
+            throw new IllegalStateException(format(
+                    "a %s block %s is active: it combines adapters at run time, and merging folds each adapter into the weights alone. "
+                            + "Deployments that must merge use sum composition: clear the block (setActiveBlock(null)) and merge the adapters attached with composition 'sum'",
+                    activeBlock.kind(), activeBlock.adapterNames()));
+        }
         for (String name : names) {
             Adapter adapter = adapter(name);
             if (!adapter.descriptor().mergeable()) {
@@ -297,7 +414,8 @@ public final class PeftModel extends AbstractBlock {
                         name, adapter.descriptor().id(), adapter.descriptor().siteKinds()));
             }
             if (adapter.composition() == Composition.GATED) {
-                throw new IllegalStateException(format("adapter '%s' is gated: its gate scales each example differently, so it cannot be merged; run it unmerged", name));
+                throw new IllegalStateException(format("adapter '%s' is gated: its gate scales each example differently, so it cannot be merged; "
+                        + "run it unmerged, or, for a deployment that must merge, attach it with composition 'sum'", name));
             }
             if (!adapter.isActive()) {
                 throw new IllegalStateException(format("adapter '%s' is inactive; activate it before merging", name));
@@ -333,6 +451,9 @@ public final class PeftModel extends AbstractBlock {
         Adapter adapter = adapter(name);
         if (adapter.isMerged()) {
             throw new IllegalStateException(format("adapter '%s' is merged into the base weights; unmerge it before deleting it", name));
+        }
+        if (activeBlock != null && activeBlock.adapterNames().contains(name)) {
+            clearBlock();
         }
         for (Map.Entry<Site, Attachment> entry : adapter.attachments().entrySet()) {
             base.attachments(entry.getKey()).remove(name);
@@ -458,6 +579,10 @@ public final class PeftModel extends AbstractBlock {
                         "adapter '%s' is merged into the base weights, so it would reach every row: unmerge it before routing rows to adapters", adapter.name()));
             }
         }
+        if (activeBlock != null) {
+            throw new IllegalStateException(format("a %s block %s is active; per-row routing gives each row one adapter alone: clear the block (setActiveBlock(null)) first",
+                    activeBlock.kind(), activeBlock.adapterNames()));
+        }
         return RowRouting.enter(rowAdapters, base.manager());
     }
 
@@ -473,8 +598,49 @@ public final class PeftModel extends AbstractBlock {
 
     @Override
     protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+        if (activeBlock instanceof Parallel && RowRouting.current().isEmpty()) {
+            return forwardParallel(parameterStore, (Parallel) activeBlock, inputs, training, params);
+        }
         RowRouting.current().ifPresent(routing -> checkRouted(routing, inputs, training));
         return base.forward(parameterStore, inputs, training, params);
+    }
+
+    /**
+     * A parallel block's forward: every input with the batch's rows copied once per adapter, the copies routed
+     * adapter by adapter. Inputs without a row per example (position ids of one row, say) are passed as they are.
+     */
+    private NDList forwardParallel(ParameterStore parameterStore, Parallel block, NDList inputs, boolean training, PairList<String, Object> params) {
+        if (training) {
+            throw new IllegalStateException(format("a parallel block %s is for inference only: train each adapter on its own, without the block", block.adapterNames()));
+        }
+        long batch = inputs.get(0).getShape().get(0);
+        int copies = block.adapterNames().size();
+        List<String> rows = new ArrayList<>();
+        for (String name : block.adapterNames()) {
+            rows.addAll(Collections.nCopies(Math.toIntExact(batch), name));
+        }
+        NDList copied = new NDList();
+        NDList made = new NDList();
+        for (NDArray input : inputs) {
+            if (copies > 1 && input.getShape().dimension() > 0 && input.getShape().get(0) == batch) {
+                NDList parts = new NDList();
+                for (int copy = 0; copy < copies; copy++) {
+                    parts.add(input);
+                }
+                NDArray repeated = NDArrays.concat(parts, 0);
+                made.add(repeated);
+                copied.add(repeated);
+            }
+            else {
+                copied.add(input);
+            }
+        }
+        try (RowRouting ignored = RowRouting.enter(rows, base.manager())) {
+            return base.forward(parameterStore, copied, training, params);
+        }
+        finally {
+            made.close();
+        }
     }
 
     private static void checkRouted(RowRouting routing, NDList inputs, boolean training) {
