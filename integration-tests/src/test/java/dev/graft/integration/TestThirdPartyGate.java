@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * negative give the base model, very positive the plain sum (scale 1), and the gates receive gradients.
  */
 final class TestThirdPartyGate {
-    private static final String PACKAGE = "com.example.thirdparty";
+    static final String PACKAGE = "com.example.thirdparty";
     private static final long[][] IDS = {{1, 5, 9, 2, 6, 5}, {3, 5, 8, 9, 7, 9}};
     private static final LlamaConfig CONFIG = LlamaConfig.tiny();
 
@@ -144,7 +144,7 @@ final class TestThirdPartyGate {
      * A third-party additive linear method: {@code delta(x) = x·Uᵀ} with a fixed update {@code U} of 0.01 everywhere
      * (so the plain sum differs from the base), scaling 1, and no gate code.
      */
-    private static final String SHIFT_METHOD = String.join("\n",
+    static final String SHIFT_METHOD = String.join("\n",
             "package " + PACKAGE + ";",
             "",
             "import ai.djl.ndarray.NDArray;",
