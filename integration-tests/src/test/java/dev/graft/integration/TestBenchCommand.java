@@ -1,15 +1,13 @@
 package dev.graft.integration;
 
+import static dev.graft.integration.GraftCli.graft;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.graft.runtime.cli.GraftMain;
+import dev.graft.integration.GraftCli.Result;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,7 +17,6 @@ import org.junit.jupiter.api.io.TempDir;
  * positive. Nothing here asserts a time.
  */
 final class TestBenchCommand {
-    private static final Path DISTRIBUTION = Path.of(System.getProperty("graft.distribution", "../runtime/distribution/target/graft")).toAbsolutePath().normalize();
     private static final String TABLE_HEADER = "| section | row | median ms | min ms | max ms | tokens/s | ratio | trainable params | optimizer state | peak RSS | GFLOP/s |";
 
     @TempDir
@@ -128,13 +125,4 @@ final class TestBenchCommand {
         assertThat(max).as("max ms of %s", row.get(1)).isGreaterThanOrEqualTo(median);
         assertThat(Double.parseDouble(row.get(5))).as("tokens/s of %s", row.get(1)).isPositive();
     }
-
-    private Result graft(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int exitCode = GraftMain.run(List.of(args), Optional.of(DISTRIBUTION), new PrintWriter(out), new PrintWriter(err));
-        return new Result(exitCode, out.toString(), err.toString());
-    }
-
-    private record Result(int exitCode, String out, String err) {}
 }

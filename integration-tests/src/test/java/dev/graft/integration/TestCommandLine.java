@@ -1,5 +1,6 @@
 package dev.graft.integration;
 
+import static dev.graft.integration.GraftCli.graft;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.data.Offset.offset;
 
@@ -9,7 +10,7 @@ import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.graft.plugin.lora.LoraMethod;
 import dev.graft.plugin.prefix.PrefixTuningMethod;
-import dev.graft.runtime.cli.GraftMain;
+import dev.graft.integration.GraftCli.Result;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.format.SafetensorsFile;
 import dev.graft.runtime.format.SafetensorsWriter;
@@ -24,15 +25,12 @@ import dev.graft.runtime.targeting.TargetRules;
 import dev.graft.spi.PeftMethod;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -58,7 +56,7 @@ final class TestCommandLine {
 
     @BeforeAll
     static void writeModelAndAdapters() throws IOException {
-        distribution = Path.of(System.getProperty("graft.distribution", "../runtime/distribution/target/graft")).toAbsolutePath().normalize();
+        distribution = GraftCli.DISTRIBUTION;
         model = scratch.resolve("tiny-llama");
         input = scratch.resolve("input.safetensors");
         first = scratch.resolve("first");
@@ -312,12 +310,6 @@ final class TestCommandLine {
         assertThat(result.exitCode()).as("graft %s: %s", String.join(" ", args), result.err()).isZero();
     }
 
-    private static Result graft(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int exitCode = GraftMain.run(List.of(args), Optional.of(distribution), new PrintWriter(out), new PrintWriter(err));
-        return new Result(exitCode, out.toString(), err.toString());
-    }
 
     private static float[] logits(Path file) {
         try (NDManager manager = NDManager.newBaseManager();
@@ -337,6 +329,4 @@ final class TestCommandLine {
         assertThat(problems).as("%s within 1e-4", what).isEmpty();
         assertThat(actual[0]).isCloseTo(expected[0], offset(1e-4f));
     }
-
-    private record Result(int exitCode, String out, String err) {}
 }

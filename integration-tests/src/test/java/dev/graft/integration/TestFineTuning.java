@@ -1,19 +1,18 @@
 package dev.graft.integration;
 
+import static dev.graft.integration.GraftCli.graft;
+import static dev.graft.integration.GraftCli.jsonLines;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.graft.runtime.cli.GraftMain;
+import dev.graft.integration.GraftCli.Result;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,7 +43,7 @@ final class TestFineTuning {
 
     @BeforeAll
     static void prepare() throws IOException {
-        distribution = Path.of(System.getProperty("graft.distribution", "../runtime/distribution/target/graft")).toAbsolutePath().normalize();
+        distribution = GraftCli.DISTRIBUTION;
         examples = Path.of(System.getProperty("graft.repository", "..")).toAbsolutePath().normalize().resolve("examples");
         tinyLlama = scratch.resolve("tiny-llama");
         Result written = graft("tiny-llama", "--output", tinyLlama.toString());
@@ -258,23 +257,4 @@ final class TestFineTuning {
         builder.environment().remove("GRAFT_OPTS");
         return builder;
     }
-
-    private static List<JsonNode> jsonLines(Path file) throws IOException {
-        List<JsonNode> lines = new ArrayList<>();
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-            if (!line.isBlank()) {
-                lines.add(JSON.readTree(line));
-            }
-        }
-        return lines;
-    }
-
-    private static Result graft(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int exitCode = GraftMain.run(List.of(args), Optional.of(distribution), new PrintWriter(out), new PrintWriter(err));
-        return new Result(exitCode, out.toString(), err.toString());
-    }
-
-    private record Result(int exitCode, String out, String err) {}
 }

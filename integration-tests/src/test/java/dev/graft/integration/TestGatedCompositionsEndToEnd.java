@@ -1,21 +1,19 @@
 package dev.graft.integration;
 
+import static dev.graft.integration.GraftCli.graft;
+import static dev.graft.integration.GraftCli.jsonLines;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.graft.runtime.cli.GraftMain;
+import dev.graft.integration.GraftCli.Result;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -33,14 +31,12 @@ final class TestGatedCompositionsEndToEnd {
     @TempDir
     static Path scratch;
 
-    private static Path distribution;
     private static Path examples;
     private static Path plugins;
     private static Path smallValidation;
 
     @BeforeAll
     static void prepare() throws IOException {
-        distribution = Path.of(System.getProperty("graft.distribution", "../runtime/distribution/target/graft")).toAbsolutePath().normalize();
         examples = Path.of(System.getProperty("graft.repository", "..")).toAbsolutePath().normalize().resolve("examples");
         plugins = scratch.resolve("third-party-plugins");
         PluginJarBuilder.in(scratch.resolve("work"))
@@ -146,23 +142,4 @@ final class TestGatedCompositionsEndToEnd {
         return jsonLines(run.resolve("metrics.jsonl")).stream().filter(line -> line.get("split").asText().equals("validation")).reduce((first, second) -> second)
                 .orElseThrow();
     }
-
-    private static List<JsonNode> jsonLines(Path file) throws IOException {
-        List<JsonNode> lines = new ArrayList<>();
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-            if (!line.isBlank()) {
-                lines.add(JSON.readTree(line));
-            }
-        }
-        return lines;
-    }
-
-    private static Result graft(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int exitCode = GraftMain.run(List.of(args), Optional.of(distribution), new PrintWriter(out), new PrintWriter(err));
-        return new Result(exitCode, out.toString(), err.toString());
-    }
-
-    private record Result(int exitCode, String out, String err) {}
 }

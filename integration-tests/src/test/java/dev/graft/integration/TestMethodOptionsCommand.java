@@ -1,20 +1,16 @@
 package dev.graft.integration;
 
+import static dev.graft.integration.GraftCli.graft;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.graft.runtime.cli.GraftMain;
+import dev.graft.integration.GraftCli.Result;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.Optional;
 
 import org.junit.jupiter.api.Test;
 
 /** {@code graft methods ID} on the distribution's plugins: one method's options, types, defaults and descriptions. */
 final class TestMethodOptionsCommand {
-    private static final Path DISTRIBUTION = Path.of(System.getProperty("graft.distribution", "../runtime/distribution/target/graft")).toAbsolutePath().normalize();
 
     @Test
     void testMethodsWithAnIdListsItsOptionsAndDefaults() {
@@ -39,13 +35,4 @@ final class TestMethodOptionsCommand {
         assertThat(result.exitCode()).isEqualTo(2);
         assertThat(result.err()).startsWith("graft methods: no method 'lroa' is loaded (did you mean 'lora'?); loaded: ").hasLineCount(1);
     }
-
-    private static Result graft(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int exitCode = GraftMain.run(List.of(args), Optional.of(DISTRIBUTION), new PrintWriter(out), new PrintWriter(err));
-        return new Result(exitCode, out.toString(), err.toString());
-    }
-
-    private record Result(int exitCode, String out, String err) {}
 }

@@ -1,26 +1,24 @@
 package dev.graft.integration;
 
+import static dev.graft.integration.GraftCli.graft;
+import static dev.graft.integration.GraftCli.jsonLines;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.graft.runtime.cli.GraftMain;
+import dev.graft.integration.GraftCli.Result;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * {@code graft predict --adapter-column}: several runs of {@code graft train} (real plugins, tiny scale) on one base
@@ -34,7 +32,6 @@ final class TestRoutedPredict {
     static Path scratch;
 
     private static Path examples;
-    private static Path distribution;
     /** 8 ham and 8 spam lines of the SpamAssassin validation file. */
     private static Path spamData;
     /** The same lines labelled ok and junk. */
@@ -47,7 +44,6 @@ final class TestRoutedPredict {
 
     @BeforeAll
     static void prepare() throws IOException {
-        distribution = Path.of(System.getProperty("graft.distribution", "../runtime/distribution/target/graft")).toAbsolutePath().normalize();
         examples = Path.of(System.getProperty("graft.repository", "..")).toAbsolutePath().normalize().resolve("examples");
         List<String> ham = new ArrayList<>();
         List<String> spam = new ArrayList<>();
@@ -221,23 +217,4 @@ final class TestRoutedPredict {
         assertThat(result.exitCode()).as(result.err()).isZero();
         return jsonLines(output);
     }
-
-    private static List<JsonNode> jsonLines(Path file) throws IOException {
-        List<JsonNode> lines = new ArrayList<>();
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-            if (!line.isBlank()) {
-                lines.add(JSON.readTree(line));
-            }
-        }
-        return lines;
-    }
-
-    private static Result graft(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int exitCode = GraftMain.run(List.of(args), Optional.of(distribution), new PrintWriter(out), new PrintWriter(err));
-        return new Result(exitCode, out.toString(), err.toString());
-    }
-
-    private record Result(int exitCode, String out, String err) {}
 }
