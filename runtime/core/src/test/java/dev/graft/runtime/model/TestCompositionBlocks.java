@@ -57,15 +57,15 @@ final class TestCompositionBlocks {
     void createModel() {
         manager = NDManager.newBaseManager();
         model = new PeftModel(LlamaForCausalLM.create(config, LlamaWeights.random(config, manager, 42), manager, null));
-        add("lora", RoutedMethods.method("t-low-rank", SiteKind.LINEAR, MergeableLinearModule.class, site -> new RoutedMethods.LowRank(site, 1)));
-        add("lora-b", RoutedMethods.method("t-low-rank-b", SiteKind.LINEAR, MergeableLinearModule.class, site -> new RoutedMethods.LowRank(site, 11)));
-        add("ia3", RoutedMethods.method("t-scale", SiteKind.LINEAR, MethodModule.class, site -> new RoutedMethods.Scale(site, ScalingLinearModule.Side.OUTPUT, 2)));
-        add("ia3-b", RoutedMethods.method("t-scale-b", SiteKind.LINEAR, MethodModule.class, site -> new RoutedMethods.Scale(site, ScalingLinearModule.Side.OUTPUT, 12)));
-        add("ia3-in", RoutedMethods.method("t-input-scale", SiteKind.LINEAR, MethodModule.class, site -> new RoutedMethods.Scale(site, ScalingLinearModule.Side.INPUT, 3)));
+        add("lora", RoutedMethods.method("t-low-rank", SiteKind.LINEAR, MergeableLinearModule.class, site -> RoutedMethods.lowRank(site, 1)));
+        add("lora-b", RoutedMethods.method("t-low-rank-b", SiteKind.LINEAR, MergeableLinearModule.class, site -> RoutedMethods.lowRank(site, 11)));
+        add("ia3", RoutedMethods.method("t-scale", SiteKind.LINEAR, MethodModule.class, site -> RoutedMethods.scale(site, ScalingLinearModule.Side.OUTPUT, 2)));
+        add("ia3-b", RoutedMethods.method("t-scale-b", SiteKind.LINEAR, MethodModule.class, site -> RoutedMethods.scale(site, ScalingLinearModule.Side.OUTPUT, 12)));
+        add("ia3-in", RoutedMethods.method("t-input-scale", SiteKind.LINEAR, MethodModule.class, site -> RoutedMethods.scale(site, ScalingLinearModule.Side.INPUT, 3)));
         add("ia3-in-b", RoutedMethods.method("t-input-scale-b", SiteKind.LINEAR, MethodModule.class,
-                site -> new RoutedMethods.Scale(site, ScalingLinearModule.Side.INPUT, 13)));
-        add("bat", RoutedMethods.method("t-weight", SiteKind.LINEAR, MethodModule.class, site -> new RoutedMethods.WeightDelta(site, 4)));
-        add("bat-b", RoutedMethods.method("t-weight-b", SiteKind.LINEAR, MethodModule.class, site -> new RoutedMethods.WeightDelta(site, 14)));
+                site -> RoutedMethods.scale(site, ScalingLinearModule.Side.INPUT, 13)));
+        add("bat", RoutedMethods.method("t-weight", SiteKind.LINEAR, MethodModule.class, site -> RoutedMethods.weightDelta(site, 4)));
+        add("bat-b", RoutedMethods.method("t-weight-b", SiteKind.LINEAR, MethodModule.class, site -> RoutedMethods.weightDelta(site, 14)));
         add("bottleneck", RoutedMethods.method("t-sublayer", SiteKind.SUBLAYER, SublayerModule.class, site -> new FixedModules.Sublayer(site, 0.3f, -0.2f)));
         add("bottleneck-b", RoutedMethods.method("t-sublayer-b", SiteKind.SUBLAYER, SublayerModule.class, site -> new FixedModules.Sublayer(site, -0.25f, 0.4f)));
         add("prefix", RoutedMethods.method("t-prefix", SiteKind.ATTENTION, PrefixModule.class,
@@ -85,7 +85,7 @@ final class TestCompositionBlocks {
         LinearSite site = firstSite(LinearSite.class);
         // a gated adapter keeps its gate under the average: wᵢ multiplies the gated term
         model.addAdapter(new AdapterSpec("gated", Map.of(), TargetRules.fromConfig(Map.of("target_modules", "all-linear")), Composition.GATED),
-                RoutedMethods.method("t-low-rank-gated", SiteKind.LINEAR, MergeableLinearModule.class, linear -> new RoutedMethods.LowRank(linear, 21)));
+                RoutedMethods.method("t-low-rank-gated", SiteKind.LINEAR, MergeableLinearModule.class, linear -> RoutedMethods.lowRank(linear, 21)));
         for (List<String> pair : List.of(List.of("lora", "lora-b"), List.of("ia3", "ia3-b"), List.of("ia3-in", "ia3-in-b"), List.of("bat", "bat-b"),
                 List.of("lora", "gated"))) {
             for (List<Double> weights : List.of(List.of(0.3, 0.9), List.of(0.5, 0.5), List.of(-0.4, 1.7))) {
@@ -254,7 +254,7 @@ final class TestCompositionBlocks {
         assertThat(model.activeAdapters()).containsExactly("bottleneck");
 
         model.setActiveBlock(Average.of(List.of("ia3", "bat"), List.of(0.2, 0.6)));
-        add("late", RoutedMethods.method("t-low-rank-late", SiteKind.LINEAR, MergeableLinearModule.class, site -> new RoutedMethods.LowRank(site, 31)));
+        add("late", RoutedMethods.method("t-low-rank-late", SiteKind.LINEAR, MergeableLinearModule.class, site -> RoutedMethods.lowRank(site, 31)));
         assertThat(model.activeBlock()).isEmpty();
         assertThat(model.adapter("ia3").attachments().values()).allSatisfy(attachment -> {
             assertThat(attachment.isAveraged()).isFalse();
@@ -266,7 +266,7 @@ final class TestCompositionBlocks {
     @Test
     void testAGatedAdapterCannotMergeAndTheMessagePointsToSumComposition() {
         model.addAdapter(new AdapterSpec("gated", Map.of(), TargetRules.fromConfig(Map.of("target_modules", "all-linear")), Composition.GATED),
-                RoutedMethods.method("t-low-rank-gated", SiteKind.LINEAR, MergeableLinearModule.class, site -> new RoutedMethods.LowRank(site, 21)));
+                RoutedMethods.method("t-low-rank-gated", SiteKind.LINEAR, MergeableLinearModule.class, site -> RoutedMethods.lowRank(site, 21)));
         assertThatThrownBy(() -> model.merge(List.of("gated")))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessage("adapter 'gated' is gated: its gate scales each example differently, so it cannot be merged; "

@@ -53,12 +53,12 @@ final class TestRowRouting {
     void createModel() {
         manager = NDManager.newBaseManager();
         model = new PeftModel(LlamaForCausalLM.create(config, LlamaWeights.random(config, manager, 42), manager, null));
-        add("lora", RoutedMethods.method("t-low-rank", SiteKind.LINEAR, MergeableLinearModule.class, site -> new RoutedMethods.LowRank(site, 1)));
+        add("lora", RoutedMethods.method("t-low-rank", SiteKind.LINEAR, MergeableLinearModule.class, site -> RoutedMethods.lowRank(site, 1)));
         add("ia3", RoutedMethods.method("t-scale", SiteKind.LINEAR, MethodModule.class,
-                site -> new RoutedMethods.Scale(site, ScalingLinearModule.Side.OUTPUT, 2)));
+                site -> RoutedMethods.scale(site, ScalingLinearModule.Side.OUTPUT, 2)));
         add("ia3-in", RoutedMethods.method("t-input-scale", SiteKind.LINEAR, MethodModule.class,
-                site -> new RoutedMethods.Scale(site, ScalingLinearModule.Side.INPUT, 3)));
-        add("bat", RoutedMethods.method("t-weight", SiteKind.LINEAR, MethodModule.class, site -> new RoutedMethods.WeightDelta(site, 4)));
+                site -> RoutedMethods.scale(site, ScalingLinearModule.Side.INPUT, 3)));
+        add("bat", RoutedMethods.method("t-weight", SiteKind.LINEAR, MethodModule.class, site -> RoutedMethods.weightDelta(site, 4)));
         add("bottleneck", RoutedMethods.method("t-sublayer", SiteKind.SUBLAYER, SublayerModule.class, site -> new FixedModules.Sublayer(site, 0.3f, -0.2f)));
         add("prefix", RoutedMethods.method("t-prefix", SiteKind.ATTENTION, PrefixModule.class,
                 site -> new FixedModules.Prefix(site, FixedModules.random(config.numKeyValueHeads(), 3, config.headDim(), 10 + site.layerIndex()),
