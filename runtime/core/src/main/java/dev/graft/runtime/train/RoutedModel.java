@@ -189,8 +189,7 @@ public final class RoutedModel implements AutoCloseable {
 
     /** A tokenizer with the model's {@code tokenizer.json}, truncating to {@code maxLength}. Close it. */
     public TrainingTokenizer tokenizer(int maxLength) {
-        byte[] json = loaded.tokenizerJson().orElseThrow(() -> new IllegalArgumentException("the model has no tokenizer.json, so it cannot read text"));
-        return TrainingTokenizer.create(json, maxLength);
+        return TrainedModel.tokenizer(loaded, maxLength);
     }
 
     /**

@@ -150,6 +150,11 @@ public final class TrainedModel implements AutoCloseable {
 
     /** A tokenizer with the model's {@code tokenizer.json}, truncating to {@code maxLength}. Close it. */
     public TrainingTokenizer tokenizer(int maxLength) {
+        return tokenizer(loaded, maxLength);
+    }
+
+    /** A tokenizer with {@code loaded}'s {@code tokenizer.json}, truncating to {@code maxLength}. Close it. */
+    static TrainingTokenizer tokenizer(LoadedModel loaded, int maxLength) {
         byte[] json = loaded.tokenizerJson().orElseThrow(() -> new IllegalArgumentException("the model has no tokenizer.json, so it cannot read text"));
         return TrainingTokenizer.create(json, maxLength);
     }
