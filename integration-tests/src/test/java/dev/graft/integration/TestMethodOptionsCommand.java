@@ -29,6 +29,23 @@ final class TestMethodOptionsCommand {
     }
 
     @Test
+    void testMethodsMissListsPeftsMissConfigFields() {
+        Result result = graft("methods", "miss");
+
+        assertThat(result.exitCode()).as(result.err()).isZero();
+        List<String> lines = result.out().lines().toList();
+        assertThat(lines.get(0)).startsWith("miss 0.1.0 (peft_type MISS, SPI ");
+        assertThat(lines.get(1)).startsWith("attaches to: linear; merges into the base weights: yes; loaded from ");
+        assertThat(lines).contains("default target_modules: bert query, value; llama q_proj, v_proj; roberta query, value");
+        assertThat(lines).anySatisfy(line -> assertThat(line).matches("OPTION +TYPE +DEFAULT +DESCRIPTION"));
+        assertThat(lines).anySatisfy(line -> assertThat(line).matches("r +integer >= 1 +64 +block size r along the input features.*"));
+        assertThat(lines).anySatisfy(line -> assertThat(line).matches("miss_dropout +number in \\[0, 1\\) +0\\.0 +.*"));
+        assertThat(lines).anySatisfy(line -> assertThat(line).matches("mini_r +integer >= 1 +1 +with init_weights \"mini\".*"));
+        assertThat(lines).anySatisfy(line -> assertThat(line).matches("init_weights +true\\|false\\|\"bat\"\\|\"mini\" +true +.*"));
+        assertThat(lines).anySatisfy(line -> assertThat(line).startsWith("bias "));
+    }
+
+    @Test
     void testAnUnknownIdIsBadInputWithTheNearestId() {
         Result result = graft("methods", "lroa");
 

@@ -100,6 +100,22 @@ final class HandMerge {
     }
 
     /**
+     * MiSS's mini: {@code miss_block} {@code (r, mini_r)} repeated {@code out/mini_r} times along the output axis, then
+     * added as Bone's block: {@code W[o, c] += miss_block[c mod r, o mod mini_r]}.
+     */
+    void miniBlocks(String module, PlainTensor block, int rank) {
+        double[] weight = weight(module);
+        int out = outFeatures(module);
+        int in = inFeatures(module);
+        int miniRank = block.size() / rank;
+        for (int row = 0; row < out; row++) {
+            for (int column = 0; column < in; column++) {
+                weight[row * in + column] += block.at(column % rank, row % miniRank);
+            }
+        }
+    }
+
+    /**
      * Bat: with {@code W_ij} the {@code r × r} block in output block {@code i} and input block {@code j} and
      * {@code B_i = bone_block[i]} ({@code bone_block} is {@code (out/r, r, r)}), {@code W_ij ← W_ij + W_ij·B_i + B_i}.
      */

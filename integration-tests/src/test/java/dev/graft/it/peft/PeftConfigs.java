@@ -102,6 +102,25 @@ final class PeftConfigs {
     }
 
     /**
+     * A {@code MissConfig} (PEFT 0.19 on, Bone's successor): its defaults with {@code fields} set. Bone's fields plus
+     * {@code miss_dropout} and {@code mini_r}.
+     */
+    static Map<String, Object> miss(PeftBase base, Map<String, Object> fields) {
+        Map<String, Object> defaults = new LinkedHashMap<>();
+        defaults.put("bias", "none");
+        defaults.put("exclude_modules", null);
+        defaults.put("init_weights", true);
+        defaults.put("layers_pattern", null);
+        defaults.put("layers_to_transform", null);
+        defaults.put("mini_r", 1);
+        defaults.put("miss_dropout", 0.0);
+        defaults.put("modules_to_save", null);
+        defaults.put("r", 64);
+        defaults.put("target_modules", null);
+        return config(base, "MISS", defaults, fields);
+    }
+
+    /**
      * A {@code PrefixTuningConfig} as {@code get_peft_model} leaves it: 0.14's fields ({@code PromptLearningConfig}'s
      * and {@code encoder_hidden_size}, {@code prefix_projection}; {@code init_weights} came after 0.15) with
      * {@code fields} set and the sizes filled from the model (see {@link #fillFromModel}).

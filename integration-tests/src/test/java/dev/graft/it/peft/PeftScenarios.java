@@ -19,6 +19,7 @@ final class PeftScenarios {
     static final String LAMBDA_D = "vera_lambda_d";
     static final String IA3_L = "ia3_l";
     static final String BONE_BLOCK = "bone_block";
+    static final String MISS_BLOCK = "miss_block";
     /** VeRA's rank in {@link #veraWithProjections()}. */
     static final int VERA_RANK = 16;
 
@@ -115,6 +116,33 @@ final class PeftScenarios {
         return bone(TinyLlama.BASE, "bone-bat", fields, PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.k_proj", "mlp.down_proj"));
     }
 
+    /** MiSS's default ({@code init_weights: true}) with {@code r = 24}: Bone's math under {@code miss_block}, partial last column blocks. */
+    static PeftScenario missWithPartialBlocks() {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("r", 24);
+        fields.put("target_modules", List.of("q_proj", "down_proj", "v_proj"));
+        return miss(TinyLlama.BASE, "miss-default", fields, PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"));
+    }
+
+    /** MiSS's bat ({@code init_weights: "bat"}), {@code r = 16}: {@code miss_block (out/16, 16, 16)}. */
+    static PeftScenario missBlockAffine() {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("r", 16);
+        fields.put("init_weights", "bat");
+        fields.put("target_modules", List.of("k_proj", "q_proj", "down_proj"));
+        return miss(TinyLlama.BASE, "miss-bat", fields, PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.k_proj", "mlp.down_proj"));
+    }
+
+    /** MiSS's mini ({@code init_weights: "mini"}), {@code r = 24}, {@code mini_r = 16}: {@code miss_block (24, 16)}, partial last column blocks. */
+    static PeftScenario missMini() {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("r", 24);
+        fields.put("init_weights", "mini");
+        fields.put("mini_r", 16);
+        fields.put("target_modules", List.of("q_proj", "down_proj", "v_proj"));
+        return miss(TinyLlama.BASE, "miss-mini", fields, PeftKeys.inEveryLayer(2, "self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"));
+    }
+
     /** The PEFT folder for LoRA {@code fields} on {@code modules} of {@code base}: per module {@code lora_A (r, in)} and {@code lora_B (out, r)}. */
     static PeftScenario lora(PeftBase base, String name, Map<String, Object> fields, List<String> modules) {
         Random random = new Random(name.hashCode());
@@ -202,6 +230,48 @@ final class PeftScenarios {
                 PlainTensor block = peft.tensor(PeftKeys.of(module, BONE_BLOCK));
                 if (blockAffine) {
                     merge.blockAffine(module, block);
+                }
+                else {
+                    merge.boneBlocks(module, block);
+                }
+            }
+        }), List.of());
+    }
+
+    /**
+     * The PEFT folder for MiSS {@code fields} ({@code r}, {@code init_weights}, {@code mini_r}) on {@code modules} of
+     * {@code base}: per module {@code miss_block (r, out)}, {@code (out/r, r, r)} with {@code "bat"} or
+     * {@code (r, mini_r)} with {@code "mini"}.
+     */
+    static PeftScenario miss(PeftBase base, String name, Map<String, Object> fields, List<String> modules) {
+        int rank = (int) fields.get("r");
+        Object variant = fields.getOrDefault("init_weights", true);
+        int miniRank = (int) fields.getOrDefault("mini_r", 1);
+        Random random = new Random(name.hashCode());
+        Map<String, PlainTensor> tensors = new LinkedHashMap<>();
+        for (String module : modules) {
+            int out = base.outFeatures(module);
+            PlainTensor block;
+            if ("bat".equals(variant)) {
+                block = PlainTensor.gaussian(random, 0, 0.05, out / rank, rank, rank);
+            }
+            else if ("mini".equals(variant)) {
+                block = PlainTensor.gaussian(random, 0, 0.03, rank, miniRank);
+            }
+            else {
+                block = PlainTensor.gaussian(random, 0, 0.03, rank, out);
+            }
+            tensors.put(PeftKeys.of(module, MISS_BLOCK), block);
+        }
+        PeftAdapter peft = new PeftAdapter(PeftConfigs.miss(base, fields), tensors);
+        return new PeftScenario(name, fields, peft, PeftEffect.merged(merge -> {
+            for (String module : modules) {
+                PlainTensor block = peft.tensor(PeftKeys.of(module, MISS_BLOCK));
+                if ("bat".equals(variant)) {
+                    merge.blockAffine(module, block);
+                }
+                else if ("mini".equals(variant)) {
+                    merge.miniBlocks(module, block, rank);
                 }
                 else {
                     merge.boneBlocks(module, block);

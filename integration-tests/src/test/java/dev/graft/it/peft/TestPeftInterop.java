@@ -15,7 +15,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Issue 5: adapters saved by Python PEFT 0.14 give PEFT's outputs within 1e-4, unmerged and merged, and adapters
  * Graft saves are what PEFT saves, on a Llama-family and a BERT-family model. The configurations: on {@link TinyLlama},
  * those of {@link PeftScenarios} (LoRA plain, rsLoRA, rank and alpha patterns; VeRA with saved projections; IA³ on
- * Llama's defaults; Bone with partial blocks; Bat) and of {@link PromptLearningScenarios} (prefix tuning, whose prefix
+ * Llama's defaults; Bone with partial blocks; Bat; MiSS, PEFT 0.19's successor of Bone, with partial blocks, bat and
+ * mini) and of {@link PromptLearningScenarios} (prefix tuning, whose prefix
  * has the key/value heads' width under grouped-query attention; prompt tuning); on {@link TinyBert}, a bare
  * {@code BertModel} wrapped for {@code FEATURE_EXTRACTION}, those of {@link BertScenarios} (LoRA on {@code query, value};
  * IA³ on PEFT's BERT defaults, where {@code output.dense} is feed-forward in both places it matches; VeRA; Bone with
@@ -47,6 +48,9 @@ final class TestPeftInterop {
                         PeftScenarios.ia3LlamaDefaults(),
                         PeftScenarios.boneWithPartialBlocks(),
                         PeftScenarios.boneBlockAffine(),
+                        PeftScenarios.missWithPartialBlocks(),
+                        PeftScenarios.missBlockAffine(),
+                        PeftScenarios.missMini(),
                         PromptLearningScenarios.prefixTuning(TinyLlama.BASE, 3),
                         PromptLearningScenarios.promptTuning(TinyLlama.BASE, 3)).map(scenario -> Arguments.of(llama, scenario)),
                 Stream.of(

@@ -24,31 +24,46 @@ import dev.graft.spi.MergeableLinearModule;
  * <pre>
  *   ΔW_ij = W_ij·B_i + B_i
  * </pre>
- * Merge adds {@code ΔW}; unmerge inverts it exactly: {@code W_ij = (W'_ij − B_i)(I + B_i)⁻¹}, in float32.
+ * Merge adds {@code ΔW}; unmerge inverts it exactly: {@code W_ij = (W'_ij − B_i)(I + B_i)⁻¹}, in float32. MiSS's
+ * {@code init_weights: "bat"} ({@code MissLinear}) is the same math with the tensor named {@code miss_block} (see
+ * {@link BlockFamily}).
  */
 public final class BatModule extends LinearModuleBlock.WeightTransform implements MergeableLinearModule {
     /** The parameter name (and checkpoint key suffix) of the blocks, shape {@code (out/r, r, r)}. */
     public static final String BONE_BLOCK = "bone_block";
 
+    private final BlockFamily family;
     private final int rank;
     private final Parameter block;
 
     /**
-     * Makes the module and registers {@code bone_block}, zero at start.
+     * Makes Bone's Bat and registers {@code bone_block}, zero at start.
      *
      * @param site the linear site; {@code in} and {@code out} must be multiples of {@code rank}
      * @param rank the block size {@code r}
      */
     public BatModule(LinearSite site, int rank) {
+        this(site, rank, BlockFamily.BONE);
+    }
+
+    /**
+     * Makes the module and registers its block tensor ({@code bone_block} or {@code miss_block}), zero at start.
+     *
+     * @param site the linear site; {@code in} and {@code out} must be multiples of {@code rank}
+     * @param rank the block size {@code r}
+     * @param family which names the module carries
+     */
+    public BatModule(LinearSite site, int rank, BlockFamily family) {
         super(site);
+        this.family = requireNonNull(family, "family is null");
         if (rank <= 0 || site.inFeatures() % rank != 0 || site.outFeatures() % rank != 0) {
             throw new IllegalArgumentException(format(
-                    "Bat at %s: in=%d and out=%d must be multiples of r=%d (the weight must divide into r x r blocks)",
-                    site.name(), site.inFeatures(), site.outFeatures(), rank));
+                    "%s at %s: in=%d and out=%d must be multiples of r=%d (the weight must divide into r x r blocks)",
+                    family.batLabel(), site.name(), site.inFeatures(), site.outFeatures(), rank));
         }
         this.rank = rank;
         this.block = addParameter(Parameter.builder()
-                .setName(BONE_BLOCK)
+                .setName(family.parameterName())
                 .setType(Parameter.Type.WEIGHT)
                 .optShape(new Shape(site.outFeatures() / rank, rank, rank))
                 .optInitializer(new ConstantInitializer(0f))
@@ -97,8 +112,8 @@ public final class BatModule extends LinearModuleBlock.WeightTransform implement
             }
             catch (EngineException e) {
                 throw new IllegalStateException(format(
-                        "Bat at %s: cannot unmerge, because I + bone_block[i] is singular for some output block i, so the merged weight does not "
-                                + "determine the original; keep a copy of the base weights instead", site().name()), e);
+                        "%s at %s: cannot unmerge, because I + %s[i] is singular for some output block i, so the merged weight does not "
+                                + "determine the original; keep a copy of the base weights instead", family.batLabel(), site().name(), family.parameterName()), e);
             }
             NDArray restored = fromBlocks(toBlocks(weight.toType(DataType.FLOAT32, false)).sub(blocks).matMul(inverse));
             return new LinearWeights(scope.ret(restored.toType(weight.getDataType(), false)), merged.bias());
@@ -118,20 +133,20 @@ public final class BatModule extends LinearModuleBlock.WeightTransform implement
     private NDArray checkShape(NDArray weight) {
         Shape expected = new Shape(site().outFeatures(), site().inFeatures());
         if (!weight.getShape().equals(expected)) {
-            throw new IllegalArgumentException(format("Bat at %s: weight has shape %s, expected %s", site().name(), weight.getShape(), expected));
+            throw new IllegalArgumentException(format("%s at %s: weight has shape %s, expected %s", family.batLabel(), site().name(), weight.getShape(), expected));
         }
         return weight;
     }
 
     private NDArray initialized() {
         if (!block.isInitialized()) {
-            throw new IllegalStateException(format("Bat at %s: parameter %s is not initialized", site().name(), BONE_BLOCK));
+            throw new IllegalStateException(format("%s at %s: parameter %s is not initialized", family.batLabel(), site().name(), family.parameterName()));
         }
         return block.getArray();
     }
 
     @Override
     public String toString() {
-        return format("BatModule(%s, r=%d)", site().name(), rank);
+        return format("BatModule(%s, %s, r=%d)", site().name(), family.label(), rank);
     }
 }

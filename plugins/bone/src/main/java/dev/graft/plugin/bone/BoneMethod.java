@@ -29,6 +29,11 @@ import java.util.Map;
  * </ul>
  * Default targets are LoRA's (PEFT copies LoRA's table for Bone): llama {@code q_proj, v_proj}, bert
  * {@code query, value}. Checkpoints hold {@code base_model.model.<module>.bone_block} with {@code peft_type: BONE}.
+ *
+ * <p>PEFT v0.19 replaced Bone with MiSS ({@link MissMethod}, id {@code miss}, in the same plugin jar): a Bone folder
+ * is a MiSS folder with {@code peft_type: BONE} instead of {@code MISS} and {@code bone_block} keys instead of
+ * {@code miss_block} (PEFT's {@code scripts/convert-bone-to-miss.py} changes exactly those); {@code init_weights}
+ * true, false and {@code "bat"} mean the same in both. {@code BONE} folders keep loading here.
  */
 @AutoService(PeftMethod.class)
 public final class BoneMethod extends LinearMethod<BoneConfiguration> {
