@@ -17,6 +17,7 @@ import dev.graft.runtime.peft.AdapterSpec;
 import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.targeting.TargetRules;
 import dev.graft.spi.MethodDescriptor;
+import dev.graft.spi.OptionSpec;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.SiteKind;
 
@@ -29,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
@@ -136,7 +138,12 @@ public final class AdapterStore {
         if (adapter.composition() == Composition.GATED) {
             config.put(COMPOSITION_FIELD, "gated");
         }
+        config.entrySet().removeIf(field -> !PeftConfigFields.writes(descriptor.peftType(), field.getKey(), field.getValue(), optionDefault(descriptor, field.getKey())));
         return config;
+    }
+
+    private static Optional<Object> optionDefault(MethodDescriptor descriptor, String name) {
+        return descriptor.options().options().stream().filter(option -> option.name().equals(name)).findFirst().map(OptionSpec::defaultValue);
     }
 
     /**
@@ -157,6 +164,10 @@ public final class AdapterStore {
         PeftMethod method = methodsByPeftType.apply((String) peftType);
         if (method == null) {
             throw new StoreException(format("%s: no loaded method has peft_type %s; add its plugin to a plugin folder (see `graft methods`)", configFile, peftType));
+        }
+        Optional<String> taskProblem = AdapterTask.unsupportedTaskType(config.get("task_type"), model.base().modelType());
+        if (taskProblem.isPresent()) {
+            throw new StoreException(format("%s: %s", configFile, taskProblem.get()));
         }
         List<String> modulesToSave = modulesToSave(configFile, config);
         String modulePrefix = AdapterTask.modulePrefix(config.get("task_type"), model.base().modelType());
@@ -179,6 +190,12 @@ public final class AdapterStore {
             }
             else if (!COMMON_FIELDS.contains(key)) {
                 extra.put(key, field.getValue());
+            }
+        }
+        for (Map.Entry<String, Object> field : extra.entrySet()) {
+            Optional<String> refusal = PeftConfigFields.refusal(descriptor.id(), field.getKey(), field.getValue());
+            if (refusal.isPresent()) {
+                throw new StoreException(format("%s: %s", configFile, refusal.get()));
             }
         }
         if (!extra.isEmpty()) {
