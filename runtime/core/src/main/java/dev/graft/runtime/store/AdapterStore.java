@@ -43,7 +43,10 @@ import org.slf4j.LoggerFactory;
  * {@code peft_type} naming the method) and {@code adapter_model.safetensors} with PEFT's key names. An adapter
  * trained with Python PEFT loads here and one saved here loads there. Methods PEFT lacks use their own
  * {@code peft_type}; a gated adapter records {@code "graft_composition": "gated"}. Fields a method does not
- * know are warned about on load (one line) and written back on save.
+ * know are warned about on load (one line) and written back on save; fields of newer PEFT releases that change the
+ * adapter are refused on load, and a field PEFT 0.14's config for the method lacks is not written while it holds its
+ * neutral value (see {@link PeftConfigFields}); {@code task_type} must name a head Graft has
+ * ({@link AdapterTask#unsupportedTaskType}).
  */
 public final class AdapterStore {
     /** The config file name. */
@@ -199,7 +202,7 @@ public final class AdapterStore {
             }
         }
         if (!extra.isEmpty()) {
-            LOG.warn("{}: ignoring fields method '{}' does not know: {} (they are kept when the adapter is saved again)", configFile, descriptor.id(), extra.keySet());
+            LOG.warn("{}: ignoring fields method '{}' does not know: {} (they are kept when the adapter is saved again, but for those PEFT 0.14 lacks at their neutral value)", configFile, descriptor.id(), extra.keySet());
         }
         Adapter adapter = model.addAdapter(new AdapterSpec(adapterName, options, TargetRules.fromConfig(targets), composition, extra), method);
         try (NDManager scratch = NDManager.newBaseManager();
