@@ -10,7 +10,8 @@ import dev.graft.spi.Option;
  * types and ranges).
  *
  * @param rank {@code r}: the rank of the shared projections
- * @param projectionPrngKey {@code projection_prng_key}: the seed of the shared projections
+ * @param projectionPrngKey {@code projection_prng_key}: the seed of the shared projections, drawn as PEFT draws them
+ *        (torch's CPU generator, see {@code VeraProjections})
  * @param saveProjection {@code save_projection}: whether checkpoints hold the shared projections
  * @param dropout {@code vera_dropout}
  * @param initialScale {@code d_initial}: the initial value of every {@code vera_lambda_d} entry
@@ -26,7 +27,7 @@ public record VeraConfiguration(
         @Option(name = "projection_prng_key", defaultValue = "0", description = "seed of the shared random projections")
         int projectionPrngKey,
         @Option(name = "save_projection", defaultValue = "true",
-                description = "save vera_A and vera_B in the adapter checkpoint (needed to load it in Python PEFT)")
+                description = "save vera_A and vera_B in the adapter checkpoint; without them they are regenerated from projection_prng_key, as PEFT does")
         boolean saveProjection,
         @Option(name = "vera_dropout", defaultValue = "0.0", minimum = 0, maximum = 1, maximumExclusive = true,
                 description = "dropout probability on the adapter's input while training, in [0, 1)")

@@ -23,9 +23,11 @@ import java.util.Map;
  *
  * <p>Checkpoints hold {@code base_model.model.<module>.vera_lambda_b}, {@code ...vera_lambda_d} and, with
  * {@code save_projection: true} (the default), {@code base_model.vera_A} and {@code base_model.vera_B}. The
- * projections' values differ from PEFT's for the same key (see {@link VeraProjections}), so keep
- * {@code save_projection: true} to exchange adapters with Python PEFT. {@code fan_in_fan_out: true} and a
- * {@code bias} other than {@code "none"} are not supported.
+ * projections are PEFT's for the same {@code projection_prng_key}, bit for bit (torch's CPU generator reproduced, see
+ * {@link VeraProjections}), so an adapter saved without them ({@code save_projection: false}) regenerates PEFT's
+ * projections on either side, and one saved with them means the same in PEFT releases that drop the saved copies and
+ * regenerate them from the key. {@code fan_in_fan_out: true} and a {@code bias} other than {@code "none"} are not
+ * supported.
  *
  * <p>The modules read the adapter's shared projections, so the adapter ({@link VeraInstance}) makes them.
  */

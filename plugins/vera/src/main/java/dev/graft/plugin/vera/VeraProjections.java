@@ -8,18 +8,15 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.initializer.Initializer;
 
-import java.util.SplittableRandom;
-
 /**
- * The values of VeRA's shared frozen projections, drawn deterministically from {@code projection_prng_key}:
- * {@code vera_A (r × max_in)} then {@code vera_B (max_out × r)}, row-major, from one
- * {@link SplittableRandom} seeded with the key, each Kaiming-uniform with gain √2 as PEFT's {@code _kaiming_init}:
- * {@code U(±√(6/fan_in))} with {@code fan_in = max_in} for {@code vera_A} and {@code fan_in = r} for {@code vera_B}.
- *
- * <p>The distribution is PEFT's, the values are not: PEFT draws from a {@code torch.Generator}, which Java does not
- * reproduce. An adapter moving between Graft and Python PEFT must therefore carry its projections in the checkpoint
- * ({@code save_projection: true}, the default); with {@code save_projection: false} the projections are regenerated
- * from the key, which gives the same values only within Graft.
+ * The values of VeRA's shared frozen projections, exactly as Hugging Face PEFT makes them from
+ * {@code projection_prng_key} ({@code tuners/vera/model.py}: {@code _init_vera_A_vera_B} and {@code _kaiming_init}):
+ * one {@code torch.Generator(device="cpu")} seeded with the key draws {@code vera_A (r × max_in)} and then
+ * {@code vera_B (max_out × r)}, row-major, each Kaiming-uniform with gain √2 on its fan-in (its second dimension):
+ * {@code U(±√3 · √2 / √fan_in)}, i.e. {@code U(±√(6/max_in))} for {@code vera_A} and {@code U(±√(6/r))} for
+ * {@code vera_B}. {@link TorchCpuGenerator} reproduces torch's generator and {@code uniform_} bit for bit, so the key
+ * alone gives PEFT's projections: an adapter saved with {@code save_projection: false} (or one whose saved projections
+ * PEFT drops and regenerates) means the same thing here and there.
  */
 final class VeraProjections {
     private final int rank;
@@ -41,9 +38,9 @@ final class VeraProjections {
         if (rank <= 0 || maxIn <= 0 || maxOut <= 0) {
             throw new IllegalArgumentException(format("VeRA projections need positive sizes: r=%d max_in=%d max_out=%d", rank, maxIn, maxOut));
         }
-        SplittableRandom random = new SplittableRandom(key);
-        float[] a = uniform(random, Math.multiplyExact(rank, maxIn), Math.sqrt(6.0 / maxIn));
-        float[] b = uniform(random, Math.multiplyExact(maxOut, rank), Math.sqrt(6.0 / rank));
+        TorchCpuGenerator generator = new TorchCpuGenerator(key);
+        float[] a = kaimingUniform(generator, Math.multiplyExact(rank, maxIn), maxIn);
+        float[] b = kaimingUniform(generator, Math.multiplyExact(maxOut, rank), rank);
         return new VeraProjections(rank, maxIn, maxOut, a, b);
     }
 
@@ -77,11 +74,16 @@ final class VeraProjections {
         return new FixedValues(b, shapeB());
     }
 
-    private static float[] uniform(SplittableRandom random, int count, double bound) {
+    /**
+     * PEFT's {@code _kaiming_init} on a tensor of {@code count} elements whose fan-in is {@code fanIn}: the bound is
+     * computed in double as Python does ({@code gain = √2}, {@code std = gain / √fan_in}, {@code bound = √3 · std}), then
+     * {@code uniform_(-bound, bound)} draws from {@code generator}.
+     */
+    private static float[] kaimingUniform(TorchCpuGenerator generator, int count, int fanIn) {
+        double standardDeviation = Math.sqrt(2) / Math.sqrt(fanIn);
+        double bound = Math.sqrt(3.0) * standardDeviation;
         float[] values = new float[count];
-        for (int index = 0; index < count; index++) {
-            values[index] = (float) ((2 * random.nextDouble() - 1) * bound);
-        }
+        generator.uniform(values, -bound, bound);
         return values;
     }
 

@@ -17,6 +17,7 @@ import dev.graft.runtime.peft.AdapterSpec;
 import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.targeting.TargetRules;
 import dev.graft.spi.MethodDescriptor;
+import dev.graft.spi.OptionSpec;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.SiteKind;
 
@@ -29,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
@@ -41,7 +43,10 @@ import org.slf4j.LoggerFactory;
  * {@code peft_type} naming the method) and {@code adapter_model.safetensors} with PEFT's key names. An adapter
  * trained with Python PEFT loads here and one saved here loads there. Methods PEFT lacks use their own
  * {@code peft_type}; a gated adapter records {@code "graft_composition": "gated"}. Fields a method does not
- * know are warned about on load (one line) and written back on save.
+ * know are warned about on load (one line) and written back on save; fields of newer PEFT releases that change the
+ * adapter are refused on load, and a field PEFT 0.14's config for the method lacks is not written while it holds its
+ * neutral value (see {@link PeftConfigFields}); {@code task_type} must name a head Graft has
+ * ({@link AdapterTask#unsupportedTaskType}).
  */
 public final class AdapterStore {
     /** The config file name. */
@@ -136,7 +141,12 @@ public final class AdapterStore {
         if (adapter.composition() == Composition.GATED) {
             config.put(COMPOSITION_FIELD, "gated");
         }
+        config.entrySet().removeIf(field -> !PeftConfigFields.writes(descriptor.peftType(), field.getKey(), field.getValue(), optionDefault(descriptor, field.getKey())));
         return config;
+    }
+
+    private static Optional<Object> optionDefault(MethodDescriptor descriptor, String name) {
+        return descriptor.options().options().stream().filter(option -> option.name().equals(name)).findFirst().map(OptionSpec::defaultValue);
     }
 
     /**
@@ -157,6 +167,10 @@ public final class AdapterStore {
         PeftMethod method = methodsByPeftType.apply((String) peftType);
         if (method == null) {
             throw new StoreException(format("%s: no loaded method has peft_type %s; add its plugin to a plugin folder (see `graft methods`)", configFile, peftType));
+        }
+        Optional<String> taskProblem = AdapterTask.unsupportedTaskType(config.get("task_type"), model.base().modelType());
+        if (taskProblem.isPresent()) {
+            throw new StoreException(format("%s: %s", configFile, taskProblem.get()));
         }
         List<String> modulesToSave = modulesToSave(configFile, config);
         String modulePrefix = AdapterTask.modulePrefix(config.get("task_type"), model.base().modelType());
@@ -181,8 +195,14 @@ public final class AdapterStore {
                 extra.put(key, field.getValue());
             }
         }
+        for (Map.Entry<String, Object> field : extra.entrySet()) {
+            Optional<String> refusal = PeftConfigFields.refusal(descriptor.id(), field.getKey(), field.getValue());
+            if (refusal.isPresent()) {
+                throw new StoreException(format("%s: %s", configFile, refusal.get()));
+            }
+        }
         if (!extra.isEmpty()) {
-            LOG.warn("{}: ignoring fields method '{}' does not know: {} (they are kept when the adapter is saved again)", configFile, descriptor.id(), extra.keySet());
+            LOG.warn("{}: ignoring fields method '{}' does not know: {} (they are kept when the adapter is saved again, but for those PEFT 0.14 lacks at their neutral value)", configFile, descriptor.id(), extra.keySet());
         }
         Adapter adapter = model.addAdapter(new AdapterSpec(adapterName, options, TargetRules.fromConfig(targets), composition, extra), method);
         try (NDManager scratch = NDManager.newBaseManager();
