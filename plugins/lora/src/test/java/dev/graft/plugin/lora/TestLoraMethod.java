@@ -215,8 +215,8 @@ final class TestLoraMethod {
                         "Method 'lora': option 'bias' is \"lora_only\", but must be \"none\": Graft's LoRA never trains the base biases. Fix the value."),
                 Arguments.of(Map.of("fan_in_fan_out", true),
                         "Method 'lora': option 'fan_in_fan_out' is true, but must be false: Graft linear sites always store W as (out, in). Fix the value."),
-                Arguments.of(Map.of("use_dora", true),
-                        "Method 'lora': option 'use_dora' is true, but must be false: DoRA is not supported yet. Fix the value."));
+                Arguments.of(Map.of("use_dora", true, "lora_bias", true),
+                        "Method 'lora': options 'use_dora' and 'lora_bias' are both true, but DoRA has no lora_B bias (PEFT refuses the pair too); set one of them to false."));
     }
 
     @ParameterizedTest
