@@ -3,18 +3,26 @@ package dev.graft.plugin.lora;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.peft.Adapter;
 import dev.graft.runtime.peft.PeftModel;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.PeftMethod;
 import dev.graft.spi.Site;
+import dev.graft.tck.AdapterFiles;
 import dev.graft.tck.CheckpointTensors;
 import dev.graft.tck.Matrices;
 import dev.graft.tck.MethodConformanceTest;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /** DoRA ({@code use_dora: true}) with r = 4, α = 8 on q_proj and v_proj passes the conformance kit on the runtime's tiny Llama. */
 final class TestDoraConformance extends MethodConformanceTest {
@@ -42,6 +50,33 @@ final class TestDoraConformance extends MethodConformanceTest {
 
         assertThat(adapter.sites()).hasSize(4);
         assertThat(model.trainableParameterCount()).isEqualTo(1_984L);
+    }
+
+    @Test
+    void testSavedAdapterHasPeftsKeysAndConfigAndReloads() throws IOException {
+        PeftModel model = newModel();
+        Adapter adapter = attach(model, "default", Composition.SUM);
+        perturb(adapter);
+        float[] expected = logits(model);
+        Path directory = Files.createTempDirectory("graft-dora-");
+        try {
+            Map<String, Shape> saved = AdapterFiles.save(model, "default", directory);
+            // PEFT's get_peft_model_state_dict drops ".weight" after lora_magnitude_vector (and the adapter name)
+            assertThat(saved).containsEntry("base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector", new Shape(64))
+                    .containsEntry("base_model.model.model.layers.1.self_attn.v_proj.lora_magnitude_vector", new Shape(32))
+                    .containsEntry("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", new Shape(4, 64));
+            JsonNode config = new ObjectMapper().readTree(directory.resolve("adapter_config.json").toFile());
+            assertThat(config.get("peft_type").asText()).isEqualTo("LORA");
+            assertThat(config.get("use_dora").asBoolean()).isTrue();
+            PeftModel reloaded = newModel();
+            AdapterFiles.load(reloaded, directory, "default", method());
+            assertThat(logits(reloaded)).as("logits after save and load").containsExactly(expected);
+        }
+        finally {
+            try (Stream<Path> paths = Files.walk(directory)) {
+                paths.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+            }
+        }
     }
 
     @Override
