@@ -65,7 +65,8 @@ final class TestFineTuning {
             recipes = files.filter(file -> file.toString().endsWith(".yaml")).sorted().collect(Collectors.toList());
         }
         assertThat(recipes).extracting(file -> file.getFileName().toString())
-                .contains("quickstart.yaml", "lora.yaml", "plora.yaml", "vera.yaml", "ia3.yaml", "bone.yaml", "miss.yaml", "adapter.yaml", "prefix.yaml", "prompt.yaml", "unipelt.yaml", "llama-causal-lm.yaml");
+                .contains("quickstart.yaml", "lora.yaml", "dora.yaml", "plora.yaml", "vera.yaml", "ia3.yaml", "bone.yaml", "miss.yaml", "adapter.yaml", "prefix.yaml", "prompt.yaml", "unipelt.yaml",
+                        "llama-causal-lm.yaml");
         for (Path recipe : recipes) {
             String name = recipe.getFileName().toString().replace(".yaml", "");
             Path output = scratch.resolve("examples").resolve(name);

@@ -15,8 +15,11 @@
  *       <td>{@code y + g·delta(x)}: g replaces the scaling (LoRA's α/r)</td><td>the linear layer's input</td></tr>
  *   <tr><td>{@link dev.graft.spi.ScalingLinearModule} (IA³-like)</td><td>{@code l ⊙ x} or {@code l ⊙ y}</td>
  *       <td>{@code (1 + g·(l − 1)) ⊙ …}: the deviation from identity is gated</td><td>the linear layer's input</td></tr>
- *   <tr><td>{@link dev.graft.spi.WeightTransformModule} (Bone's BAT)</td><td>{@code x·(W + ΔW)ᵀ}</td>
- *       <td>{@code x·(W + g·ΔW)ᵀ}: the weight delta is gated</td><td>the linear layer's input</td></tr>
+ *   <tr><td>{@link dev.graft.spi.WeightTransformModule} (Bone's BAT, LoRA's DoRA)</td><td>{@code x·Wᵀ + x̃·ΔWᵀ},
+ *       {@code x̃} = {@code deltaInput(x)}, {@code x} itself but for DoRA's dropout</td>
+ *       <td>{@code x·Wᵀ + g·x̃·ΔWᵀ}: the weight delta is gated; for DoRA, {@code ΔW = (m/‖V‖)·V − W} keeps its
+ *       scaling {@code s} inside {@code V = W + s·B·A}, so an open gate is DoRA and a shut one the base layer</td>
+ *       <td>the linear layer's input</td></tr>
  *   <tr><td>{@link dev.graft.spi.SublayerModule} (bottleneck adapters)</td><td>{@code h + scaling·delta(x_in, h)}</td>
  *       <td>{@code h + g·delta(x_in, h)}</td><td>the sublayer's output {@code h}</td></tr>
  *   <tr><td>{@link dev.graft.spi.PrefixModule}</td><td>virtual keys {@code K}, values {@code V}</td>

@@ -24,7 +24,7 @@ import java.util.regex.PatternSyntaxException;
  * @param bias {@code bias}: which biases train; only {@code "none"}
  * @param fanInFanOut {@code fan_in_fan_out}: only false
  * @param loraBias {@code lora_bias}: give {@code lora_B} a bias
- * @param useDora {@code use_dora}: only false
+ * @param useDora {@code use_dora}: weight-decomposed LoRA (DoRA), a {@link DoraModule} per site
  */
 record LoraConfiguration(
         @Option(name = RANK, defaultValue = "8", minimum = 1,
@@ -54,7 +54,8 @@ record LoraConfiguration(
         boolean fanInFanOut,
         @Option(name = LORA_BIAS, defaultValue = "false", description = "Give lora_B a bias (out more parameters per site), as in PEFT.")
         boolean loraBias,
-        @Option(name = USE_DORA, defaultValue = "false", description = "Weight-decomposed LoRA (DoRA); not supported yet, only false is accepted.")
+        @Option(name = USE_DORA, defaultValue = "false",
+                description = "Weight-decomposed LoRA (DoRA): a trained magnitude lora_magnitude_vector (out) per site rescales each row of W + s·B·A to m/‖W + s·B·A‖, as in PEFT; not with lora_bias.")
         boolean useDora) {
     static final String METHOD_ID = "lora";
     static final String RANK = "r";
@@ -88,8 +89,9 @@ record LoraConfiguration(
         if (fanInFanOut) {
             throw invalidValue(METHOD_ID, FAN_IN_FAN_OUT, true, "false: Graft linear sites always store W as (out, in)");
         }
-        if (useDora) {
-            throw invalidValue(METHOD_ID, USE_DORA, true, "false: DoRA is not supported yet");
+        if (useDora && loraBias) {
+            throw wrongTogether(METHOD_ID, "options '%s' and '%s' are both true, but DoRA has no lora_B bias (PEFT refuses the pair too); "
+                    + "set one of them to false.", USE_DORA, LORA_BIAS);
         }
         checkKeys(RANK_PATTERN, rankPattern);
         checkKeys(ALPHA_PATTERN, alphaPattern);

@@ -3,6 +3,8 @@ package dev.graft.plugin.lora;
 import com.google.auto.service.AutoService;
 import dev.graft.spi.LinearMethod;
 import dev.graft.spi.LinearSite;
+import dev.graft.spi.MergeableLinearModule;
+import dev.graft.spi.MethodModule;
 import dev.graft.spi.PeftMethod;
 
 import java.util.Collections;
@@ -18,10 +20,12 @@ import java.util.stream.Collectors;
  * each targeted linear layer gets {@code y = x·Wᵀ + b + s·B(A(dropout(x)))} with {@code A (r×in)},
  * {@code B (out×r)} and {@code s = α/r} (or {@code α/√r} with {@code use_rslora}). Supports {@code rank_pattern} and
  * {@code alpha_pattern}, the {@code true}, {@code "gaussian"} and {@code false} initializations, {@code lora_bias},
- * dropout, and merging into the base weights. DoRA, {@code fan_in_fan_out} and bias training are rejected.
+ * dropout, DoRA ({@code use_dora}, a {@link DoraModule} per site instead of a {@link LoraModule}), and merging into
+ * the base weights. {@code fan_in_fan_out} and bias training are rejected.
  *
  * <p>Adapters save as PEFT's {@code adapter_model.safetensors} keys
- * ({@code base_model.model.<module>.lora_A.weight}, {@code ...lora_B.weight}) with {@code peft_type: LORA}.
+ * ({@code base_model.model.<module>.lora_A.weight}, {@code ...lora_B.weight}, with DoRA
+ * {@code ...lora_magnitude_vector}) with {@code peft_type: LORA}.
  */
 @AutoService(PeftMethod.class)
 public final class LoraMethod extends LinearMethod<LoraConfiguration> {
@@ -32,7 +36,7 @@ public final class LoraMethod extends LinearMethod<LoraConfiguration> {
                 .setVersion("0.1.0")
                 .setSpiVersion(SPI_VERSION)
                 .setPeftType("LORA")
-                .setModuleType(LoraModule.class)
+                .setModuleType(MergeableLinearModule.class)
                 .optDefaultTargets(Map.of(
                         "llama", List.of("q_proj", "v_proj"),
                         "bert", List.of("query", "value"),
@@ -41,7 +45,15 @@ public final class LoraMethod extends LinearMethod<LoraConfiguration> {
     }
 
     @Override
-    protected LoraModule module(LoraConfiguration options, LinearSite site) {
+    protected MethodModule module(LoraConfiguration options, LinearSite site) {
+        if (options.useDora()) {
+            return DoraModule.builder(site)
+                    .setRank(options.rankFor(site.name()))
+                    .optScaling(options.scalingFor(site.name()))
+                    .optDropout((float) options.dropout())
+                    .optInitialization(options.initialization())
+                    .build();
+        }
         return LoraModule.builder(site)
                 .setRank(options.rankFor(site.name()))
                 .optScaling(options.scalingFor(site.name()))
@@ -51,22 +63,22 @@ public final class LoraMethod extends LinearMethod<LoraConfiguration> {
                 .build();
     }
 
-    /** {@code r·(in + out)} at the site's rank, plus {@code out} with {@code lora_bias}. */
+    /** {@code r·(in + out)} at the site's rank, plus {@code out} with {@code lora_bias} or with DoRA's magnitude. */
     @Override
     protected long parameterCount(LoraConfiguration options, LinearSite site) {
         long rank = options.rankFor(site.name());
-        return rank * (site.inFeatures() + site.outFeatures()) + (options.loraBias() ? site.outFeatures() : 0);
+        return rank * (site.inFeatures() + site.outFeatures()) + (options.loraBias() || options.useDora() ? site.outFeatures() : 0);
     }
 
     /**
      * Options giving rank {@code ranksBySite} per site with scaling 1 ({@code lora_alpha = r}, as PEFT's
      * {@code add_weighted_adapter} sets), keeping dropout; sites off the most common rank go into
-     * {@code rank_pattern}/{@code alpha_pattern} as escaped full names. Empty with {@code lora_bias}, which a
+     * {@code rank_pattern}/{@code alpha_pattern} as escaped full names. Empty with {@code lora_bias} or DoRA, which a
      * product of factors cannot carry.
      */
     @Override
     protected Optional<Map<String, Object>> optionsForRanks(LoraConfiguration configuration, Map<String, Integer> ranksBySite) {
-        if (configuration.loraBias() || ranksBySite.isEmpty()) {
+        if (configuration.loraBias() || configuration.useDora() || ranksBySite.isEmpty()) {
             return Optional.empty();
         }
         Map<Integer, Long> frequency = ranksBySite.values().stream().collect(Collectors.groupingBy(rank -> rank, TreeMap::new, Collectors.counting()));

@@ -36,7 +36,7 @@ final class TestLoraConformance extends MethodConformanceTest {
                 "fractional pattern rank", Map.of("rank_pattern", Map.of("q_proj", 2.5)),
                 "bias all", Map.of("bias", "all"),
                 "fan_in_fan_out", Map.of("fan_in_fan_out", true),
-                "DoRA", Map.of("use_dora", true));
+                "DoRA with lora_bias", Map.of("use_dora", true, "lora_bias", true));
     }
 
     @Test

@@ -185,6 +185,30 @@ final class TestLoraMethod {
     }
 
     @Test
+    void testDoraParameterCountOnMiniLmQueryAndValue() {
+        // all-MiniLM-L6-v2: 6 layers of query and value, 384→384. LoRA r = 8: 12·8·(384 + 384) = 73,728; DoRA adds one
+        // magnitude per output row, 12·384 = 4,608: 78,336.
+        List<Site> sites = new ArrayList<>();
+        for (int layer = 0; layer < 6; layer++) {
+            sites.add(new LinearSite("encoder.layer." + layer + ".attention.self.query", layer, 384, 384, true));
+            sites.add(new LinearSite("encoder.layer." + layer + ".attention.self.value", layer, 384, 384, true));
+        }
+        MethodInstance lora = create(Map.of("r", 8));
+        MethodInstance dora = create(Map.of("r", 8, "use_dora", true));
+        assertThat(lora.trainableParameterCount(sites)).isEqualTo(73_728L);
+        assertThat(dora.trainableParameterCount(sites)).isEqualTo(78_336L);
+        assertThat(realParameterCount(dora, sites)).isEqualTo(78_336L);
+        assertThat(dora.attach(sites.get(0))).isInstanceOf(DoraModule.class);
+    }
+
+    @Test
+    void testDoraHasNoWeightedCombinationOptions() {
+        // a weighted combination yields plain low-rank factors, which cannot carry DoRA's magnitude
+        MethodInstance dora = create(Map.of("r", 4, "use_dora", true));
+        assertThat(dora.optionsForRanks(Map.of(LAYER_0_Q.name(), 4))).isEmpty();
+    }
+
+    @Test
     void testAttachesToLinearSitesOnly() {
         MethodInstance instance = create(Map.of());
         SublayerSite sublayer = new SublayerSite("model.layers.0.mlp", 0, SublayerKind.FEED_FORWARD, 64);
@@ -215,8 +239,8 @@ final class TestLoraMethod {
                         "Method 'lora': option 'bias' is \"lora_only\", but must be \"none\": Graft's LoRA never trains the base biases. Fix the value."),
                 Arguments.of(Map.of("fan_in_fan_out", true),
                         "Method 'lora': option 'fan_in_fan_out' is true, but must be false: Graft linear sites always store W as (out, in). Fix the value."),
-                Arguments.of(Map.of("use_dora", true),
-                        "Method 'lora': option 'use_dora' is true, but must be false: DoRA is not supported yet. Fix the value."));
+                Arguments.of(Map.of("use_dora", true, "lora_bias", true),
+                        "Method 'lora': options 'use_dora' and 'lora_bias' are both true, but DoRA has no lora_B bias (PEFT refuses the pair too); set one of them to false."));
     }
 
     @ParameterizedTest

@@ -33,7 +33,9 @@ import java.util.Optional;
  *   y = s_out ⊙ ((s_in ⊙ x)·(W + ΔW)ᵀ + b) + Σ c_i·delta_i(x)
  * </pre>
  * where {@code s_in}/{@code s_out} are the products of the input/output scalings, {@code ΔW} the sum of weight
- * transforms and {@code c_i} each additive module's scaling. Under gated composition, a gate {@code g} replaces
+ * transforms and {@code c_i} each additive module's scaling. A weight transform whose
+ * {@link WeightTransformModule#deltaInput} is not {@code x} itself (DoRA's dropout while training) adds
+ * {@code x̃·ΔWᵀ} on its own input {@code x̃} instead of joining {@code W + ΔW}. Under gated composition, a gate {@code g} replaces
  * {@code c_i}, scales {@code ΔW}'s contribution, and turns a scale {@code l} into {@code 1 + g·(l − 1)}.
  * Under an {@link Average} block, each adapter's weight {@code w} multiplies its term and its {@code ΔW}, and the
  * scales of one side combine as {@code 1 + Σ wᵢ(lᵢ − 1)} ({@link Attachment#blockWeight()}).
@@ -165,6 +167,21 @@ public final class LinearSiteBlock extends AbstractBlock {
         }
     }
 
+    /**
+     * Hands {@code module} float32 copies of the base weights once, when it is attached
+     * ({@link WeightTransformModule#initializeFromBase}), in a scope that frees the copies afterwards.
+     */
+    public void initializeFromBase(WeightTransformModule module) {
+        requireNonNull(module, "module is null");
+        NDArray current = weight.getArray();
+        List<NDArray> others = bias == null ? List.of() : List.of(bias.getArray());
+        try (NDManager scope = Scopes.open(current, others, List.of(module))) {
+            NDArray weight32 = current.toType(DataType.FLOAT32, true);
+            NDArray bias32 = bias == null ? null : bias.getArray().toType(DataType.FLOAT32, true);
+            module.initializeFromBase(new LinearWeights(weight32, bias32));
+        }
+    }
+
     private Attachment require(String adapterName) {
         return attachments.find(adapterName).orElseThrow(() -> new IllegalArgumentException(
                 format("adapter '%s' is not attached at %s", adapterName, site.name())));
@@ -207,20 +224,16 @@ public final class LinearSiteBlock extends AbstractBlock {
         }
         List<NDArray> masks = rowMasks(live, x);
         NDArray input = x;
-        NDArray effectiveWeight = w;
-        NDArray adapterWeight = null;
-        List<NDArray> gatedWeightDeltas = new ArrayList<>();
         // under an average block the scales of one side combine as 1 + Σ wᵢ(lᵢ − 1), not as a product
         NDArray inputDeviation = null;
         NDArray outputDeviation = null;
         for (int index = 0; index < live.size(); index++) {
             Attachment attachment = live.get(index);
-            NDArray gate = gates.get(index);
             if (attachment.module() instanceof ScalingLinearModule) {
                 ScalingLinearModule scaling = (ScalingLinearModule) attachment.module();
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
                     if (scaling.side() == ScalingLinearModule.Side.INPUT) {
-                        NDArray scale = gatedScale(scaling.scale(parameterStore, adapterInput, training), gate);
+                        NDArray scale = gatedScale(scaling.scale(parameterStore, adapterInput, training), gates.get(index));
                         if (attachment.isAveraged()) {
                             inputDeviation = addDeviation(inputDeviation, attachment.weightedDeviation(scale));
                         }
@@ -230,33 +243,46 @@ public final class LinearSiteBlock extends AbstractBlock {
                     }
                 }
             }
-            else if (attachment.module() instanceof WeightTransformModule) {
-                if (adapterWeight == null) {
-                    adapterWeight = Casts.toType(w, ADAPTER_TYPE);
-                }
-                NDArray delta;
-                try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
-                    delta = Casts.toType(attachment.weighted(((WeightTransformModule) attachment.module()).weightDelta(parameterStore, adapterWeight, training)),
-                            w.getDataType());
-                }
-                NDArray mask = masks.get(index);
-                if (gate == null && mask == null) {
-                    effectiveWeight = effectiveWeight.add(delta);
-                }
-                else {
-                    // per example: x·ΔWᵀ added with the gate, the row mask, or both
-                    gatedWeightDeltas.add(delta);
-                    gatedWeightDeltas.add(gate == null ? mask : mask == null ? gate : gate.mul(mask));
-                }
-            }
         }
         if (inputDeviation != null) {
             input = input.mul(Casts.toType(inputDeviation.add(1f), x.getDataType()));
         }
+        NDArray effectiveWeight = w;
+        NDArray adapterWeight = null;
+        // weight deltas applied apart from the base weight: (input of ΔW, ΔW, factor or null), three per delta
+        List<NDArray> separateWeightDeltas = new ArrayList<>();
+        for (int index = 0; index < live.size(); index++) {
+            Attachment attachment = live.get(index);
+            if (attachment.module() instanceof WeightTransformModule) {
+                WeightTransformModule transform = (WeightTransformModule) attachment.module();
+                if (adapterWeight == null) {
+                    adapterWeight = Casts.toType(w, ADAPTER_TYPE);
+                }
+                NDArray delta;
+                NDArray deltaInput;
+                try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                    delta = Casts.toType(attachment.weighted(transform.weightDelta(parameterStore, adapterWeight, training)), w.getDataType());
+                    deltaInput = transform.deltaInput(input, training);
+                }
+                NDArray gate = gates.get(index);
+                NDArray mask = masks.get(index);
+                if (gate == null && mask == null && deltaInput == input) {
+                    effectiveWeight = effectiveWeight.add(delta);
+                }
+                else {
+                    // per example (x·ΔWᵀ with the gate, the row mask, or both) or on the module's own input (DoRA's dropout)
+                    separateWeightDeltas.add(Casts.toType(deltaInput, w.getDataType()));
+                    separateWeightDeltas.add(delta);
+                    separateWeightDeltas.add(gate == null ? mask : mask == null ? gate : gate.mul(mask));
+                }
+            }
+        }
         NDArray y = b == null ? Linear.linear(input, effectiveWeight).singletonOrThrow() : Linear.linear(input, effectiveWeight, b).singletonOrThrow();
         DataType outputType = y.getDataType();
-        for (int index = 0; index < gatedWeightDeltas.size(); index += 2) {
-            y = y.add(Linear.linear(input, gatedWeightDeltas.get(index)).singletonOrThrow().mul(Casts.toType(gatedWeightDeltas.get(index + 1), outputType)));
+        for (int index = 0; index < separateWeightDeltas.size(); index += 3) {
+            NDArray term = Linear.linear(separateWeightDeltas.get(index), separateWeightDeltas.get(index + 1)).singletonOrThrow();
+            NDArray factor = separateWeightDeltas.get(index + 2);
+            y = y.add(factor == null ? term : term.mul(Casts.toType(factor, outputType)));
         }
         for (int index = 0; index < live.size(); index++) {
             Attachment attachment = live.get(index);

@@ -40,6 +40,7 @@ import dev.graft.spi.SiteKind;
 import dev.graft.spi.SublayerSite;
 import dev.graft.spi.TrainingContext;
 import dev.graft.spi.TrainingEvent;
+import dev.graft.spi.WeightTransformModule;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -131,7 +132,8 @@ public final class PeftModel extends AbstractBlock {
 
     /**
      * Step 3: lets the instance prepare for its sites, initialises its shared parameters and asks it for one module
-     * per site, each initialised in float32.
+     * per site, each initialised in float32 (a weight transform then sees the base weights once, for DoRA's
+     * magnitude).
      */
     private InitialisedModules initialiseModules(MethodDescriptor descriptor, MethodInstance instance, List<Site> sites) {
         instance.prepare(sites);
@@ -150,6 +152,9 @@ public final class PeftModel extends AbstractBlock {
                 throw new IllegalStateException(format("method '%s' returned a module for %s when asked for %s", descriptor.id(), module.site().name(), site.name()));
             }
             module.initialize(base.manager(), DataType.FLOAT32, exampleInput(site));
+            if (module instanceof WeightTransformModule && site instanceof LinearSite) {
+                base.linearSite(site.name()).initializeFromBase((WeightTransformModule) module);
+            }
             modules.put(site, module);
         }
         return new InitialisedModules(modules, trainableShared);
