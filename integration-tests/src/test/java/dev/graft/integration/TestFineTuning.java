@@ -230,6 +230,7 @@ final class TestFineTuning {
         Path run = scratch.resolve("pissa-run");
         Result trained = graft("train", recipe.toString(), "--output", run.toString());
         assertThat(trained.exitCode()).as(trained.err()).isZero();
+        assertThat(trained.out()).contains("adapter-lora/ (converted to plain LoRA for the original base)");
         assertThat(JSON.readTree(Files.readString(run.resolve("adapter/principal/adapter_config.json"))).get("init_lora_weights").asText()).isEqualTo("pissa");
         JsonNode converted = JSON.readTree(Files.readString(run.resolve("adapter-lora/principal/adapter_config.json")));
         assertThat(converted.get("init_lora_weights").asBoolean()).isTrue();
@@ -237,8 +238,8 @@ final class TestFineTuning {
         assertThat(converted.get("lora_alpha").asDouble()).isEqualTo(16.0);
 
         Path validation = examples.resolve("data/uppercase/validation.jsonl");
-        Result asSaved = graft("evaluate", "--adapter", run.resolve("adapter").toString(), "--model", tinyLlama.toString(), "--data", validation.toString());
-        Result asPlainLora = graft("evaluate", "--adapter", run.resolve("adapter-lora").toString(), "--model", tinyLlama.toString(), "--data", validation.toString());
+        Result asSaved = graft("evaluate", "--adapter", run.resolve("adapter").toString(), "--model", tinyLlama.toString(), "--max-length", "48", "--data", validation.toString());
+        Result asPlainLora = graft("evaluate", "--adapter", run.resolve("adapter-lora").toString(), "--model", tinyLlama.toString(), "--max-length", "48", "--data", validation.toString());
         assertThat(asSaved.exitCode()).as(asSaved.err()).isZero();
         assertThat(asPlainLora.exitCode()).as(asPlainLora.err()).isZero();
         assertThat(asPlainLora.out()).as("the converted rank-8 LoRA on the original base evaluates as the PiSSA adapter").isEqualTo(asSaved.out());
