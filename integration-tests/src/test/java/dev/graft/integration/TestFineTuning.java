@@ -217,6 +217,36 @@ final class TestFineTuning {
     }
 
     @Test
+    void testPissaTrainsAndItsConvertedPlainLoraEvaluatesTheSameOnTheOriginalBase() throws IOException {
+        Path recipe = Files.writeString(scratch.resolve("pissa.yaml"), String.join("\n",
+                "model: " + tinyLlama,
+                "adapters:",
+                "  - {name: principal, method: lora, target_modules: [q_proj, v_proj], options: {r: 4, lora_alpha: 8, init_lora_weights: pissa}}",
+                "data:",
+                "  train: " + examples.resolve("data/uppercase/train.jsonl"),
+                "  validation: " + examples.resolve("data/uppercase/validation.jsonl"),
+                "  max_length: 48",
+                "training: {max_steps: 6, batch_size: 4, learning_rate: 3.0e-3, eval_every: 6, seed: 5}",
+                ""));
+        Path run = scratch.resolve("pissa-run");
+        Result trained = graft("train", recipe.toString(), "--output", run.toString());
+        assertThat(trained.exitCode()).as(trained.err()).isZero();
+        assertThat(trained.out()).contains("adapter-lora/ (converted to plain LoRA for the original base)");
+        assertThat(JSON.readTree(Files.readString(run.resolve("adapter/principal/adapter_config.json"))).get("init_lora_weights").asText()).isEqualTo("pissa");
+        JsonNode converted = JSON.readTree(Files.readString(run.resolve("adapter-lora/principal/adapter_config.json")));
+        assertThat(converted.get("init_lora_weights").asBoolean()).isTrue();
+        assertThat(converted.get("r").asInt()).isEqualTo(8);
+        assertThat(converted.get("lora_alpha").asDouble()).isEqualTo(16.0);
+
+        Path validation = examples.resolve("data/uppercase/validation.jsonl");
+        Result asSaved = graft("evaluate", "--adapter", run.resolve("adapter").toString(), "--model", tinyLlama.toString(), "--max-length", "48", "--data", validation.toString());
+        Result asPlainLora = graft("evaluate", "--adapter", run.resolve("adapter-lora").toString(), "--model", tinyLlama.toString(), "--max-length", "48", "--data", validation.toString());
+        assertThat(asSaved.exitCode()).as(asSaved.err()).isZero();
+        assertThat(asPlainLora.exitCode()).as(asPlainLora.err()).isZero();
+        assertThat(asPlainLora.out()).as("the converted rank-8 LoRA on the original base evaluates as the PiSSA adapter").isEqualTo(asSaved.out());
+    }
+
+    @Test
     void testADivergingRunStopsWithTheStepTheLastCheckpointAndAHint() throws IOException {
         Path recipe = Files.writeString(scratch.resolve("diverge.yaml"), String.join("\n",
                 "model: " + tinyLlama,

@@ -23,7 +23,7 @@ final class TestMethodOptionsCommand {
         assertThat(lines).contains("default target_modules: bert query, value; llama q_proj, v_proj; roberta query, value");
         assertThat(lines).anySatisfy(line -> assertThat(line).matches("OPTION +TYPE +DEFAULT +DESCRIPTION"));
         assertThat(lines).anySatisfy(line -> assertThat(line).matches("r +integer >= 1 +8 +The rank r of lora_A.*"));
-        assertThat(lines).anySatisfy(line -> assertThat(line).matches("init_lora_weights +true\\|false\\|\"gaussian\" +true +.*"));
+        assertThat(lines).anySatisfy(line -> assertThat(line).matches("init_lora_weights +true\\|false\\|\"gaussian\"\\|\"pissa\"\\|\"pissa_niter_\\{n\\}\"\\|\"olora\"\\|\"eva\" +true +.*"));
         assertThat(lines).anySatisfy(line -> assertThat(line).matches("lora_dropout +number in \\[0, 1\\) +0\\.0 +.*"));
         assertThat(lines).anySatisfy(line -> assertThat(line).startsWith("lora_bias "));
     }

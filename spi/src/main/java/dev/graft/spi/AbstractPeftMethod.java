@@ -126,6 +126,14 @@ public abstract class AbstractPeftMethod<O extends Record> implements PeftMethod
         return Optional.empty();
     }
 
+    /**
+     * The raw options of the plain adapter an adapter with {@code options} ({@code rawOptions} as raw values) converts
+     * to; see {@link MethodInstance#optionsForConvertedState}. Empty by default.
+     */
+    protected Optional<Map<String, Object>> optionsForConvertedState(O options, Map<String, Object> rawOptions) {
+        return Optional.empty();
+    }
+
     private final class ModuleFactory implements MethodInstance {
         private final O options;
 
@@ -164,6 +172,11 @@ public abstract class AbstractPeftMethod<O extends Record> implements PeftMethod
         @Override
         public Optional<Map<String, Object>> optionsForRanks(Map<String, Integer> ranksBySite) {
             return AbstractPeftMethod.this.optionsForRanks(options, requireNonNull(ranksBySite, "ranksBySite is null"));
+        }
+
+        @Override
+        public Optional<Map<String, Object>> optionsForConvertedState(Map<String, Object> rawOptions) {
+            return AbstractPeftMethod.this.optionsForConvertedState(options, requireNonNull(rawOptions, "rawOptions is null"));
         }
 
         private Site requireKind(Site site) {

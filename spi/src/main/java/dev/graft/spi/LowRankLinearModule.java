@@ -4,6 +4,8 @@ import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -15,12 +17,21 @@ import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.training.initializer.UniformInitializer;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /**
  * The common low-rank module of LoRA and its relatives, with PEFT's tensors: {@code lora_A.weight} {@code (r, in)},
  * {@code lora_B.weight} {@code (out, r)} and, optionally, {@code lora_B.bias} {@code (out)}. The site computes
  * {@code y = x·Wᵀ + b + s·B(A(dropout(x)))}; {@link #delta} is the unscaled {@code B(A(dropout(x)))}, and the merge
  * folds {@code ΔW = s·B·A} (and {@code Δb = s·lora_B.bias}) into the base weights. A method extends it with its own
  * builder (extending {@link Builder}) and whatever else it needs (PeriodicLoRA's offload).
+ *
+ * <p><b>Initial factors.</b> A module whose start is derived from the base weight ({@link BaseDerivedLinearModule},
+ * PiSSA and OLoRA) records its starting factors with {@link #setInitialFactors}; from then on it contributes
+ * {@code s·(B(A(dropout(x))) − B₀(A₀(x)))} and merges {@code s·(B·A − B₀·A₀)}, which is PEFT's adapter on PEFT's
+ * residual base {@code W − s·B₀·A₀}. {@code B₀} and {@code A₀} are frozen arrays, not parameters: never trained,
+ * never saved by {@link #saveState}.
  */
 public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdditive implements LowRankModule {
     /** The parameter name (and checkpoint key suffix) of the down projection {@code A}, {@code (r, in)}. */
@@ -36,6 +47,8 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
     private final Parameter loraA;
     private final Parameter loraB;
     private final Parameter loraBBias;
+    private NDArray initialDown;
+    private NDArray initialUp;
 
     /**
      * Registers the parameters as {@code builder} describes them.
@@ -93,6 +106,61 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
     /** Whether {@code lora_B} has a bias. */
     public final boolean hasUpBias() {
         return loraBBias != null;
+    }
+
+    /** Whether {@link #setInitialFactors} recorded starting factors that {@link #delta} and the merge subtract. */
+    public final boolean hasInitialFactors() {
+        return initialDown != null;
+    }
+
+    /**
+     * Records the starting factors {@code A₀ (r, in)} and {@code B₀ (out, r)}, copied in float32 onto the manager of
+     * {@code A}'s array (so call it after the runtime initialised the parameters); see the class comment.
+     *
+     * @throws IllegalArgumentException if the shapes are not {@code (r, in)} and {@code (out, r)}
+     */
+    protected final void setInitialFactors(NDArray down, NDArray up) {
+        requireNonNull(down, "down is null");
+        requireNonNull(up, "up is null");
+        NDArray target = loraA.getArray();
+        Shape upShape = new Shape(site().outFeatures(), rank);
+        if (!down.getShape().equals(target.getShape()) || !up.getShape().equals(upShape)) {
+            throw new IllegalArgumentException(format("%s at %s: initial factors must have shapes %s and %s, got %s and %s",
+                    label(), site().name(), target.getShape(), upShape, down.getShape(), up.getShape()));
+        }
+        NDManager manager = target.getManager();
+        NDArray downCopy = manager.zeros(down.getShape(), DataType.FLOAT32, target.getDevice());
+        NDArray upCopy = manager.zeros(upShape, DataType.FLOAT32, target.getDevice());
+        ArrayValues.copy(downCopy, down);
+        ArrayValues.copy(upCopy, up);
+        if (initialDown != null) {
+            initialDown.close();
+            initialUp.close();
+        }
+        initialDown = downCopy;
+        initialUp = upCopy;
+    }
+
+    /**
+     * PEFT's conversion to a plain adapter of rank {@code 2r} ({@code subtract_mutated_init}): {@code lora_A.weight}
+     * {@code [A; A₀]} {@code (2r, in)} and {@code lora_B.weight} {@code [B, −B₀]} {@code (out, 2r)}, new arrays in
+     * {@code manager}; with the same scaling, {@code s·B'·A' = s·(B·A − B₀·A₀)}. Without initial factors, the module's
+     * own {@code A} and {@code B} (and bias).
+     */
+    protected final Map<String, NDArray> convertedFactors(NDManager manager) {
+        requireNonNull(manager, "manager is null");
+        if (initialDown == null) {
+            return CheckpointSupport.parameterValues(CheckpointSupport.parametersByName(this));
+        }
+        try (NDManager scope = manager.newSubManager()) {
+            scope.tempAttachAll(loraA.getArray(), loraB.getArray(), initialDown, initialUp);
+            NDArray down = NDArrays.concat(new NDList(loraA.getArray(), initialDown), 0);
+            NDArray up = NDArrays.concat(new NDList(loraB.getArray(), initialUp.neg()), 1);
+            Map<String, NDArray> converted = new LinkedHashMap<>();
+            converted.put(LORA_A_WEIGHT, scope.ret(down));
+            converted.put(LORA_B_WEIGHT, scope.ret(up));
+            return converted;
+        }
     }
 
     /** {@code A}, the parameter. */
@@ -157,6 +225,10 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
             NDArray result = loraBBias == null
                     ? Linear.linear(hidden, up).singletonOrThrow()
                     : Linear.linear(hidden, up, parameterStore.getValue(loraBBias, x.getDevice(), training)).singletonOrThrow();
+            if (initialDown != null) {
+                // the part of the base PEFT moves into the adapter at the start, without dropout: zero at the start, bit for bit
+                result = result.sub(Linear.linear(Linear.linear(x, initialDown).singletonOrThrow(), initialUp).singletonOrThrow());
+            }
             return scope.ret(result);
         }
     }
@@ -166,7 +238,12 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
     protected final NDArray deltaWeight(NDManager scope) {
         NDArray down = float32(loraA.getArray(), scope);
         NDArray up = float32(loraB.getArray(), scope);
-        return Scalars.times(up.matMul(down), scaling);
+        NDArray product = up.matMul(down);
+        if (initialDown != null) {
+            scope.tempAttachAll(initialDown, initialUp);
+            product = product.sub(initialUp.matMul(initialDown));
+        }
+        return Scalars.times(product, scaling);
     }
 
     /** {@code s·lora_B.bias} in float32, or null without it. */

@@ -79,6 +79,18 @@ public interface MethodInstance {
     }
 
     /**
+     * The options (raw values, schema keys) of the plain adapter that the {@link BaseDerivedLinearModule#saveConvertedState}
+     * tensors of this adapter's modules belong to, given this adapter's validated options {@code options} as raw
+     * values; for LoRA PEFT's conversion: {@code r} and the rank pattern doubled, {@code lora_alpha} adjusted to keep
+     * the scaling, {@code init_lora_weights: true}. Empty (the default) when the method cannot convert.
+     *
+     * @throws InvalidOptionsException when these options cannot be converted (the message says why)
+     */
+    default java.util.Optional<Map<String, Object>> optionsForConvertedState(Map<String, Object> options) {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * Reacts to a training event. PeriodicLoRA offloads into the base weights here.
      *
      * @param event what happened

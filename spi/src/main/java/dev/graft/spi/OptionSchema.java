@@ -14,8 +14,13 @@ import java.util.stream.Collectors;
  * The options a method accepts. {@link #validate} turns raw values (as parsed from JSON or YAML) into
  * typed {@link MethodOptions}, filling in defaults and rejecting unknown keys, wrong types and missing
  * required keys with an {@link InvalidOptionsException} that names the method, the key and the allowed values.
+ * A string choice ending in {@value #NUMBER_PLACEHOLDER} is a template: it allows its prefix followed by a whole
+ * number ({@code pissa_niter_{n}} allows {@code pissa_niter_4}).
  */
 public final class OptionSchema {
+    /** The end of a choice template that stands for a whole number. */
+    public static final String NUMBER_PLACEHOLDER = "{n}";
+
     private final Map<String, OptionSpec> options;
 
     private OptionSchema(List<OptionSpec> options) {
@@ -159,6 +164,9 @@ public final class OptionSchema {
                     if (choice.equals(value)) {
                         return choice;
                     }
+                    if (choice instanceof String && value instanceof String && matchesNumberTemplate((String) choice, (String) value)) {
+                        return value;
+                    }
                 }
                 throw new InvalidOptionsException(format(
                         "Method '%s': option '%s' is %s, which is not allowed. Allowed values: %s.",
@@ -167,6 +175,20 @@ public final class OptionSchema {
         throw new InvalidOptionsException(format(
                 "Method '%s': option '%s' must be %s, but is %s. Fix the value.",
                 methodId, option.name(), describeType(option), render(value)));
+    }
+
+    /**
+     * Whether {@code value} matches a choice written as a template ending in {@value #NUMBER_PLACEHOLDER}: the
+     * template's prefix followed by a whole number of at most nine digits (PEFT's {@code pissa_niter_[number of iters]}
+     * is declared as {@code pissa_niter_{n}}).
+     */
+    private static boolean matchesNumberTemplate(String choice, String value) {
+        if (!choice.endsWith(NUMBER_PLACEHOLDER)) {
+            return false;
+        }
+        String prefix = choice.substring(0, choice.length() - NUMBER_PLACEHOLDER.length());
+        String digits = value.startsWith(prefix) ? value.substring(prefix.length()) : "";
+        return !digits.isEmpty() && digits.length() <= 9 && digits.chars().allMatch(character -> character >= '0' && character <= '9');
     }
 
     private static Object checkBounds(String methodId, OptionSpec option, Object value) {

@@ -3,6 +3,11 @@
  * {@link dev.graft.spi.MethodInstance}, one {@link dev.graft.spi.MethodModule} per site) and what the runtime hands
  * it (sites, options, the model's shape).
  *
+ * <p>A module whose start is derived from the base weight (PEFT's PiSSA and OLoRA) implements
+ * {@link dev.graft.spi.BaseDerivedLinearModule}: the runtime hands it the site's weight once, at attach, and it
+ * contributes {@code s·(B·A − B₀·A₀)} to the unchanged base; {@link dev.graft.spi.MatrixDecompositions} has the QR,
+ * SVD and randomized SVD such a start needs.
+ *
  * <h2>Gates: how a method is gated without writing gate code</h2>
  * An adapter attached with composition {@code gated} (UniPELT) gets one gate per (adapter, site), owned by the
  * runtime and saved with the adapter; a module never sees it. The gate reads the site's input {@code x} and gives

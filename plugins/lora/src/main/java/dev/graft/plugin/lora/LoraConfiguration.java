@@ -20,7 +20,8 @@ import java.util.regex.PatternSyntaxException;
  * @param useRslora {@code use_rslora}: scale by {@code α/√r} instead of {@code α/r}
  * @param rankPattern {@code rank_pattern}: per-module ranks
  * @param alphaPattern {@code alpha_pattern}: per-module alphas
- * @param initLoraWeights {@code init_lora_weights}: {@code true}, {@code false} or {@code "gaussian"}
+ * @param initLoraWeights {@code init_lora_weights}: {@code true}, {@code false}, {@code "gaussian"}, {@code "pissa"},
+ *     {@code "pissa_niter_K"} or {@code "olora"} ({@code "eva"} is refused)
  * @param bias {@code bias}: which biases train; only {@code "none"}
  * @param fanInFanOut {@code fan_in_fan_out}: only false
  * @param loraBias {@code lora_bias}: give {@code lora_B} a bias
@@ -43,8 +44,11 @@ record LoraConfiguration(
         @Option(name = ALPHA_PATTERN, defaultValue = "{}", minimum = 0, minimumExclusive = true,
                 description = "Per-module alphas, matched like rank_pattern.")
         Map<String, Double> alphaPattern,
-        @Option(name = INIT_LORA_WEIGHTS, defaultValue = "true", allowed = {"true", "false", "gaussian"},
-                description = "true: lora_A Kaiming-uniform, lora_B zero; \"gaussian\": lora_A ~ N(0, 1/r²), lora_B zero; false: nn.Linear default for both (debugging only).")
+        @Option(name = INIT_LORA_WEIGHTS, defaultValue = "true", allowed = {"true", "false", "gaussian", "pissa", "pissa_niter_{n}", "olora", "eva"},
+                description = "true: lora_A Kaiming-uniform, lora_B zero; \"gaussian\": lora_A ~ N(0, 1/r²), lora_B zero; false: nn.Linear default for both (debugging only); "
+                        + "\"pissa\": the top-r singular part of W (exact SVD), \"pissa_niter_K\": the same by a randomized SVD with K iterations, "
+                        + "\"olora\": the first r columns of W's QR; these take s·B·A over from W, so the output starts unchanged "
+                        + "(save with conversion for a plain LoRA); \"eva\" is refused.")
         Object initLoraWeights,
         @Option(name = BIAS, defaultValue = NO_BIAS, allowed = {NO_BIAS, "all", "lora_only"},
                 description = "Which biases train; only \"none\" is supported (PEFT's \"all\" and \"lora_only\" are rejected).")
@@ -71,6 +75,7 @@ record LoraConfiguration(
     static final String USE_DORA = "use_dora";
 
     static final String NO_BIAS = "none";
+    static final String EVA = "eva";
 
     /**
      * Checks what the schema cannot: PEFT features Graft does not support, and pattern keys that are not regular
@@ -93,6 +98,20 @@ record LoraConfiguration(
             throw wrongTogether(METHOD_ID, "options '%s' and '%s' are both true, but DoRA has no lora_B bias (PEFT refuses the pair too); "
                     + "set one of them to false.", USE_DORA, LORA_BIAS);
         }
+        if (EVA.equals(initLoraWeights)) {
+            throw invalidValue(METHOD_ID, INIT_LORA_WEIGHTS, EVA, "true, false, \"gaussian\", \"pissa\", \"pissa_niter_K\" or \"olora\": "
+                    + "EVA initialises lora_A from an SVD of activations over training batches (PEFT's initialize_lora_eva_weights), "
+                    + "which needs a data-driven pass over the model before training that Graft's trainer does not have yet");
+        }
+        if (loraBias && LoraInitialization.fromOption(initLoraWeights).derivesFromBase()) {
+            throw wrongTogether(METHOD_ID, "lora_bias is true with init_lora_weights %s: PEFT leaves lora_B.bias at nn.Linear's random default under "
+                    + "this initialisation, so the output would not start unchanged, and the conversion to plain LoRA cannot carry a bias. "
+                    + "Set lora_bias to false or use init_lora_weights true.", initLoraWeights);
+        }
+        if (useDora && LoraInitialization.fromOption(initLoraWeights).derivesFromBase()) {
+            throw wrongTogether(METHOD_ID, "use_dora is true with init_lora_weights %s: Graft's DoRA starts from a zero lora_B only for now. "
+                    + "Set use_dora to false or use init_lora_weights true or \"gaussian\".", initLoraWeights);
+        }
         checkKeys(RANK_PATTERN, rankPattern);
         checkKeys(ALPHA_PATTERN, alphaPattern);
     }
@@ -100,6 +119,11 @@ record LoraConfiguration(
     /** The initialization {@code init_lora_weights} names. */
     LoraInitialization initialization() {
         return LoraInitialization.fromOption(initLoraWeights);
+    }
+
+    /** The {@code K} of {@code init_lora_weights: "pissa_niter_K"}, or -1 for any other initialization. */
+    int powerIterations() {
+        return LoraInitialization.powerIterations(initLoraWeights);
     }
 
     /** The rank of the module named {@code moduleName}: its {@code rank_pattern} value, else {@code r}. */

@@ -1,5 +1,7 @@
 package dev.graft.plugin.lora;
 
+import static dev.graft.spi.InvalidOptionsException.wrongTogether;
+
 import com.google.auto.service.AutoService;
 import dev.graft.spi.LinearMethod;
 import dev.graft.spi.LinearSite;
@@ -19,9 +21,11 @@ import java.util.stream.Collectors;
  * Low-rank adaptation (LoRA, Hu et al. 2021) with Hugging Face PEFT's semantics, options and checkpoint layout:
  * each targeted linear layer gets {@code y = x·Wᵀ + b + s·B(A(dropout(x)))} with {@code A (r×in)},
  * {@code B (out×r)} and {@code s = α/r} (or {@code α/√r} with {@code use_rslora}). Supports {@code rank_pattern} and
- * {@code alpha_pattern}, the {@code true}, {@code "gaussian"} and {@code false} initializations, {@code lora_bias},
- * dropout, DoRA ({@code use_dora}, a {@link DoraModule} per site instead of a {@link LoraModule}), and merging into
- * the base weights. {@code fan_in_fan_out} and bias training are rejected.
+ * {@code alpha_pattern}, the {@code true}, {@code "gaussian"}, {@code false}, {@code "pissa"}, {@code "pissa_niter_K"} and
+ * {@code "olora"} initializations (the last three derived from the base weight, with PEFT's conversion to a plain LoRA
+ * of rank {@code 2r} on save), {@code lora_bias}, dropout, DoRA ({@code use_dora}, a {@link DoraModule} per site
+ * instead of a {@link LoraModule}), and merging into the base weights. {@code fan_in_fan_out} and bias training are
+ * rejected.
  *
  * <p>Adapters save as PEFT's {@code adapter_model.safetensors} keys
  * ({@code base_model.model.<module>.lora_A.weight}, {@code ...lora_B.weight}, with DoRA
@@ -59,6 +63,7 @@ public final class LoraMethod extends LinearMethod<LoraConfiguration> {
                 .optScaling(options.scalingFor(site.name()))
                 .optDropout((float) options.dropout())
                 .optInitialization(options.initialization())
+                .optPowerIterations(Math.max(options.powerIterations(), 0))
                 .optUpBias(options.loraBias())
                 .build();
     }
@@ -68,6 +73,37 @@ public final class LoraMethod extends LinearMethod<LoraConfiguration> {
     protected long parameterCount(LoraConfiguration options, LinearSite site) {
         long rank = options.rankFor(site.name());
         return rank * (site.inFeatures() + site.outFeatures()) + (options.loraBias() || options.useDora() ? site.outFeatures() : 0);
+    }
+
+    /**
+     * PEFT's config for a PiSSA or OLoRA adapter saved with {@code path_initial_model_for_weight_conversion}:
+     * {@code init_lora_weights: true}, {@code r} doubled, {@code lora_alpha} doubled ({@code ·√2} with rsLoRA, which
+     * keeps {@code α/√r}), {@code rank_pattern} and {@code alpha_pattern} values doubled. Empty for an initialization
+     * not derived from the base.
+     *
+     * @throws dev.graft.spi.InvalidOptionsException with rsLoRA and a rank or alpha pattern, which PEFT refuses too
+     */
+    @Override
+    protected Optional<Map<String, Object>> optionsForConvertedState(LoraConfiguration configuration, Map<String, Object> rawOptions) {
+        if (!configuration.initialization().derivesFromBase()) {
+            return Optional.empty();
+        }
+        if (configuration.useRslora() && (!configuration.rankPattern().isEmpty() || !configuration.alphaPattern().isEmpty())) {
+            throw wrongTogether(LoraConfiguration.METHOD_ID, "converting to a plain LoRA (path_initial_model_for_weight_conversion) is not supported "
+                    + "with rank_pattern or alpha_pattern together with use_rslora, as in PEFT: the doubled rank would change α/√r per pattern. "
+                    + "Save without conversion, or train without use_rslora");
+        }
+        Map<String, Object> options = new LinkedHashMap<>(rawOptions);
+        options.put(LoraConfiguration.INIT_LORA_WEIGHTS, true);
+        options.put(LoraConfiguration.RANK, 2 * configuration.rank());
+        options.put(LoraConfiguration.ALPHA, configuration.useRslora() ? configuration.alpha() * Math.sqrt(2) : 2 * configuration.alpha());
+        Map<String, Integer> rankPattern = new LinkedHashMap<>();
+        configuration.rankPattern().forEach((key, rank) -> rankPattern.put(key, 2 * rank));
+        Map<String, Double> alphaPattern = new LinkedHashMap<>();
+        configuration.alphaPattern().forEach((key, alpha) -> alphaPattern.put(key, 2 * alpha));
+        options.put(LoraConfiguration.RANK_PATTERN, rankPattern);
+        options.put(LoraConfiguration.ALPHA_PATTERN, alphaPattern);
+        return Optional.of(options);
     }
 
     /**

@@ -261,9 +261,13 @@ final class TestLoraMethod {
 
     @Test
     void testSchemaRejectsInitializationsGraftDoesNotHave() {
-        assertThatThrownBy(() -> method.descriptor().options().validate("lora", Map.of("init_lora_weights", "pissa")))
-                .isInstanceOf(InvalidOptionsException.class)
-                .hasMessage("Method 'lora': option 'init_lora_weights' is \"pissa\", which is not allowed. Allowed values: true, false, \"gaussian\".");
+        String allowed = "Allowed values: true, false, \"gaussian\", \"pissa\", \"pissa_niter_{n}\", \"olora\", \"eva\".";
+        for (String initialization : List.of("loftq", "corda", "pissa_niter_", "pissa_niter_x", "pissa_niter_-1")) {
+            assertThatThrownBy(() -> method.descriptor().options().validate("lora", Map.of("init_lora_weights", initialization)))
+                    .isInstanceOf(InvalidOptionsException.class)
+                    .hasMessage("Method 'lora': option 'init_lora_weights' is \"" + initialization + "\", which is not allowed. " + allowed);
+        }
+        assertThat(method.descriptor().options().validate("lora", Map.of("init_lora_weights", "pissa_niter_16")).get("init_lora_weights")).isEqualTo("pissa_niter_16");
     }
 
     private MethodInstance create(Map<String, ?> options) {

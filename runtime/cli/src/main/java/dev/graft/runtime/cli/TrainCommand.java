@@ -15,6 +15,7 @@ import dev.graft.runtime.train.RunResult;
 import dev.graft.runtime.train.Runs;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -123,7 +124,9 @@ public final class TrainCommand implements Callable<Integer> {
             result.best().orElseThrow().layerGates().table().forEach(out::println);
         }
         out.println(format(Locale.ROOT, "%d steps, %.0f training tokens/s, %.1f s", result.steps(), result.tokensPerSecond(), result.wallSeconds()));
-        out.println(format("wrote %s: %s/, %s, %s, %s%s", result.folder(), RunFolder.ADAPTER, RunFolder.REPORT, RunFolder.PLOT, RunFolder.METRICS,
+        boolean converted = Files.isDirectory(result.folder().resolve(RunFolder.CONVERTED_ADAPTER));
+        out.println(format("wrote %s: %s/, %s%s, %s, %s%s", result.folder(), RunFolder.ADAPTER,
+                converted ? RunFolder.CONVERTED_ADAPTER + "/ (converted to plain LoRA for the original base), " : "", RunFolder.REPORT, RunFolder.PLOT, RunFolder.METRICS,
                 gated ? ", " + RunFolder.GATES_PLOT : ""));
         out.flush();
     }

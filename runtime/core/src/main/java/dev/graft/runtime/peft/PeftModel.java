@@ -28,8 +28,10 @@ import dev.graft.runtime.model.TransformerModel;
 import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.runtime.targeting.TargetSelector;
 import dev.graft.spi.AttentionSite;
+import dev.graft.spi.BaseDerivedLinearModule;
 import dev.graft.spi.EmbeddingSite;
 import dev.graft.spi.LinearSite;
+import dev.graft.spi.LinearWeights;
 import dev.graft.spi.MethodDescriptor;
 import dev.graft.spi.MethodInstance;
 import dev.graft.spi.MethodModule;
@@ -155,9 +157,33 @@ public final class PeftModel extends AbstractBlock {
             if (module instanceof WeightTransformModule && site instanceof LinearSite) {
                 base.linearSite(site.name()).initializeFromBase((WeightTransformModule) module);
             }
+            if (module instanceof BaseDerivedLinearModule && ((BaseDerivedLinearModule) module).derivesFromBase()) {
+                initializeFromBase(descriptor, (BaseDerivedLinearModule) module, site);
+            }
             modules.put(site, module);
         }
         return new InitialisedModules(modules, trainableShared);
+    }
+
+    /**
+     * Hands a module whose start derives from the base weight float32 copies of its site's current weights, in a
+     * scope closed afterwards (see {@link BaseDerivedLinearModule}); the base itself is left as it is.
+     */
+    private void initializeFromBase(MethodDescriptor descriptor, BaseDerivedLinearModule module, Site site) {
+        if (!(site instanceof LinearSite)) {
+            throw new IllegalStateException(format("method '%s' returned a module derived from a base weight for %s site %s, which has no weight",
+                    descriptor.id(), site.kind(), site.name()));
+        }
+        LinearWeights weights = base.linearSite(site.name()).weights();
+        try (NDManager scope = base.manager().newSubManager()) {
+            scope.tempAttachAll(weights.weight());
+            NDArray bias = null;
+            if (weights.hasBias()) {
+                scope.tempAttachAll(weights.bias());
+                bias = weights.bias().toType(DataType.FLOAT32, true);
+            }
+            module.initializeFromBase(new LinearWeights(weights.weight().toType(DataType.FLOAT32, true), bias));
+        }
     }
 
     /** Step 4: one runtime-owned gate per site under gated composition; none under sum. */

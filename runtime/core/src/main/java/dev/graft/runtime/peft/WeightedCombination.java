@@ -12,6 +12,7 @@ import dev.graft.runtime.compose.Composition;
 import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.runtime.targeting.ModulePatterns;
 import dev.graft.runtime.targeting.TargetRules;
+import dev.graft.spi.BaseDerivedLinearModule;
 import dev.graft.spi.LowRankModule;
 import dev.graft.spi.Site;
 
@@ -72,6 +73,11 @@ public final class WeightedCombination {
                 if (!(attachment.module() instanceof LowRankModule)) {
                     throw new IllegalArgumentException(format("adapter '%s' (method %s) is not low-rank at %s, so it cannot be combined",
                             source.name(), source.descriptor().id(), site.name()));
+                }
+                if (attachment.module() instanceof BaseDerivedLinearModule && ((BaseDerivedLinearModule) attachment.module()).derivesFromBase()) {
+                    throw new IllegalArgumentException(format("adapter '%s' (method %s) started from the base weight at %s (init_lora_weights pissa or olora): "
+                            + "its update is s·(B·A − B₀·A₀), not s·B·A, so it cannot be combined as it is; save it converted to a plain LoRA "
+                            + "(graft train writes adapter-lora/), load that and combine it", source.name(), source.descriptor().id(), site.name()));
                 }
                 modules.add((LowRankModule) attachment.module());
             }

@@ -10,6 +10,8 @@ import dev.graft.runtime.compose.Gate;
 import dev.graft.runtime.peft.Adapter;
 import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.spi.ArrayValues;
+import dev.graft.spi.BaseDerivedLinearModule;
+import dev.graft.spi.MethodModule;
 import dev.graft.spi.Site;
 
 import java.util.ArrayList;
@@ -70,14 +72,35 @@ public final class AdapterState {
     /** Like {@link #collect(Adapter, NDManager)}, with module keys under {@code modulePrefix}. */
     public static Map<String, NDArray> collect(Adapter adapter, NDManager manager, String modulePrefix) {
         try (ThreadContextClassLoader ignored = ThreadContextClassLoader.enter(adapter.method())) {
-            return collectInPlugin(adapter, manager, modulePrefix);
+            return collectInPlugin(adapter, manager, modulePrefix, false);
         }
     }
 
-    private static Map<String, NDArray> collectInPlugin(Adapter adapter, NDManager manager, String modulePrefix) {
+    /**
+     * Like {@link #collect(Adapter, NDManager, String)}, with each module derived from the base weight
+     * ({@link BaseDerivedLinearModule}: PiSSA, OLoRA) saved as the plain module PEFT's conversion makes
+     * ({@link BaseDerivedLinearModule#saveConvertedState}).
+     */
+    public static Map<String, NDArray> collectConverted(Adapter adapter, NDManager manager, String modulePrefix) {
+        try (ThreadContextClassLoader ignored = ThreadContextClassLoader.enter(adapter.method())) {
+            return collectInPlugin(adapter, manager, modulePrefix, true);
+        }
+    }
+
+    /** Whether a module of {@code adapter} derives its start from the base weight (PiSSA, OLoRA). */
+    public static boolean derivesFromBase(Adapter adapter) {
+        return adapter.attachments().values().stream()
+                .anyMatch(attachment -> attachment.module() instanceof BaseDerivedLinearModule && ((BaseDerivedLinearModule) attachment.module()).derivesFromBase());
+    }
+
+    private static Map<String, NDArray> collectInPlugin(Adapter adapter, NDManager manager, String modulePrefix, boolean converted) {
         Map<String, NDArray> state = new LinkedHashMap<>();
         for (Map.Entry<Site, dev.graft.runtime.compose.Attachment> entry : adapter.attachments().entrySet()) {
-            entry.getValue().module().saveState(manager).forEach((tensor, array) -> put(state, moduleKey(modulePrefix, entry.getKey(), tensor), array));
+            MethodModule module = entry.getValue().module();
+            Map<String, NDArray> tensors = converted && module instanceof BaseDerivedLinearModule && ((BaseDerivedLinearModule) module).derivesFromBase()
+                    ? ((BaseDerivedLinearModule) module).saveConvertedState(manager)
+                    : module.saveState(manager);
+            tensors.forEach((tensor, array) -> put(state, moduleKey(modulePrefix, entry.getKey(), tensor), array));
         }
         for (Map.Entry<Site, dev.graft.runtime.compose.Attachment> entry : adapter.attachments().entrySet()) {
             entry.getValue().gate().ifPresent(gate -> gateParameters(gate).forEach(

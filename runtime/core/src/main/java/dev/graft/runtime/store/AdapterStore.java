@@ -15,6 +15,7 @@ import dev.graft.runtime.io.AtomicFiles;
 import dev.graft.runtime.peft.Adapter;
 import dev.graft.runtime.peft.AdapterSpec;
 import dev.graft.runtime.peft.PeftModel;
+import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.runtime.targeting.TargetRules;
 import dev.graft.spi.MethodDescriptor;
 import dev.graft.spi.OptionSpec;
@@ -95,6 +96,49 @@ public final class AdapterStore {
             SafetensorsWriter.write(directory.resolve(WEIGHTS_FILE), tensors, Map.of("format", "pt"));
         }
         writeAtomically(directory.resolve(CONFIG_FILE), configOf(model, adapter, baseModelNameOrPath, task));
+    }
+
+    /**
+     * Like {@link #save(PeftModel, String, Path, String, AdapterTask)}, with PEFT's conversion of an adapter whose
+     * start is derived from the base weight (PiSSA, OLoRA: {@code save_pretrained(...,
+     * path_initial_model_for_weight_conversion=...)}): the folder holds the plain adapter that gives the same model on
+     * the original base ({@code init_lora_weights: true}, for LoRA rank {@code 2r} with {@code [A; A₀]} and
+     * {@code [B, −B₀]}), so it loads anywhere, next to other adapters, with no decomposition on load. Without
+     * conversion, the saved adapter keeps its {@code init_lora_weights} and recomputes {@code B₀·A₀} from the
+     * original base when loaded, as PEFT does.
+     *
+     * @throws StoreException when no module of the adapter derives from the base weight, or the method cannot convert it
+     */
+    public static void saveConverted(PeftModel model, String adapterName, Path directory, String baseModelNameOrPath, AdapterTask task) {
+        Adapter adapter = model.adapter(adapterName);
+        if (!AdapterState.derivesFromBase(adapter)) {
+            throw new StoreException(format("adapter '%s' (method %s) does not derive its start from the base weight (as init_lora_weights pissa, pissa_niter_K "
+                    + "or olora do), so there is nothing to convert: save it without conversion", adapterName, adapter.descriptor().id()));
+        }
+        Map<String, Object> convertedOptions;
+        try (ThreadContextClassLoader ignored = ThreadContextClassLoader.enter(adapter.method())) {
+            convertedOptions = adapter.instance().optionsForConvertedState(adapter.options().asMap()).orElseThrow(() -> new StoreException(format(
+                    "adapter '%s': method %s cannot convert its adapter to one that needs no initialisation from the base; save it without conversion",
+                    adapterName, adapter.descriptor().id())));
+        }
+        try {
+            Files.createDirectories(directory);
+        }
+        catch (IOException e) {
+            throw new StoreException(format("Cannot create adapter directory %s: %s", directory, e.getMessage()), e);
+        }
+        try (NDManager scratch = NDManager.newBaseManager()) {
+            LinkedHashMap<String, NDArray> tensors = new LinkedHashMap<>(AdapterState.collectConverted(adapter, scratch, task.modulePrefix()));
+            task.moduleTensors().forEach((key, array) -> {
+                if (tensors.put(AdapterState.MODULE_PREFIX + key, array) != null) {
+                    throw new IllegalStateException(format("module tensor %s collides with an adapter tensor", key));
+                }
+            });
+            SafetensorsWriter.write(directory.resolve(WEIGHTS_FILE), tensors, Map.of("format", "pt"));
+        }
+        Map<String, Object> config = configOf(model, adapter, baseModelNameOrPath, task);
+        config.putAll(convertedOptions);
+        writeAtomically(directory.resolve(CONFIG_FILE), config);
     }
 
     /**

@@ -64,6 +64,27 @@ public final class TaskAdapters {
         }
     }
 
+    /** Whether an adapter of {@code task} derives its start from the base weight (PiSSA, OLoRA). */
+    public static boolean derivesFromBase(TaskModel task) {
+        return task.model().adapters().values().stream().anyMatch(AdapterState::derivesFromBase);
+    }
+
+    /**
+     * Like {@link #save}, with every adapter whose start derives from the base weight converted to a plain one
+     * ({@link AdapterStore#saveConverted}), the others saved as they are: a set that loads on the original base.
+     */
+    public static void saveConverted(TaskModel task, Path folder, String baseModelNameOrPath) {
+        AdapterTask adapterTask = adapterTask(task);
+        for (Map.Entry<String, dev.graft.runtime.peft.Adapter> entry : task.model().adapters().entrySet()) {
+            if (AdapterState.derivesFromBase(entry.getValue())) {
+                AdapterStore.saveConverted(task.model(), entry.getKey(), folder.resolve(entry.getKey()), baseModelNameOrPath, adapterTask);
+            }
+            else {
+                AdapterStore.save(task.model(), entry.getKey(), folder.resolve(entry.getKey()), baseModelNameOrPath, adapterTask);
+            }
+        }
+    }
+
     /**
      * Loads the adapters in {@code folders} (an adapter folder, or a folder of them) onto {@code model}, and the
      * classification head they carry, if any, into {@code manager}: the task is sequence classification when an

@@ -354,6 +354,9 @@ public final class FineTuner {
     private void saveOutputAdapter() {
         trainer.beforeSave(folder.resolve(RunFolder.ADAPTER));
         RunFolder.writeFolder(folder.resolve(RunFolder.ADAPTER), temporary -> TaskAdapters.save(task, temporary, baseModelNameOrPath()));
+        if (TaskAdapters.derivesFromBase(task)) {
+            RunFolder.writeFolder(folder.resolve(RunFolder.CONVERTED_ADAPTER), temporary -> TaskAdapters.saveConverted(task, temporary, baseModelNameOrPath()));
+        }
         if (!trainer.replacedSites().isEmpty()) {
             dev.graft.runtime.format.SafetensorsWriter.write(folder.resolve(RunFolder.BASE_WEIGHTS),
                     TrainingCheckpoint.replacedBaseWeights(model, trainer), Map.of("format", "pt"));

@@ -27,6 +27,7 @@ import java.util.stream.Stream;
  * <pre>
  *   recipe.yaml                  the fully resolved recipe (repeat the run with graft train recipe.yaml)
  *   adapter/&lt;name&gt;/              each adapter in PEFT's layout, the head as modules_to_save (the best by the validation metric)
+ *   adapter-lora/&lt;name&gt;/         with init_lora_weights pissa or olora: the same adapters converted to plain LoRA (rank 2r) for the original base
  *   base_weights.safetensors     base weights a method changed during training (PeriodicLoRA's offloads), if any
  *   metrics.jsonl                one JSON line per log and per evaluation
  *   validation_predictions.jsonl the best adapter's prediction for every validation example (classification)
@@ -39,6 +40,11 @@ public final class RunFolder {
     public static final String RECIPE = "recipe.yaml";
     /** The adapters. */
     public static final String ADAPTER = "adapter";
+    /**
+     * The adapters again, those whose start derives from the base weight (PiSSA, OLoRA) converted by PEFT's
+     * {@code path_initial_model_for_weight_conversion} rule to plain adapters; written only when there is one.
+     */
+    public static final String CONVERTED_ADAPTER = "adapter-lora";
     /** Base weights changed during training, by Hugging Face key. */
     public static final String BASE_WEIGHTS = "base_weights.safetensors";
     /** The metrics log. */
@@ -57,7 +63,7 @@ public final class RunFolder {
     public static final String STATE = "state";
 
     private static final Pattern CHECKPOINT_NAME = Pattern.compile("step-(\\d+)");
-    private static final List<String> RUN_ENTRIES = List.of(RECIPE, ADAPTER, BASE_WEIGHTS, METRICS, PREDICTIONS, PLOT, GATES_PLOT, REPORT, CHECKPOINTS);
+    private static final List<String> RUN_ENTRIES = List.of(RECIPE, ADAPTER, CONVERTED_ADAPTER, BASE_WEIGHTS, METRICS, PREDICTIONS, PLOT, GATES_PLOT, REPORT, CHECKPOINTS);
 
     private final Path root;
 
