@@ -10,6 +10,6 @@ public final class TargetingException extends GraftException {
     private static final long serialVersionUID = 1L;
 
     public TargetingException(String message) {
-        super(Kind.BAD_INPUT, message, null);
+        super(Kind.FAILURE, message, null);
     }
 }
