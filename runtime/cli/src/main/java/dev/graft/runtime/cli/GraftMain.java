@@ -2,18 +2,21 @@ package dev.graft.runtime.cli;
 
 import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
+import static java.util.stream.Collectors.joining;
 
 import com.google.inject.Guice;
 import com.google.inject.Injector;
 import com.google.inject.ProvisionException;
 import dev.graft.runtime.error.GraftException;
 import dev.graft.runtime.inject.GraftModule;
+import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.plugin.PluginConfiguration;
+import dev.graft.runtime.plugin.PluginFrames;
+import dev.graft.runtime.plugin.PluginProblem;
 
 import java.io.PrintWriter;
 import java.nio.charset.Charset;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -97,14 +100,33 @@ public final class GraftMain {
         if (command.getCommand() instanceof GraftCommand) {
             throw new ParameterException(command, "no command given");
         }
+        Optional<PluginOptions> pluginOptions = pluginOptions(command);
+        PluginConfiguration configuration = PluginConfiguration.of(graftHome, pluginOptions.map(PluginOptions::pluginDirectories).orElse(List.of()));
+        if (pluginOptions.flatMap(PluginOptions::trustedPlugins).isPresent()) {
+            configuration = configuration.withTrustedPlugins(pluginOptions.flatMap(PluginOptions::trustedPlugins).get());
+        }
+        List<PluginProblem> strictProblems;
         try {
-            Injector injector = Guice.createInjector(new GraftModule(PluginConfiguration.of(graftHome, pluginDirectories(command))));
+            Injector injector = Guice.createInjector(new GraftModule(configuration));
             injector.injectMembers(command.getCommand());
+            strictProblems = pluginOptions.map(PluginOptions::strict).orElse(false) ? injector.getInstance(MethodRegistry.class).problems() : List.of();
         }
         catch (RuntimeException e) {
             throw new CommandLine.ExecutionException(command, "cannot assemble the runtime: " + describe(e), e);
         }
-        return new CommandLine.RunLast().execute(parseResult);
+        if (strictProblems.isEmpty()) {
+            return new CommandLine.RunLast().execute(parseResult);
+        }
+        String count = format("%d plugin problem%s", strictProblems.size(), strictProblems.size() == 1 ? "" : "s");
+        if (command.getCommand() instanceof MethodsCommand) {
+            // the listing shows every problem; --strict only turns them into a failure
+            new CommandLine.RunLast().execute(parseResult);
+            command.getErr().println(format("%s: --strict: %s (listed above). Fix or remove those plugins, or run without --strict.",
+                    command.getCommandSpec().qualifiedName(), count));
+            return EXIT_FAILURE;
+        }
+        throw new CommandLine.ExecutionException(command, format("--strict: %s, so nothing ran: %s. Fix or remove those plugins (see 'graft methods'), or run without --strict",
+                count, strictProblems.stream().map(PluginProblem::message).collect(joining(" | "))));
     }
 
     private static ParseResult leaf(ParseResult parseResult) {
@@ -115,14 +137,13 @@ public final class GraftMain {
         return current;
     }
 
-    private static List<Path> pluginDirectories(CommandLine command) {
-        List<Path> directories = new ArrayList<>();
+    private static Optional<PluginOptions> pluginOptions(CommandLine command) {
         for (Object mixin : command.getMixins().values()) {
             if (mixin instanceof PluginOptions) {
-                directories.addAll(((PluginOptions) mixin).pluginDirectories());
+                return Optional.of((PluginOptions) mixin);
             }
         }
-        return directories;
+        return Optional.empty();
     }
 
     /** Lists the exit codes at the end of every command's {@code --help}. */
@@ -186,6 +207,11 @@ public final class GraftMain {
             cause = cause.getCause();
         }
         String message = cause.getMessage() == null ? cause.getClass().getName() : cause.getMessage();
+        Optional<String> plugin = PluginFrames.locate(exception);
+        if (plugin.isPresent()) {
+            // plugin code threw: name the plugin and where, so the user knows whose code failed
+            message = format("%s (thrown by %s)", message, plugin.get());
+        }
         return message.replaceAll("\\s*\\R\\s*", " ").strip();
     }
 }

@@ -55,7 +55,7 @@ final class TestFirstHourMessages {
         String merge = run("merge", "--help").out().replaceAll("\\s+", " ");
         assertThat(merge).contains(" --model=DIR ").doesNotContain("[--model=DIR]")
                 .contains("required with --combination svd").contains("Exit codes:");
-        assertThat(run("inspect", "--help").out()).contains("(--model=DIR|minilm | --recipe=FILE)");
+        assertThat(run("inspect", "--help").out().replaceAll("\\s+", " ")).contains("(--model=DIR|minilm | --recipe=FILE)");
 
         Result missing = run("forward", "--text", "hi", "--output", scratch.resolve("y.safetensors").toString());
         assertThat(missing.exitCode()).isEqualTo(2);

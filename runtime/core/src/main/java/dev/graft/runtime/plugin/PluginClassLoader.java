@@ -47,6 +47,13 @@ public final class PluginClassLoader extends URLClassLoader {
      */
     public static final String DJL_ENGINE_PROPERTIES_SUFFIX = "-engine.properties";
 
+    /**
+     * How the runtime names the loader of a plugin: this prefix, then the plugin's jar or folder. The name shows in
+     * stack traces ({@link StackTraceElement#getClassLoaderName()}), which lets {@link PluginFrames} say which
+     * plugin a failure came from.
+     */
+    public static final String NAME_PREFIX = "plugin ";
+
     private final ClassLoader sharedLoader;
 
     /**

@@ -13,8 +13,9 @@ import java.util.Set;
  * Where the runtime looks for plugins besides its own class path.
  *
  * @param pluginDirectories plugin directories, searched in order; stored absolute and normalised, each once
+ * @param trustedPlugins when present, only plugin jars with a listed SHA-256 sum load
  */
-public record PluginConfiguration(List<Path> pluginDirectories) {
+public record PluginConfiguration(List<Path> pluginDirectories, Optional<TrustedPlugins> trustedPlugins) {
     /** The name of the plugin folder inside a Graft distribution. */
     public static final String DISTRIBUTION_PLUGIN_FOLDER = "plugins";
 
@@ -25,6 +26,12 @@ public record PluginConfiguration(List<Path> pluginDirectories) {
             unique.add(requireNonNull(directory, "plugin directory is null").toAbsolutePath().normalize());
         }
         pluginDirectories = List.copyOf(unique);
+        requireNonNull(trustedPlugins, "trustedPlugins is null");
+    }
+
+    /** Plugin directories without a trusted list: every plugin jar may load. */
+    public PluginConfiguration(List<Path> pluginDirectories) {
+        this(pluginDirectories, Optional.empty());
     }
 
     /**
@@ -41,5 +48,10 @@ public record PluginConfiguration(List<Path> pluginDirectories) {
         graftHome.ifPresent(home -> directories.add(home.resolve(DISTRIBUTION_PLUGIN_FOLDER)));
         directories.addAll(additionalDirectories);
         return new PluginConfiguration(directories);
+    }
+
+    /** This configuration, loading only the plugin jars that {@code trustedPlugins} lists. */
+    public PluginConfiguration withTrustedPlugins(TrustedPlugins trustedPlugins) {
+        return new PluginConfiguration(pluginDirectories, Optional.of(requireNonNull(trustedPlugins, "trustedPlugins is null")));
     }
 }
