@@ -9,6 +9,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.graft.runtime.compose.Composition;
+import dev.graft.runtime.error.SafeNames;
 import dev.graft.runtime.format.SafetensorsFile;
 import dev.graft.runtime.format.SafetensorsWriter;
 import dev.graft.runtime.io.AtomicFiles;
@@ -251,7 +252,8 @@ public final class AdapterStore {
 
     /**
      * Loads PEFT's multi-adapter layout: an adapter at the root of {@code directory} is {@code default}, and each
-     * sub-folder holding an {@code adapter_config.json} is an adapter named after the folder.
+     * sub-folder holding an {@code adapter_config.json} is an adapter named after the folder. A sub-folder that is a
+     * symbolic link to somewhere outside {@code directory} is refused ({@link SafeNames}).
      */
     public static List<Adapter> loadAll(PeftModel model, Path directory, Function<String, PeftMethod> methodsByPeftType) {
         List<Adapter> loaded = new ArrayList<>();
@@ -261,7 +263,7 @@ public final class AdapterStore {
         try (Stream<Path> children = Files.list(directory)) {
             for (Path child : children.sorted().toList()) {
                 if (Files.isRegularFile(child.resolve(CONFIG_FILE))) {
-                    loaded.add(load(model, child, child.getFileName().toString(), methodsByPeftType));
+                    loaded.add(load(model, SafeNames.child(directory, child.getFileName().toString(), "adapter folder"), child.getFileName().toString(), methodsByPeftType));
                 }
             }
         }

@@ -62,7 +62,13 @@ public final class OnnxTensor {
         if (rawData != null) {
             found = rawData.remaining();
             field = "raw_data bytes";
-            expected = elementCount * dataType.byteSize();
+            try {
+                expected = Math.multiplyExact(elementCount, (long) dataType.byteSize());
+            }
+            catch (ArithmeticException e) {
+                throw new OnnxFormatException(format("tensor '%s' (%s, dims %s) would need more than %d bytes of raw_data; the dims are wrong", name, dataType, dims,
+                        Long.MAX_VALUE), e);
+            }
         }
         else if (floatData != null) {
             found = floatData.length;

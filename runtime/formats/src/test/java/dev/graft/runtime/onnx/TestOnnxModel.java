@@ -173,6 +173,18 @@ final class TestOnnxModel {
                 .hasMessage("ONNX file zero.onnx: invalid field tag 0 at byte 0");
     }
 
+    /** Fuzzing crasher: dims whose byte count overflowed 64 bits to 0 passed the length check with empty raw_data. */
+    @Test
+    void testDimsWhoseByteCountOverflowsAreRefused() {
+        assertThatThrownBy(() -> parseModel(new ProtobufWriter().message(5, tensor("forged", DOUBLE, 1L << 62).bytes(9, new byte[0]))))
+                .isInstanceOf(OnnxFormatException.class)
+                .hasMessage("ONNX file test.onnx: tensor 'forged' (DOUBLE, dims [4611686018427387904]) would need more than 9223372036854775807 bytes of raw_data; "
+                        + "the dims are wrong at byte 6");
+        assertThatThrownBy(() -> parseModel(new ProtobufWriter().message(5, tensor("forged", FLOAT, 1L << 62).bytes(9, new byte[0]))))
+                .isInstanceOf(OnnxFormatException.class)
+                .hasMessageContaining("tensor 'forged' (FLOAT, dims [4611686018427387904]) would need more than");
+    }
+
     @Test
     void testValuesOfTheWrongKindAreRefused() {
         OnnxModel model = parseModel(new ProtobufWriter()
