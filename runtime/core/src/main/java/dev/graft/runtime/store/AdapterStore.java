@@ -236,7 +236,7 @@ public final class AdapterStore {
         if (modulesToSave == null) {
             return List.of();
         }
-        if (!(modulesToSave instanceof List<?>) || !AdapterTask.CLASSIFIER_MODULES.containsAll((List<?>) modulesToSave)
+        if (!(modulesToSave instanceof List<?>) || !((List<?>) modulesToSave).stream().allMatch(module -> module instanceof String && AdapterTask.CLASSIFIER_MODULES.contains(module))
                 || !((List<?>) modulesToSave).isEmpty() && !AdapterTask.SEQUENCE_CLASSIFICATION.equals(config.get("task_type"))) {
             throw new StoreException(format("%s: modules_to_save %s is not supported yet: Graft trains and loads only the classification head "
                     + "(modules_to_save [classifier, score] with task_type SEQ_CLS); remove it or save those modules separately", configFile, modulesToSave));
@@ -280,8 +280,9 @@ public final class AdapterStore {
         if (!Files.isRegularFile(configFile)) {
             throw new StoreException(format("%s does not exist: an adapter folder holds %s and %s", configFile, CONFIG_FILE, WEIGHTS_FILE));
         }
+        Map<String, Object> config;
         try {
-            return JSON.readValue(configFile.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
+            config = JSON.readValue(configFile.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
         }
         catch (JsonProcessingException e) {
             throw new StoreException(e.getLocation() == null
@@ -294,6 +295,10 @@ public final class AdapterStore {
         catch (RuntimeException e) {
             throw new StoreException(format("%s is not a JSON object: %s", configFile, e.getMessage()), e);
         }
+        if (config == null) {
+            throw new StoreException(format("%s is not a JSON object: it holds null; an adapter config is an object such as {\"peft_type\": \"LORA\", ...}", configFile));
+        }
+        return config;
     }
 
     private static void writeAtomically(Path file, Map<String, Object> config) {
