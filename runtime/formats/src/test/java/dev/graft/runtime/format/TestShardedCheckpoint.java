@@ -85,7 +85,7 @@ final class TestShardedCheckpoint {
     }
 
     @Test
-    void testMalformedIndexes(NDManager manager) throws IOException {
+    void testMalformedIndexes(NDManager manager, @TempDir Path elsewhere) throws IOException {
         writeShards(manager);
         assertInvalidIndex("{\"weight_map\":", "it is not valid JSON");
         assertInvalidIndex("{\"metadata\":{}}", "weight_map must be a JSON object from tensor name to shard file name, found nothing");
@@ -95,7 +95,7 @@ final class TestShardedCheckpoint {
                 "weight_map entry 'w' names '../elsewhere.safetensors', which is not a file in the index's directory");
         assertInvalidIndex("{\"weight_map\":{\"w\":\"/etc/passwd\"}}",
                 "weight_map entry 'w' names '/etc/passwd', which is not a file in the index's directory (shard file '/etc/passwd' cannot be used in folder");
-        Path outside = Files.createDirectories(directory.resolveSibling(directory.getFileName() + "-elsewhere")).resolve(FIRST_SHARD);
+        Path outside = elsewhere.resolve(FIRST_SHARD);
         Files.copy(directory.resolve(FIRST_SHARD), outside);
         Files.createSymbolicLink(directory.resolve("linked.safetensors"), outside);
         assertInvalidIndex("{\"weight_map\":{\"w\":\"linked.safetensors\"}}",

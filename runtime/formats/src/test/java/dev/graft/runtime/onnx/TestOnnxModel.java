@@ -185,6 +185,21 @@ final class TestOnnxModel {
                 .hasMessageContaining("tensor 'forged' (FLOAT, dims [4611686018427387904]) would need more than");
     }
 
+    /** Fuzzing crasher: values in a typed field ONNX does not use for the tensor's type reached a converter that read another field. */
+    @Test
+    void testTypedDataInTheFieldOfAnotherTypeIsRefused() {
+        assertThatThrownBy(() -> parseModel(new ProtobufWriter().message(5, tensor("ids", INT64, 1).packedFloats(4, 1f))))
+                .isInstanceOf(OnnxFormatException.class)
+                .hasMessage("ONNX file test.onnx: tensor 'ids' (INT64, dims [1]) keeps its values in float_data, which ONNX does not use for INT64; "
+                        + "the file is corrupt or written by a broken exporter at byte 6");
+        assertThatThrownBy(() -> parseModel(new ProtobufWriter().message(5, tensor("weights", FLOAT, 1).packedVarints(7, 1))))
+                .isInstanceOf(OnnxFormatException.class)
+                .hasMessageContaining("tensor 'weights' (FLOAT, dims [1]) keeps its values in integer data, which ONNX does not use for FLOAT");
+        assertThatThrownBy(() -> parseModel(new ProtobufWriter().message(5, tensor("half", FLOAT16, 1).fixed64(10, Double.doubleToLongBits(1)))))
+                .isInstanceOf(OnnxFormatException.class)
+                .hasMessageContaining("tensor 'half' (FLOAT16, dims [1]) keeps its values in double_data, which ONNX does not use for FLOAT16");
+    }
+
     @Test
     void testValuesOfTheWrongKindAreRefused() {
         OnnxModel model = parseModel(new ProtobufWriter()
