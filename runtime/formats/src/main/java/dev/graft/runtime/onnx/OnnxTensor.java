@@ -39,14 +39,17 @@ public final class OnnxTensor {
         checkLength();
     }
 
+    /** The product of {@code dims}; the product of the non-zero ones must fit too, or an empty tensor's strides overflow. */
     private static long elementCount(String name, List<Long> dims) {
         long count = 1;
+        long nonZero = 1;
         for (long dim : dims) {
             if (dim < 0) {
                 throw new OnnxFormatException(format("tensor '%s' has a negative dimension in %s", name, dims));
             }
             try {
                 count = Math.multiplyExact(count, dim);
+                nonZero = Math.multiplyExact(nonZero, Math.max(dim, 1));
             }
             catch (ArithmeticException e) {
                 throw new OnnxFormatException(format("tensor '%s' has dims %s whose product overflows", name, dims), e);

@@ -200,6 +200,14 @@ final class TestOnnxModel {
                 .hasMessageContaining("tensor 'half' (FLOAT16, dims [1]) keeps its values in double_data, which ONNX does not use for FLOAT16");
     }
 
+    /** Fuzzing crasher: zero elements with huge other dims passed the length check; creating the DJL array overflowed its strides. */
+    @Test
+    void testEmptyTensorWhoseOtherDimsOverflowIsRefused() {
+        assertThatThrownBy(() -> parseModel(new ProtobufWriter().message(5, tensor("empty", FLOAT, 0, 1L << 62, 1L << 62).bytes(9, new byte[0]))))
+                .isInstanceOf(OnnxFormatException.class)
+                .hasMessageContaining("tensor 'empty' has dims [0, 4611686018427387904, 4611686018427387904] whose product overflows");
+    }
+
     @Test
     void testValuesOfTheWrongKindAreRefused() {
         OnnxModel model = parseModel(new ProtobufWriter()
