@@ -9,6 +9,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.graft.runtime.compose.Composition;
+import dev.graft.runtime.error.SafeNames;
 import dev.graft.runtime.format.SafetensorsFile;
 import dev.graft.runtime.format.SafetensorsWriter;
 import dev.graft.runtime.io.AtomicFiles;
@@ -299,7 +300,7 @@ public final class AdapterStore {
         if (modulesToSave == null) {
             return List.of();
         }
-        if (!(modulesToSave instanceof List<?>) || !AdapterTask.CLASSIFIER_MODULES.containsAll((List<?>) modulesToSave)
+        if (!(modulesToSave instanceof List<?>) || !((List<?>) modulesToSave).stream().allMatch(module -> module instanceof String && AdapterTask.CLASSIFIER_MODULES.contains(module))
                 || !((List<?>) modulesToSave).isEmpty() && !AdapterTask.SEQUENCE_CLASSIFICATION.equals(config.get("task_type"))) {
             throw new StoreException(format("%s: modules_to_save %s is not supported yet: Graft trains and loads only the classification head "
                     + "(modules_to_save [classifier, score] with task_type SEQ_CLS); remove it or save those modules separately", configFile, modulesToSave));
@@ -315,7 +316,8 @@ public final class AdapterStore {
 
     /**
      * Loads PEFT's multi-adapter layout: an adapter at the root of {@code directory} is {@code default}, and each
-     * sub-folder holding an {@code adapter_config.json} is an adapter named after the folder.
+     * sub-folder holding an {@code adapter_config.json} is an adapter named after the folder. A sub-folder that is a
+     * symbolic link to somewhere outside {@code directory} is refused ({@link SafeNames}).
      */
     public static List<Adapter> loadAll(PeftModel model, Path directory, Function<String, PeftMethod> methodsByPeftType) {
         List<Adapter> loaded = new ArrayList<>();
@@ -325,7 +327,7 @@ public final class AdapterStore {
         try (Stream<Path> children = Files.list(directory)) {
             for (Path child : children.sorted().toList()) {
                 if (Files.isRegularFile(child.resolve(CONFIG_FILE))) {
-                    loaded.add(load(model, child, child.getFileName().toString(), methodsByPeftType));
+                    loaded.add(load(model, SafeNames.child(directory, child.getFileName().toString(), "adapter folder"), child.getFileName().toString(), methodsByPeftType));
                 }
             }
         }
@@ -342,8 +344,9 @@ public final class AdapterStore {
         if (!Files.isRegularFile(configFile)) {
             throw new StoreException(format("%s does not exist: an adapter folder holds %s and %s", configFile, CONFIG_FILE, WEIGHTS_FILE));
         }
+        Map<String, Object> config;
         try {
-            return JSON.readValue(configFile.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
+            config = JSON.readValue(configFile.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
         }
         catch (JsonProcessingException e) {
             throw new StoreException(e.getLocation() == null
@@ -356,6 +359,10 @@ public final class AdapterStore {
         catch (RuntimeException e) {
             throw new StoreException(format("%s is not a JSON object: %s", configFile, e.getMessage()), e);
         }
+        if (config == null) {
+            throw new StoreException(format("%s is not a JSON object: it holds null; an adapter config is an object such as {\"peft_type\": \"LORA\", ...}", configFile));
+        }
+        return config;
     }
 
     private static void writeAtomically(Path file, Map<String, Object> config) {

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.graft.runtime.error.SafeNames;
 import dev.graft.runtime.model.BertModel;
 import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.task.ClassificationHead;
@@ -24,7 +25,8 @@ import java.util.function.Function;
 
 /**
  * Saves and loads the adapters of a {@link TaskModel} with what its task adds. Each adapter goes to its own folder
- * {@code <folder>/<adapter name>/} (PEFT's layout for named adapters). For sequence classification each folder
+ * {@code <folder>/<adapter name>/} (PEFT's layout for named adapters), which {@link SafeNames} keeps inside
+ * {@code <folder>}: no name or symbolic link leads elsewhere. For sequence classification each folder
  * carries the head as PEFT saves {@code modules_to_save} ({@code task_type: SEQ_CLS}, module keys under
  * {@code base_model.model.bert.}, the head under {@code base_model.model.classifier.}), so PEFT loads it on
  * {@code BertForSequenceClassification}, and Graft's fields {@code graft_labels} (the label names in class order),
@@ -60,7 +62,7 @@ public final class TaskAdapters {
     public static void save(TaskModel task, Path folder, String baseModelNameOrPath) {
         AdapterTask adapterTask = adapterTask(task);
         for (String name : task.model().adapters().keySet()) {
-            AdapterStore.save(task.model(), name, folder.resolve(name), baseModelNameOrPath, adapterTask);
+            AdapterStore.save(task.model(), name, SafeNames.child(folder, name, "adapter name"), baseModelNameOrPath, adapterTask);
         }
     }
 
@@ -119,7 +121,8 @@ public final class TaskAdapters {
         }
         List<Path> children = new ArrayList<>();
         try (java.util.stream.Stream<Path> listing = Files.list(folder)) {
-            listing.sorted().filter(child -> Files.isRegularFile(child.resolve(AdapterStore.CONFIG_FILE))).forEach(children::add);
+            listing.sorted().filter(child -> Files.isRegularFile(child.resolve(AdapterStore.CONFIG_FILE)))
+                    .forEach(child -> children.add(SafeNames.child(folder, child.getFileName().toString(), "adapter folder")));
         }
         catch (java.io.IOException e) {
             throw new StoreException(format("cannot read adapter folder %s: %s", folder, e.getMessage()), e);

@@ -158,6 +158,8 @@ record SafetensorsHeader(long headerLength, List<TensorInfo> tensors, Map<String
         long expectedBytes;
         try {
             expectedBytes = Math.multiplyExact(TensorInfo.elementCount(shape), dtype.byteSize());
+            // An empty tensor's strides are products of its other dimensions: they must fit too (a fuzzing crasher).
+            shape.stream().mapToLong(dimension -> Math.max(dimension, 1)).reduce(1, Math::multiplyExact);
         }
         catch (ArithmeticException e) {
             throw invalidTensor(file, name, "shape %s overflows 64 bits", shape);

@@ -8,6 +8,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.runtime.error.SafeNames;
+import dev.graft.runtime.error.UnsafePathException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -31,8 +33,8 @@ import static java.util.Objects.requireNonNull;
  * {@code {"metadata": {"total_size": ...}, "weight_map": {"tensor": "model-00001-of-00002.safetensors", ...}}}.
  *
  * <p>{@link #open} reads the index and checks that every shard it names is a file in the index's
- * directory. Shards are opened when one of their tensors is first asked for; on opening, every tensor the
- * index maps to the shard must be in it. Tensors a shard holds but the index does not map are not exposed.
+ * directory ({@link SafeNames}: no {@code ../}, no absolute path, no symbolic link leading elsewhere). Shards are
+ * opened when one of their tensors is first asked for; on opening, every tensor the index maps to the shard must be in it. Tensors a shard holds but the index does not map are not exposed.
  */
 public final class ShardedCheckpoint implements Checkpoint {
     private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build());
@@ -95,10 +97,13 @@ public final class ShardedCheckpoint implements Checkpoint {
             if (!entry.getValue().isTextual()) {
                 throw invalidIndex(indexFile, "weight_map entry '%s' must be a shard file name, found %s", entry.getKey(), entry.getValue());
             }
-            Path shard = directory.resolve(entry.getValue().textValue()).normalize();
-            if (!shard.getParent().equals(directory.normalize())) {
-                throw invalidIndex(indexFile, "weight_map entry '%s' names '%s', which is not a file in the index's directory",
-                        entry.getKey(), entry.getValue().textValue());
+            Path shard;
+            try {
+                shard = SafeNames.child(directory, entry.getValue().textValue(), "shard file").normalize();
+            }
+            catch (UnsafePathException e) {
+                throw invalidIndex(indexFile, "weight_map entry '%s' names '%s', which is not a file in the index's directory (%s)",
+                        entry.getKey(), entry.getValue().textValue(), e.getMessage());
             }
             weightMap.put(entry.getKey(), shard);
         }

@@ -39,14 +39,17 @@ public final class OnnxTensor {
         checkLength();
     }
 
+    /** The product of {@code dims}; the product of the non-zero ones must fit too, or an empty tensor's strides overflow. */
     private static long elementCount(String name, List<Long> dims) {
         long count = 1;
+        long nonZero = 1;
         for (long dim : dims) {
             if (dim < 0) {
                 throw new OnnxFormatException(format("tensor '%s' has a negative dimension in %s", name, dims));
             }
             try {
                 count = Math.multiplyExact(count, dim);
+                nonZero = Math.multiplyExact(nonZero, Math.max(dim, 1));
             }
             catch (ArithmeticException e) {
                 throw new OnnxFormatException(format("tensor '%s' has dims %s whose product overflows", name, dims), e);
@@ -62,7 +65,13 @@ public final class OnnxTensor {
         if (rawData != null) {
             found = rawData.remaining();
             field = "raw_data bytes";
-            expected = elementCount * dataType.byteSize();
+            try {
+                expected = Math.multiplyExact(elementCount, (long) dataType.byteSize());
+            }
+            catch (ArithmeticException e) {
+                throw new OnnxFormatException(format("tensor '%s' (%s, dims %s) would need more than %d bytes of raw_data; the dims are wrong", name, dataType, dims,
+                        Long.MAX_VALUE), e);
+            }
         }
         else if (floatData != null) {
             found = floatData.length;
@@ -85,8 +94,30 @@ public final class OnnxTensor {
                 expected *= 2;
             }
         }
+        if (!holds(field)) {
+            throw new OnnxFormatException(format("tensor '%s' (%s, dims %s) keeps its values in %s, which ONNX does not use for %s; "
+                    + "the file is corrupt or written by a broken exporter", name, dataType, dims, field.replace(" values", ""), dataType));
+        }
         if (dataType != OnnxDataType.STRING && found != expected) {
             throw new OnnxFormatException(format("tensor '%s' (%s, dims %s) has %d %s, expected %d", name, dataType, dims, found, field, expected));
+        }
+    }
+
+    /**
+     * Whether the typed field named {@code field} may hold this tensor's type (ONNX's {@code TensorProto}: float_data for
+     * FLOAT and COMPLEX64, double_data for DOUBLE and COMPLEX128, the integer fields for the integer types, BOOL and the
+     * 16-bit floats). A mismatch once reached the converters, which read the absent field (a fuzzing crasher).
+     */
+    private boolean holds(String field) {
+        switch (field) {
+            case "float_data values":
+                return dataType == OnnxDataType.FLOAT || dataType == OnnxDataType.COMPLEX64;
+            case "double_data values":
+                return dataType == OnnxDataType.DOUBLE || dataType == OnnxDataType.COMPLEX128;
+            case "integer data values":
+                return dataType.isInteger() || dataType == OnnxDataType.UINT64 || dataType == OnnxDataType.FLOAT16 || dataType == OnnxDataType.BFLOAT16;
+            default:
+                return true;
         }
     }
 

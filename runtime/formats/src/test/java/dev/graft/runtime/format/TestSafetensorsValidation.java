@@ -91,6 +91,13 @@ final class TestSafetensorsValidation {
                 "data_offsets [0, 12] hold 12 bytes but dtype BF16 with shape [3] needs 6 bytes (2 bytes per element)");
     }
 
+    /** Fuzzing crasher: zero elements, so zero bytes matched, but the strides of the other dimensions overflowed in the engine. */
+    @Test
+    void testEmptyShapeWhoseOtherDimensionsOverflow() {
+        assertInvalidTensor("{\"z\":{\"dtype\":\"F32\",\"shape\":[0,4611686018427387904,4611686018427387904],\"data_offsets\":[0,0]}}", 0, "z",
+                "shape [0, 4611686018427387904, 4611686018427387904] overflows 64 bits");
+    }
+
     @Test
     void testShapeWhoseSizeOverflows() {
         assertInvalidTensor("{\"w\":{\"dtype\":\"F64\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}", 8, "w",

@@ -85,7 +85,7 @@ final class TestShardedCheckpoint {
     }
 
     @Test
-    void testMalformedIndexes(NDManager manager) throws IOException {
+    void testMalformedIndexes(NDManager manager, @TempDir Path elsewhere) throws IOException {
         writeShards(manager);
         assertInvalidIndex("{\"weight_map\":", "it is not valid JSON");
         assertInvalidIndex("{\"metadata\":{}}", "weight_map must be a JSON object from tensor name to shard file name, found nothing");
@@ -93,6 +93,14 @@ final class TestShardedCheckpoint {
         assertInvalidIndex("{\"weight_map\":{\"w\":3}}", "weight_map entry 'w' must be a shard file name, found 3");
         assertInvalidIndex("{\"weight_map\":{\"w\":\"../elsewhere.safetensors\"}}",
                 "weight_map entry 'w' names '../elsewhere.safetensors', which is not a file in the index's directory");
+        assertInvalidIndex("{\"weight_map\":{\"w\":\"/etc/passwd\"}}",
+                "weight_map entry 'w' names '/etc/passwd', which is not a file in the index's directory (shard file '/etc/passwd' cannot be used in folder");
+        Path outside = elsewhere.resolve(FIRST_SHARD);
+        Files.copy(directory.resolve(FIRST_SHARD), outside);
+        Files.createSymbolicLink(directory.resolve("linked.safetensors"), outside);
+        assertInvalidIndex("{\"weight_map\":{\"w\":\"linked.safetensors\"}}",
+                "weight_map entry 'w' names 'linked.safetensors', which is not a file in the index's directory (shard file 'linked.safetensors' in folder "
+                        + directory.toAbsolutePath() + " is a symbolic link to " + outside.toRealPath() + ", outside the folder");
         assertInvalidIndex("{\"metadata\":{\"total_size\":{\"a\":1}},\"weight_map\":{\"w\":\"" + FIRST_SHARD + "\"}}",
                 "metadata value of key 'total_size' must be a string or a number, found OBJECT");
     }

@@ -173,6 +173,41 @@ final class TestOnnxModel {
                 .hasMessage("ONNX file zero.onnx: invalid field tag 0 at byte 0");
     }
 
+    /** Fuzzing crasher: dims whose byte count overflowed 64 bits to 0 passed the length check with empty raw_data. */
+    @Test
+    void testDimsWhoseByteCountOverflowsAreRefused() {
+        assertThatThrownBy(() -> parseModel(new ProtobufWriter().message(5, tensor("forged", DOUBLE, 1L << 62).bytes(9, new byte[0]))))
+                .isInstanceOf(OnnxFormatException.class)
+                .hasMessage("ONNX file test.onnx: tensor 'forged' (DOUBLE, dims [4611686018427387904]) would need more than 9223372036854775807 bytes of raw_data; "
+                        + "the dims are wrong at byte 6");
+        assertThatThrownBy(() -> parseModel(new ProtobufWriter().message(5, tensor("forged", FLOAT, 1L << 62).bytes(9, new byte[0]))))
+                .isInstanceOf(OnnxFormatException.class)
+                .hasMessageContaining("tensor 'forged' (FLOAT, dims [4611686018427387904]) would need more than");
+    }
+
+    /** Fuzzing crasher: values in a typed field ONNX does not use for the tensor's type reached a converter that read another field. */
+    @Test
+    void testTypedDataInTheFieldOfAnotherTypeIsRefused() {
+        assertThatThrownBy(() -> parseModel(new ProtobufWriter().message(5, tensor("ids", INT64, 1).packedFloats(4, 1f))))
+                .isInstanceOf(OnnxFormatException.class)
+                .hasMessage("ONNX file test.onnx: tensor 'ids' (INT64, dims [1]) keeps its values in float_data, which ONNX does not use for INT64; "
+                        + "the file is corrupt or written by a broken exporter at byte 6");
+        assertThatThrownBy(() -> parseModel(new ProtobufWriter().message(5, tensor("weights", FLOAT, 1).packedVarints(7, 1))))
+                .isInstanceOf(OnnxFormatException.class)
+                .hasMessageContaining("tensor 'weights' (FLOAT, dims [1]) keeps its values in integer data, which ONNX does not use for FLOAT");
+        assertThatThrownBy(() -> parseModel(new ProtobufWriter().message(5, tensor("half", FLOAT16, 1).fixed64(10, Double.doubleToLongBits(1)))))
+                .isInstanceOf(OnnxFormatException.class)
+                .hasMessageContaining("tensor 'half' (FLOAT16, dims [1]) keeps its values in double_data, which ONNX does not use for FLOAT16");
+    }
+
+    /** Fuzzing crasher: zero elements with huge other dims passed the length check; creating the DJL array overflowed its strides. */
+    @Test
+    void testEmptyTensorWhoseOtherDimsOverflowIsRefused() {
+        assertThatThrownBy(() -> parseModel(new ProtobufWriter().message(5, tensor("empty", FLOAT, 0, 1L << 62, 1L << 62).bytes(9, new byte[0]))))
+                .isInstanceOf(OnnxFormatException.class)
+                .hasMessageContaining("tensor 'empty' has dims [0, 4611686018427387904, 4611686018427387904] whose product overflows");
+    }
+
     @Test
     void testValuesOfTheWrongKindAreRefused() {
         OnnxModel model = parseModel(new ProtobufWriter()
