@@ -108,6 +108,9 @@ final class TrainingTask extends AbstractFunction1<scala.collection.Iterator<Row
             synchronized (SETUP) {
                 setup = RunSetup.create(recipe, registry, train, validation(recipe));
             }
+            // No task trains (and reseeds the JVM's generator each step) while another one of its JVM still
+            // initialises its adapter from the recipe's seed.
+            context.barrier();
             RunResult result;
             try (setup) {
                 result = folder.latestCheckpoint().isPresent() ? FineTuner.resume(setup, folder, options) : FineTuner.train(setup, folder, options);

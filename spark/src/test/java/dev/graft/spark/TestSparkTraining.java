@@ -25,6 +25,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 final class TestSparkTraining {
     private static final int TASKS = 2;
@@ -32,6 +34,8 @@ final class TestSparkTraining {
     private static final int EXAMPLES = 16;
     private static final int STEPS = 4;
     private static final long SEED = 7;
+    /** The steps the tasks of a retried stage take (local mode: the tasks run in this JVM). */
+    private static final Queue<Long> RETRIED_STEPS = new ConcurrentLinkedQueue<>();
 
     @TempDir
     static Path directory;
@@ -90,8 +94,14 @@ final class TestSparkTraining {
         List<List<String>> partitions = partitionsFor(SparkFixtures.texts(EXAMPLES));
         Path recipe = SparkFixtures.recipe(directory.resolve("retry.yaml"), model, directory.resolve("unused.jsonl"), BATCH, STEPS, SEED, 1);
         SparkTraining.Result uninterrupted = SparkTraining.train(dataFrame(partitions), recipe, directory.resolve("uninterrupted"), SparkTraining.Options.defaults());
+        RETRIED_STEPS.clear();
+        String checkpoint = directory.resolve("retried").resolve(RunFolder.CHECKPOINTS).resolve("step-000002").toString();
         StepObserver failOnce = (partition, attempt, step) -> {
+            if (attempt > 0) {
+                RETRIED_STEPS.add(step);
+            }
             if (partition == 1 && attempt == 0 && step == 3) {
+                awaitCheckpoint(checkpoint);
                 throw new IllegalStateException("injected failure of task 1 at step 3");
             }
         };
@@ -99,6 +109,7 @@ final class TestSparkTraining {
                 new SparkTraining.Options(0, List.of(), false, failOnce));
 
         assertThat(retried.steps()).isEqualTo(STEPS);
+        assertThat(RETRIED_STEPS).as("the retried stage starts both tasks after the step-2 checkpoint").containsExactly(3L, 3L, 4L, 4L);
         assertThat(Files.readString(retried.folder().resolve(RunFolder.REPORT))).isNotBlank();
         assertThat(MetricsLog.read(retried.folder().resolve(RunFolder.METRICS))).extracting(MetricsRecord::step).containsExactly(1L, 2L, 3L, 4L);
         assertThat(maxDifference(adapterTensors(uninterrupted.folder()), adapterTensors(retried.folder()))).isLessThan(1e-6);
@@ -115,6 +126,20 @@ final class TestSparkTraining {
         Map<String, float[]> tensors = adapterTensors(result.folder());
         assertThat(tensors).isNotEmpty();
         assertThat(tensors.values()).allSatisfy(values -> assertThat(values).doesNotContain(Float.NaN));
+    }
+
+    /** Task 0 writes the step-2 checkpoint while task 1 is already at step 3: the failure waits for it, so the retry starts from it. */
+    private static void awaitCheckpoint(String checkpoint) {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (!Files.isDirectory(Path.of(checkpoint)) && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(20);
+            }
+            catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
     }
 
     private static Path recipe(String name) {
