@@ -21,6 +21,7 @@ import org.apache.spark.sql.types.StructType;
 
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 
@@ -119,7 +120,7 @@ public final class SparkInference {
         long[][] inputIds = new long[size][longest];
         long[][] mask = new long[size][longest];
         for (int row = 0; row < size; row++) {
-            java.util.Arrays.fill(inputIds[row], tokenizer.padTokenId());
+            Arrays.fill(inputIds[row], tokenizer.padTokenId());
             for (int position = 0; position < ids[row].length; position++) {
                 inputIds[row][position] = ids[row][position];
                 mask[row][position] = 1;

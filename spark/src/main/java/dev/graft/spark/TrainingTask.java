@@ -3,6 +3,8 @@ package dev.graft.spark;
 import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
+import dev.graft.runtime.data.DataFiles;
+import dev.graft.runtime.data.DataFormat;
 import dev.graft.runtime.data.Example;
 import dev.graft.runtime.data.SourceLine;
 import dev.graft.runtime.plugin.MethodRegistry;
@@ -132,7 +134,7 @@ final class TrainingTask extends AbstractFunction1<scala.collection.Iterator<Row
         if (file == null) {
             return List.of();
         }
-        return dev.graft.runtime.data.DataFiles.read(Path.of(file), dev.graft.runtime.data.DataFormat.valueOf(recipe.data().format().toUpperCase(Locale.ROOT)));
+        return DataFiles.read(Path.of(file), DataFormat.valueOf(recipe.data().format().toUpperCase(Locale.ROOT)));
     }
 
     /** A row as an example: every non-null column as text. */
