@@ -113,17 +113,20 @@ final class TestArchitecture {
             .layer("tck").definedBy("dev.graft.tck..")
             .layer("cli").definedBy(CLI_PACKAGES)
             .layer("plugins").definedBy("dev.graft.plugin..")
+            .layer("spark").definedBy("dev.graft.spark..")
             .whereLayer("spi").mayOnlyAccessLayers("spi")
             .whereLayer("formats").mayOnlyAccessLayers("formats")
             .whereLayer("core").mayOnlyAccessLayers("spi", "formats", "core")
             .whereLayer("tck").mayOnlyAccessLayers("spi", "formats", "core", "tck")
             .whereLayer("cli").mayOnlyAccessLayers("spi", "formats", "core", "cli")
             .whereLayer("plugins").mayOnlyAccessLayers("spi", "plugins")
+            .whereLayer("spark").mayOnlyAccessLayers("spi", "formats", "core", "spark")
+            .whereLayer("spark").mayNotBeAccessedByAnyLayer()
             .whereLayer("cli").mayNotBeAccessedByAnyLayer()
             .whereLayer("tck").mayNotBeAccessedByAnyLayer()
             .whereLayer("plugins").mayNotBeAccessedByAnyLayer()
             .because("graft-formats depends on nothing of ours, the core never on the CLI, the TCK only on the SPI, the formats (to read what an adapter saved) and the core, "
-                    + "plugins only on the SPI (the README's module diagram)");
+                    + "plugins only on the SPI, graft-spark only on the SPI, the formats and the core (the README's module diagram)");
 
     @ArchTest
     static final ArchRule TCK_USES_ONLY_THE_CORES_PUBLIC_PACKAGES = noClasses()

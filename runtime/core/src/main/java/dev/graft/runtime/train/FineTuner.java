@@ -57,14 +57,21 @@ public final class FineTuner {
      * @param console where the parameter table, the progress bar and messages go
      * @param terminal whether {@code console} is a terminal (an animated bar) or a log (plain lines)
      * @param baselines results of other runs to show beside this one's in the report
+     * @param exchange what a data-parallel run does around each optimizer step ({@link StepExchange#NONE} on one machine)
      */
-    public record Options(PrintStream console, boolean terminal, List<RunMetrics> baselines) {
+    public record Options(PrintStream console, boolean terminal, List<RunMetrics> baselines, StepExchange exchange) {
         public Options {
             requireNonNull(console, "console is null");
             baselines = List.copyOf(baselines);
+            requireNonNull(exchange, "exchange is null");
         }
 
-        /** Options without baselines. */
+        /** Options of a run on one machine. */
+        public Options(PrintStream console, boolean terminal, List<RunMetrics> baselines) {
+            this(console, terminal, baselines, StepExchange.NONE);
+        }
+
+        /** Options of a run on one machine, without baselines. */
         public Options(PrintStream console, boolean terminal) {
             this(console, terminal, List.of());
         }
@@ -215,6 +222,7 @@ public final class FineTuner {
                     if (batch - groupStart < groupSize) {
                         continue;
                     }
+                    options.exchange().beforeUpdate(trainer, trainer.steps() + 1);
                     double norm = training.maxGradNorm() > 0 ? trainer.clipGradients(training.maxGradNorm()) : trainer.gradientNorm();
                     if (!Double.isFinite(norm)) {
                         throw diverged(trainer.steps() + 1, "gradient norm", norm);
@@ -222,6 +230,7 @@ public final class FineTuner {
                     double rate = schedule.rate(trainer.steps());
                     optimizer.setLearningRate((float) rate);
                     trainer.update();
+                    options.exchange().afterUpdate(trainer, trainer.steps());
                     double seconds = (System.nanoTime() - stepStarted) / 1e9;
                     state = advance(state, epoch, batch, stepTokens, seconds);
                     long step = trainer.steps();

@@ -40,9 +40,12 @@ import java.util.Set;
  * parameter that has a gradient, the gradients are zeroed, and a {@link TrainingEvent.StepEnd} goes to every method.
  * {@link #step} does all of it for one batch. Only trainable tensors get optimizer state.
  *
- * <p>One per JVM at a time: DJL's PyTorch engine allows one gradient collector per JVM.
+ * <p>DJL's PyTorch engine allows one gradient collector per JVM: trainers that run at the same time in one JVM (the
+ * tasks of a Spark executor) take turns for the forward and backward pass of {@link #accumulate}.
  */
 public final class PeftTrainer implements AutoCloseable {
+    /** DJL's PyTorch engine allows one gradient collector per JVM: trainers running at once (Spark tasks) take turns. */
+    private static final Object GRADIENT_COLLECTOR = new Object();
     private final PeftModel model;
     private final Optimizer optimizer;
     private final Objective objective;
@@ -98,6 +101,16 @@ public final class PeftTrainer implements AutoCloseable {
     public float accumulate(NDList inputs, NDList labels, float weight) {
         NDArray anchor = inputs.get(0);
         float lossValue;
+        synchronized (GRADIENT_COLLECTOR) {
+            lossValue = forwardAndBackward(inputs, labels, weight);
+        }
+        pendingSamples += Math.toIntExact(anchor.getShape().get(0));
+        return lossValue;
+    }
+
+    private float forwardAndBackward(NDList inputs, NDList labels, float weight) {
+        NDArray anchor = inputs.get(0);
+        float lossValue;
         try (NDManager scope = anchor.getManager().newSubManager();
                 GradientCollector collector = Engine.getInstance().newGradientCollector()) {
             scope.tempAttachAll(inputs);
@@ -108,7 +121,6 @@ public final class PeftTrainer implements AutoCloseable {
                 collector.backward(weight == 1f ? loss : Scalars.times(loss, weight));
             }
         }
-        pendingSamples += Math.toIntExact(anchor.getShape().get(0));
         return lossValue;
     }
 

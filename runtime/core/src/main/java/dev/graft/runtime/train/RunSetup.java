@@ -91,6 +91,22 @@ public final class RunSetup implements AutoCloseable {
             train = all;
             validation = List.of();
         }
+        return create(recipe, registry, train, validation);
+    }
+
+    /**
+     * Builds a run from {@code recipe} with the given training and validation examples instead of its data files (a
+     * worker's share of a distributed dataset): loads the model, attaches the adapters and creates the head, all
+     * seeded with {@code training.seed}. A classification recipe should name its labels ({@code task.labels}) when
+     * {@code train} is only part of the data.
+     */
+    public static RunSetup create(Recipe recipe, MethodRegistry registry, List<Example> train, List<Example> validation) {
+        requireNonNull(recipe, "recipe is null");
+        requireNonNull(registry, "registry is null");
+        requireNonNull(train, "train is null");
+        requireNonNull(validation, "validation is null");
+        DataSection data = recipe.data();
+        long seed = recipe.training().seed();
         for (RecipeAdapter adapter : recipe.adapters()) {
             registry.requireMethod(adapter.method());
         }
