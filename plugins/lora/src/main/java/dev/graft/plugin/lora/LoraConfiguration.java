@@ -31,7 +31,8 @@ record LoraConfiguration(
         @Option(name = RANK, defaultValue = "8", minimum = 1,
                 description = "The rank r of lora_A (r×in) and lora_B (out×r); a whole number greater than 0.")
         int rank,
-        @Option(name = ALPHA, defaultValue = "8", description = "The alpha α of the scaling α/r (α/√r with use_rslora).")
+        @Option(name = ALPHA, defaultValue = "8", minimum = 0, minimumExclusive = true,
+                description = "The alpha α of the scaling α/r (α/√r with use_rslora); greater than 0.")
         double alpha,
         @Option(name = DROPOUT, defaultValue = "0.0", minimum = 0, maximum = 1, maximumExclusive = true,
                 description = "Dropout probability on the input of lora_A while training, in [0, 1).")
