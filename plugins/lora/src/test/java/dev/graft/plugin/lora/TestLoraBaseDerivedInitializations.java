@@ -176,7 +176,7 @@ final class TestLoraBaseDerivedInitializations {
         PeftModel model = TinyModel.LLAMA.create(manager, DataType.FLOAT32);
         assertThatThrownBy(() -> model.addAdapter(new AdapterSpec("wide", Map.of("r", 40, "init_lora_weights", "olora"),
                 TargetRules.fromConfig(Map.of("target_modules", List.of("v_proj"))), Composition.SUM), new LoraMethod()))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("r = 40").hasMessageContaining("at most 32");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("option 'r' is 40").hasMessageContaining("at most 32");
         assertThatThrownBy(() -> attach(model, "eva"))
                 .isInstanceOf(InvalidOptionsException.class).hasMessageContaining("init_lora_weights").hasMessageContaining("activations");
     }
