@@ -65,7 +65,7 @@ final class RecipeReader {
             throw new RecipeException(format("recipe %s is empty; it needs at least 'model'", file));
         }
         if (!root.isObject()) {
-            throw new RecipeException(format("recipe %s must be a mapping of fields (model, adapters, task, data, training, output), found %s",
+            throw new RecipeException(format("recipe %s must be a mapping of fields (model, adapters, task, data, training, output, composition), found %s",
                     file, root.getNodeType().toString().toLowerCase(java.util.Locale.ROOT)));
         }
         ObjectNode tree = (ObjectNode) root;
@@ -330,7 +330,7 @@ final class RecipeReader {
         String model = Models.isMiniLm(recipe.model()) ? recipe.model() : resolve(folder, recipe.model());
         DataSection data = recipe.data().withFiles(resolve(folder, recipe.data().train()), resolve(folder, recipe.data().validation()));
         OutputSection output = new OutputSection(resolve(folder, recipe.output().dir()), recipe.output().overwrite());
-        return new Recipe(model, recipe.adapters(), recipe.task(), data, recipe.training(), output);
+        return new Recipe(model, recipe.adapters(), recipe.task(), data, recipe.training(), output, recipe.composition());
     }
 
     private static String resolve(Path folder, String path) {

@@ -5,6 +5,9 @@ import static java.util.Objects.requireNonNull;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
+import dev.graft.runtime.compose.CompositionBlock;
+import dev.graft.runtime.compose.Fuse;
+import dev.graft.runtime.compose.Parallel;
 import dev.graft.runtime.data.CausalLmEncoder;
 import dev.graft.runtime.data.ClassificationEncoder;
 import dev.graft.runtime.data.DataFiles;
@@ -94,6 +97,7 @@ public final class RunSetup implements AutoCloseable {
         for (RecipeAdapter adapter : recipe.adapters()) {
             registry.requireMethod(adapter.method());
         }
+        CompositionBlock block = compositionBlock(recipe);
         NDManager manager = NDManager.newBaseManager();
         LoadedModel loaded = null;
         TrainingTokenizer tokenizer = null;
@@ -114,6 +118,9 @@ public final class RunSetup implements AutoCloseable {
             PeftModel peft = new PeftModel(loaded.model());
             for (RecipeAdapter adapter : recipe.adapters()) {
                 peft.addAdapter(adapter.toSpec(), registry.requireMethod(adapter.method()).method());
+            }
+            if (block != null) {
+                applyBlock(peft, block);
             }
             TaskSection taskSection = recipe.task();
             TaskModel task;
@@ -199,5 +206,36 @@ public final class RunSetup implements AutoCloseable {
         tokenizer.close();
         loaded.close();
         manager.close();
+    }
+
+    /**
+     * The recipe's composition block, checked against its adapters before any tensor is made; null without one.
+     *
+     * @throws RecipeException for a block the recipe cannot train
+     */
+    private static CompositionBlock compositionBlock(Recipe recipe) {
+        if (recipe.composition() == null) {
+            return null;
+        }
+        List<String> names = recipe.adapters().stream().map(RecipeAdapter::name).toList();
+        CompositionBlock block = recipe.composition().toBlock(names);
+        if (block instanceof Parallel) {
+            throw new RecipeException(format("composition: a parallel block %s is for inference only and cannot be trained: "
+                    + "train each adapter on its own, and apply the block with graft predict or evaluate", block.adapterNames()));
+        }
+        return block;
+    }
+
+    /** Makes {@code block} the model's active block; a fuse block's fusion is added first (its adapters frozen). */
+    private static void applyBlock(PeftModel peft, CompositionBlock block) {
+        try {
+            if (block instanceof Fuse) {
+                peft.addFusion((Fuse) block);
+            }
+            peft.setActiveBlock(block);
+        }
+        catch (IllegalArgumentException | IllegalStateException e) {
+            throw new RecipeException(format("composition: %s", e.getMessage()), e);
+        }
     }
 }
