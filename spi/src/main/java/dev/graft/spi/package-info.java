@@ -6,7 +6,7 @@
  * <h2>Gates: how a method is gated without writing gate code</h2>
  * An adapter attached with composition {@code gated} (UniPELT) gets one gate per (adapter, site), owned by the
  * runtime and saved with the adapter; a module never sees it. The gate reads the site's input {@code x} and gives
- * one value per example, {@code g = mean over tokens of σ(x·W_gᵀ + b_g)} in (0, 1), with {@code W_g ~ N(0, 0.02)}
+ * one value per example, {@code g = mean over the real (unpadded) tokens of σ(x·W_gᵀ + b_g)} in (0, 1), with {@code W_g ~ N(0, 0.02)}
  * and {@code b_g = 0} at first. What {@code g} multiplies depends only on the module type the method implements:
  * <table>
  *   <caption>The gate rule per contribution kind</caption>
@@ -20,13 +20,18 @@
  *   <tr><td>{@link dev.graft.spi.SublayerModule} (bottleneck adapters)</td><td>{@code h + scaling·delta(x_in, h)}</td>
  *       <td>{@code h + g·delta(x_in, h)}</td><td>the sublayer's output {@code h}</td></tr>
  *   <tr><td>{@link dev.graft.spi.PrefixModule}</td><td>virtual keys {@code K}, values {@code V}</td>
- *       <td>{@code g·K}, {@code g·V} (AdapterHub's UniPELT)</td><td>the attention layer's input</td></tr>
+ *       <td>the virtual keys' attention weight is scaled by {@code g} ({@code log g} added to their scores, so each
+ *       query's softmax gives them {@code g·exp(s)} before normalising)</td><td>the attention layer's input</td></tr>
  *   <tr><td>{@link dev.graft.spi.PromptModule}</td><td>virtual tokens {@code P}</td>
- *       <td>{@code g·P}</td><td>the input embeddings</td></tr>
+ *       <td>the virtual positions' attention weight is scaled by {@code g} in every layer</td><td>the input embeddings</td></tr>
  * </table>
  * So a gate forced open ({@code g = 1}) gives exactly the plain {@code sum} composition with scaling 1, and a gate
- * forced shut ({@code g = 0}) removes a linear or sublayer contribution entirely (the base model). A shut prefix or
- * prompt keeps its virtual positions with all-zero keys and values or tokens: zero keys still take attention weight
- * ({@code exp(0)} each), so the output is not the base model's, as in AdapterHub. A gated adapter cannot be merged.
+ * forced shut ({@code g → 0}) removes the contribution: the base model's output. One caveat for prefixes and prompts:
+ * the virtual tokens still move the real tokens' positions, as in PEFT ({@code past_key_values_length}, prompt tokens
+ * before the input), so on a model with absolute position embeddings (BERT) a shut prefix or prompt gives the base
+ * model read at positions shifted by the number of virtual tokens; with rotary positions (Llama), which only see
+ * offsets, it gives the base model. AdapterHub's UniPELT scales a prefix's keys and values by {@code g} instead,
+ * which never shuts it (zero keys still take attention weight, {@code exp(0)} each); Graft gates the attention weight
+ * so that every kind obeys the same two rules. A gated adapter cannot be merged.
  */
 package dev.graft.spi;

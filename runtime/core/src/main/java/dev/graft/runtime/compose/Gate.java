@@ -13,11 +13,13 @@ import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
 
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A UniPELT gate for one (adapter, site): {@code g = mean over tokens of σ(x·W_gᵀ + b_g)}, one value per
- * example, with {@code W_g ~ N(0, 0.02)} and {@code b_g = 0}. Gates belong to the runtime; methods never see them.
+ * example, with {@code W_g ~ N(0, 0.02)} and {@code b_g = 0}. The mean runs over the real tokens the model marks
+ * ({@link TokenMask}), so padding never moves a row's gate; AdapterHub averages over padding too. Gates belong to the runtime; methods never see them.
  * Observation is opt-in: only while {@linkplain #setRecording recording} does a forward pass copy the gate's values
  * to the JVM (kept as {@link #lastValues()}); otherwise it copies nothing.
  */
@@ -46,7 +48,12 @@ public final class Gate extends AbstractBlock {
         NDArray b = parameterStore.getValue(bias, x.getDevice(), training);
         NDArray gate = Activation.sigmoid(Linear.linear(x, w, b).singletonOrThrow());
         int axes = gate.getShape().dimension();
-        if (axes > 2) {
+        Optional<NDArray> realTokens = TokenMask.of(x);
+        if (axes == 3 && realTokens.isPresent()) {
+            NDArray mask = Casts.toType(realTokens.get(), gate.getDataType()).expandDims(-1);
+            gate = gate.mul(mask).sum(new int[] {1}, true).div(mask.sum(new int[] {1}, true).maximum(1f));
+        }
+        else if (axes > 2) {
             int[] tokenAxes = new int[axes - 2];
             for (int axis = 1; axis < axes - 1; axis++) {
                 tokenAxes[axis - 1] = axis;

@@ -25,6 +25,9 @@ import java.util.Optional;
 
 /** Composition of the modules at sublayer, attention and embedding sites. */
 public final class SiteOps {
+    /** The additive bias of a key no query may see: the float32 minimum, so half precision never meets an infinity. */
+    public static final float MASKED = -Float.MAX_VALUE;
+
     private SiteOps() {}
 
     /**
@@ -113,10 +116,12 @@ public final class SiteOps {
 
     /**
      * The virtual keys and values of the live prefix modules, concatenated in attachment order and broadcast over
-     * the batch: each {@code (batch, kvHeads, n, headDim)}; {@code null} when there are none. Gates read
-     * {@code attentionInput} {@code (batch, sequence, hidden)}. Under a {@link RowRouting} a third array follows:
-     * the prefix keys' mask {@code (batch, n)}, 1 where a key belongs to the row's adapter and 0 elsewhere, for
-     * the model to hide the other adapters' virtual keys from each row.
+     * the batch: each {@code (batch, kvHeads, n, headDim)}; {@code null} when there are none. When a prefix is gated
+     * or a {@link RowRouting} is set, a third array follows: the prefix keys' attention weights {@code (batch, n)},
+     * float32 in [0, 1], for the model to turn into an additive bias with {@link #attentionBias}: a gated prefix's
+     * keys weigh its gate {@code g} (read from {@code attentionInput} {@code (batch, sequence, hidden)}), so their
+     * attention weight is multiplied by {@code g} before the softmax normalises (0 hides them, 1 is the plain
+     * prefix); under a routing a key weighs 0 in the rows of other adapters.
      */
     public static NDList prefix(ParameterStore parameterStore, SiteAttachments attachments, NDArray attentionInput, boolean training) {
         List<Attachment> live = attachments.live();
@@ -127,96 +132,112 @@ public final class SiteOps {
         try (NDManager scope = Scopes.open(attentionInput, List.of(), blocks(live), sharedParameters(live))) {
             NDList keys = new NDList();
             NDList values = new NDList();
-            NDList keyMasks = new NDList();
+            NDList keyWeights = new NDList();
             Optional<RowRouting> routing = RowRouting.current();
             routing.ifPresent(current -> current.checkRows(attentionInput, attachments.site().name()));
+            boolean weighted = routing.isPresent() || live.stream().anyMatch(attachment -> attachment.gate().isPresent());
             for (Attachment attachment : live) {
                 PrefixKeyValues keyValues;
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
                     keyValues = ((PrefixModule) attachment.module()).keyValues(parameterStore, attentionInput, training);
                 }
                 NDArray key = broadcastBatch(keyValues.keys(), batch);
-                NDArray value = broadcastBatch(keyValues.values(), batch);
-                if (attachment.gate().isPresent()) {
-                    NDArray gate = attachment.gate().get().value(parameterStore, attentionInput, training).expandDims(-1);
-                    key = key.mul(gate);
-                    value = value.mul(gate);
-                }
                 keys.add(key);
-                values.add(value);
-                if (routing.isPresent()) {
-                    NDArray rows = routing.get().mask(attachment.adapterName(), 2);
-                    keyMasks.add(scope.zeros(new Shape(batch, key.getShape().get(2))).add(rows));
+                values.add(broadcastBatch(keyValues.values(), batch));
+                if (weighted) {
+                    NDArray weight = scope.ones(new Shape(batch, key.getShape().get(2)));
+                    if (attachment.gate().isPresent()) {
+                        weight = weight.mul(Casts.toType(attachment.gate().get().value(parameterStore, attentionInput, training), DataType.FLOAT32).reshape(batch, 1));
+                    }
+                    if (routing.isPresent()) {
+                        weight = weight.mul(routing.get().mask(attachment.adapterName(), 2));
+                    }
+                    keyWeights.add(weight);
                 }
             }
             NDArray key = keys.size() == 1 ? keys.get(0) : NDArrays.concat(keys, 2);
             NDArray value = values.size() == 1 ? values.get(0) : NDArrays.concat(values, 2);
-            if (routing.isPresent()) {
-                NDArray keyMask = keyMasks.size() == 1 ? keyMasks.get(0) : NDArrays.concat(keyMasks, 1);
-                return new NDList(scope.ret(key), scope.ret(value), scope.ret(keyMask));
+            if (weighted) {
+                NDArray keyWeight = keyWeights.size() == 1 ? keyWeights.get(0) : NDArrays.concat(keyWeights, 1);
+                return new NDList(scope.ret(key), scope.ret(value), scope.ret(keyWeight));
             }
             return new NDList(scope.ret(key), scope.ret(value));
         }
     }
 
     /**
-     * The embeddings with the live prompt modules' virtual tokens prepended: {@code (batch, n + sequence, hidden)}.
-     * Under a {@link RowRouting}, {@code n} is the longest routed prompt ({@link #promptLength}) and each row gets
-     * its own adapter's tokens right-aligned against its real tokens, after zero padding that the model masks out
-     * ({@link #promptRowLengths}); a base row gets padding only.
+     * The embeddings with the live prompt modules' virtual tokens prepended: {@code (batch, n + sequence, hidden)},
+     * first in the list. When a prompt is gated, a second array follows: the virtual positions' attention weights
+     * {@code (batch, n)}, float32 in [0, 1], which the model multiplies into its attention mask so that every layer
+     * attends a gated prompt's positions with weight {@code g} (read from the embeddings): 0 hides them, 1 is the
+     * plain prompt. Under a {@link RowRouting}, {@code n} is the longest routed prompt ({@link #promptLength}) and
+     * each row gets its own adapter's tokens right-aligned against its real tokens, after zero padding that the
+     * model masks out ({@link #promptRowLengths}); a base row gets padding only.
      */
-    public static NDArray prompt(ParameterStore parameterStore, SiteAttachments attachments, NDArray embeddings, boolean training) {
+    public static NDList prompt(ParameterStore parameterStore, SiteAttachments attachments, NDArray embeddings, boolean training) {
         List<Attachment> live = attachments.live();
         if (live.isEmpty()) {
-            return embeddings;
+            return new NDList(embeddings);
         }
         long batch = embeddings.getShape().get(0);
         try (NDManager scope = Scopes.open(embeddings, List.of(), blocks(live), sharedParameters(live))) {
             NDList parts = new NDList();
+            NDList weights = new NDList();
+            boolean gated = live.stream().anyMatch(attachment -> attachment.gate().isPresent());
             // as at sublayer sites: modules and gates see float32, their tokens are cast to the embeddings' type differentiably
             NDArray embeddings32 = Casts.toType(embeddings, DataType.FLOAT32);
             Optional<RowRouting> routing = RowRouting.current();
-            if (routing.isPresent()) {
-                routing.get().checkRows(embeddings, attachments.site().name());
-                return scope.ret(routedPrompt(parameterStore, scope, live, embeddings, embeddings32, routing.get(), promptLength(attachments), training));
-            }
+            routing.ifPresent(current -> current.checkRows(embeddings, attachments.site().name()));
+            int width = promptLength(attachments);
+            NDArray routedTokens = null;
+            NDArray routedWeights = null;
             for (Attachment attachment : live) {
                 NDArray tokens;
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
                     tokens = broadcastBatch(((PromptModule) attachment.module()).virtualTokens(parameterStore, embeddings32, training), batch);
                 }
-                if (attachment.gate().isPresent()) {
-                    tokens = tokens.mul(attachment.gate().get().value(parameterStore, embeddings32, training));
+                long length = tokens.getShape().get(1);
+                NDArray weight = attachment.gate().isPresent()
+                        ? Casts.toType(attachment.gate().get().value(parameterStore, embeddings32, training), DataType.FLOAT32).reshape(batch, 1)
+                        : scope.ones(new Shape(batch, 1));
+                if (routing.isEmpty()) {
+                    parts.add(Casts.toType(tokens, embeddings.getDataType()));
+                    weights.add(weight.mul(scope.ones(new Shape(1, length))));
+                    continue;
                 }
-                parts.add(Casts.toType(tokens, embeddings.getDataType()));
+                if (length < width) {
+                    tokens = scope.zeros(new Shape(batch, width - length, tokens.getShape().get(2))).concat(tokens, 1);
+                }
+                NDArray rows = routing.get().mask(attachment.adapterName(), 2);
+                NDArray own = tokens.mul(rows.expandDims(-1));
+                routedTokens = routedTokens == null ? own : routedTokens.add(own);
+                NDArray ownWeight = weight.mul(rows);
+                routedWeights = routedWeights == null ? ownWeight : routedWeights.add(ownWeight);
             }
-            parts.add(embeddings);
-            return scope.ret(NDArrays.concat(parts, 1));
+            NDArray prompted;
+            NDArray promptWeights;
+            if (routing.isPresent()) {
+                prompted = NDArrays.concat(new NDList(Casts.toType(routedTokens, embeddings.getDataType()), embeddings), 1);
+                promptWeights = routedWeights.mul(scope.ones(new Shape(1, width)));
+            }
+            else {
+                parts.add(embeddings);
+                prompted = NDArrays.concat(parts, 1);
+                promptWeights = weights.size() == 1 ? weights.get(0) : NDArrays.concat(weights, 1);
+            }
+            return gated ? new NDList(scope.ret(prompted), scope.ret(promptWeights)) : new NDList(scope.ret(prompted));
         }
     }
 
-    /** Per-row prompt tokens: the sum of each routed adapter's tokens, right-aligned and masked to its rows. */
-    private static NDArray routedPrompt(ParameterStore parameterStore, NDManager scope, List<Attachment> live, NDArray embeddings, NDArray embeddings32, RowRouting routing,
-            int width, boolean training) {
-        long batch = embeddings.getShape().get(0);
-        long hidden = embeddings.getShape().get(2);
-        NDArray tokens = null;
-        for (Attachment attachment : live) {
-            NDArray own;
-            try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
-                own = broadcastBatch(((PromptModule) attachment.module()).virtualTokens(parameterStore, embeddings32, training), batch);
-            }
-            if (attachment.gate().isPresent()) {
-                own = own.mul(attachment.gate().get().value(parameterStore, embeddings32, training));
-            }
-            long length = own.getShape().get(1);
-            if (length < width) {
-                own = scope.zeros(new Shape(batch, width - length, hidden)).concat(own, 1);
-            }
-            own = own.mul(routing.mask(attachment.adapterName(), 3));
-            tokens = tokens == null ? own : tokens.add(own);
-        }
-        return NDArrays.concat(new NDList(Casts.toType(tokens, embeddings.getDataType()), embeddings), 1);
+    /**
+     * The additive attention bias of key weights {@code w} in [0, 1] (any shape), float32: {@code log w} where
+     * {@code w > 0} (0 for a weight of 1) and the float32 minimum where {@code w = 0}. Adding {@code log w} to a key's
+     * score multiplies its softmax numerator by {@code w}: how gated prefixes and prompts are attended.
+     */
+    public static NDArray attentionBias(NDArray weights) {
+        NDArray weights32 = Casts.toType(weights, DataType.FLOAT32);
+        NDArray hidden = weights32.lte(0f).toType(DataType.FLOAT32, false);
+        return weights32.maximum(Float.MIN_NORMAL).log().add(Scalars.times(hidden, MASKED));
     }
 
     /**

@@ -19,9 +19,9 @@ import dev.graft.runtime.compose.Scopes;
 import dev.graft.runtime.compose.SiteAttachments;
 import dev.graft.runtime.compose.RowRouting;
 import dev.graft.runtime.compose.SiteOps;
+import dev.graft.runtime.compose.TokenMask;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.ModelContext;
-import dev.graft.spi.Scalars;
 import dev.graft.spi.Site;
 
 import java.util.ArrayList;
@@ -54,7 +54,6 @@ import java.util.function.Function;
  */
 public final class BertModel extends AbstractBlock implements TransformerModel {
     private static final byte VERSION = 1;
-    private static final float MASKED = -Float.MAX_VALUE;
 
     private final BertConfig config;
     private final NDManager manager;
@@ -206,28 +205,33 @@ public final class BertModel extends AbstractBlock implements TransformerModel {
             for (BertLayer layer : layers) {
                 prefixLength = Math.max(prefixLength, SiteOps.prefixLength(layer.attention.prefixSite));
             }
-            NDArray words = embeddings.wordEmbeddings.forward(parameterStore, tokenIds, training);
-            words = SiteOps.prompt(parameterStore, embeddings.wordEmbeddings.site, words, training);
-            NDArray tokenTypes = tokenTypeIds == null ? scope.zeros(new Shape(batch, sequence), DataType.INT64) : tokenTypeIds.toType(DataType.INT64, false);
-            NDArray mask = attentionMask == null ? scope.ones(new Shape(batch, sequence)) : attentionMask.toType(DataType.FLOAT32, false);
-            if (promptLength > 0) {
-                tokenTypes = scope.zeros(new Shape(batch, promptLength), DataType.INT64).concat(tokenTypes, 1);
-                mask = scope.ones(new Shape(batch, promptLength)).concat(mask, 1);
-            }
-            NDArray positions = positions(scope, positionIds, batch, sequence, promptLength, prefixLength);
-            NDArray hidden = embeddings.forward(parameterStore, words, tokenTypes, positions, training);
-            NDArray maskBias = Scalars.times(mask.neg().add(1f), MASKED).reshape(batch, 1, 1, promptLength + sequence);
-            for (BertLayer layer : layers) {
-                try (NDManager layerScope = Scopes.open(hidden, List.of(maskBias), List.of(layer))) {
-                    hidden = layerScope.ret(layer.forward(parameterStore, hidden, maskBias, training));
+            NDArray inputMask = attentionMask == null ? scope.ones(new Shape(batch, sequence)) : attentionMask.toType(DataType.FLOAT32, false);
+            NDArray promptedMask = promptLength > 0 ? scope.ones(new Shape(batch, promptLength)).concat(inputMask, 1) : inputMask;
+            try (TokenMask ignored = TokenMask.enter(inputMask, promptedMask)) {
+                NDArray words = embeddings.wordEmbeddings.forward(parameterStore, tokenIds, training);
+                NDList prompted = SiteOps.prompt(parameterStore, embeddings.wordEmbeddings.site, words, training);
+                words = prompted.get(0);
+                NDArray tokenTypes = tokenTypeIds == null ? scope.zeros(new Shape(batch, sequence), DataType.INT64) : tokenTypeIds.toType(DataType.INT64, false);
+                if (promptLength > 0) {
+                    tokenTypes = scope.zeros(new Shape(batch, promptLength), DataType.INT64).concat(tokenTypes, 1);
                 }
+                // a gated prompt's positions are attended with its gate's weight
+                NDArray mask = prompted.size() > 1 ? prompted.get(1).concat(inputMask, 1) : promptedMask;
+                NDArray positions = positions(scope, positionIds, batch, sequence, promptLength, prefixLength);
+                NDArray hidden = embeddings.forward(parameterStore, words, tokenTypes, positions, training);
+                NDArray maskBias = SiteOps.attentionBias(mask).reshape(batch, 1, 1, promptLength + sequence);
+                for (BertLayer layer : layers) {
+                    try (NDManager layerScope = Scopes.open(hidden, List.of(maskBias), List.of(layer))) {
+                        hidden = layerScope.ret(layer.forward(parameterStore, hidden, maskBias, training));
+                    }
+                }
+                NDArray lastHiddenState = promptLength > 0 ? hidden.get(new NDIndex(":, {}:", promptLength)) : hidden;
+                if (pooler == null) {
+                    return new NDList(scope.ret(lastHiddenState));
+                }
+                NDArray pooled = pooler.forward(parameterStore, hidden.get(new NDIndex(":, 0")), training).tanh();
+                return new NDList(scope.ret(lastHiddenState), scope.ret(pooled));
             }
-            NDArray lastHiddenState = promptLength > 0 ? hidden.get(new NDIndex(":, {}:", promptLength)) : hidden;
-            if (pooler == null) {
-                return new NDList(scope.ret(lastHiddenState));
-            }
-            NDArray pooled = pooler.forward(parameterStore, hidden.get(new NDIndex(":, 0")), training).tanh();
-            return new NDList(scope.ret(lastHiddenState), scope.ret(pooled));
         }
     }
 

@@ -19,7 +19,8 @@ import dev.graft.spi.Scalars;
 /**
  * BERT's bidirectional self-attention ({@code BertSelfAttention}): {@code softmax(q·kᵀ / sqrt(d) + mask)·v} over
  * every head, with Hugging Face's additive mask; scores and softmax in float32. Prefix keys/values (from the
- * attention site) sit before the real ones, as Hugging Face's {@code past_key_values}, and are always visible.
+ * attention site) sit before the real ones, as Hugging Face's {@code past_key_values}, visible to every query, a
+ * gated prefix's with its gate's weight ({@link SiteOps#attentionBias}).
  */
 final class BertSelfAttention extends AbstractBlock {
     private static final byte VERSION = 1;
@@ -59,7 +60,10 @@ final class BertSelfAttention extends AbstractBlock {
             long prefixLength = prefix.get(0).getShape().get(2);
             keys = NDArrays.concat(new NDList(Casts.toType(prefix.get(0), keys.getDataType()), keys), 2);
             values = NDArrays.concat(new NDList(Casts.toType(prefix.get(1), values.getDataType()), values), 2);
-            bias = NDArrays.concat(new NDList(x.getManager().zeros(new Shape(batch, 1, 1, prefixLength)), maskBias), 3);
+            NDArray prefixBias = prefix.size() > 2
+                    ? SiteOps.attentionBias(prefix.get(2)).reshape(batch, 1, 1, prefixLength)
+                    : x.getManager().zeros(new Shape(batch, 1, 1, prefixLength));
+            bias = NDArrays.concat(new NDList(prefixBias, maskBias), 3);
         }
         NDArray scores = Scalars.dividedBy(queries.matMul(keys.transpose(0, 1, 3, 2)), (float) Math.sqrt(headDim));
         NDArray probabilities = Casts.toType(Casts.toType(scores, DataType.FLOAT32).add(bias).softmax(-1), queries.getDataType());

@@ -22,11 +22,10 @@ import dev.graft.spi.Scalars;
  * scores in the input's precision, then in float32 the additive mask (the float32 minimum where masked) and the
  * softmax, so half-precision activations never meet an infinite mask.
  * Prefix keys/values (from the attention site) sit before the real ones, unrotated, visible to every row (under a
- * row routing, only to the rows of their adapter).
+ * row routing, only to the rows of their adapter; a gated prefix with its gate's weight).
  */
 final class LlamaAttention extends AbstractBlock {
     private static final byte VERSION = 1;
-    private static final float MASKED = -Float.MAX_VALUE;
 
     final LinearSiteBlock queryProjection;
     final LinearSiteBlock keyProjection;
@@ -63,11 +62,11 @@ final class LlamaAttention extends AbstractBlock {
         NDArray key = RotaryEmbedding.apply(split(keyProjection.forward(parameterStore, x, training), batch, sequence, keyValueHeads), cos, sin);
         NDArray value = split(valueProjection.forward(parameterStore, x, training), batch, sequence, keyValueHeads);
         long prefixLength = 0;
-        NDArray prefixMask = null;
+        NDArray prefixWeights = null;
         NDList prefix = SiteOps.prefix(parameterStore, prefixSite, x, training);
         if (prefix != null) {
             prefixLength = prefix.get(0).getShape().get(2);
-            prefixMask = prefix.size() > 2 ? prefix.get(2) : null;
+            prefixWeights = prefix.size() > 2 ? prefix.get(2) : null;
             key = NDArrays.concat(new NDList(Casts.toType(prefix.get(0), key.getDataType()), key), 2);
             value = NDArrays.concat(new NDList(Casts.toType(prefix.get(1), value.getDataType()), value), 2);
         }
@@ -77,7 +76,7 @@ final class LlamaAttention extends AbstractBlock {
             value = value.repeat(1, repeats);
         }
         NDArray scores = Scalars.times(query.matMul(key.transpose(0, 1, 3, 2)), (float) (1.0 / Math.sqrt(headDim)));
-        NDArray masked = Casts.toType(scores, DataType.FLOAT32).add(maskBias(x.getManager(), attentionMask, sequence, prefixLength, prefixMask));
+        NDArray masked = Casts.toType(scores, DataType.FLOAT32).add(maskBias(x.getManager(), attentionMask, sequence, prefixLength, prefixWeights));
         NDArray probabilities = Casts.toType(masked.softmax(-1), query.getDataType());
         NDArray context = probabilities.matMul(value).transpose(0, 2, 1, 3).reshape(batch, sequence, (long) heads * headDim);
         return outputProjection.forward(parameterStore, context, training);
@@ -88,23 +87,23 @@ final class LlamaAttention extends AbstractBlock {
     }
 
     /**
-     * The additive mask {@code (batch, 1, sequence, prefix + sequence)}: 0 where allowed, the float minimum elsewhere.
-     * Prefix keys are visible to every row, or under a row routing only where {@code prefixMask}
-     * {@code (batch, prefix)} is 1.
+     * The additive mask {@code (batch, 1, sequence, prefix + sequence)}: 0 where allowed, the float minimum elsewhere,
+     * {@code log w} on prefix keys of weight {@code w} in (0, 1). Prefix keys are visible to every row, or with the
+     * weights {@code prefixWeights} {@code (batch, prefix)} where given (a gate's value, 0 in rows routed elsewhere);
+     * {@code attentionMask} may carry weights too (a gated prompt's positions).
      */
-    static NDArray maskBias(NDManager manager, NDArray attentionMask, long sequence, long prefixLength, NDArray prefixMask) {
+    static NDArray maskBias(NDManager manager, NDArray attentionMask, long sequence, long prefixLength, NDArray prefixWeights) {
         long batch = attentionMask.getShape().get(0);
         long keys = prefixLength + sequence;
-        NDArray keyMask = attentionMask.toType(DataType.FLOAT32, false);
+        NDArray keyMask = Casts.toType(attentionMask, DataType.FLOAT32);
         if (prefixLength > 0) {
-            NDArray prefixKeys = prefixMask == null ? manager.ones(new Shape(batch, prefixLength)) : prefixMask.toType(DataType.FLOAT32, false);
+            NDArray prefixKeys = prefixWeights == null ? manager.ones(new Shape(batch, prefixLength)) : Casts.toType(prefixWeights, DataType.FLOAT32);
             keyMask = NDArrays.concat(new NDList(prefixKeys, keyMask), 1);
         }
         NDArray queryIndex = manager.arange(0f, (float) sequence).reshape(sequence, 1).add((float) prefixLength);
         NDArray keyIndex = manager.arange(0f, (float) keys).reshape(1, keys);
         NDArray causal = keyIndex.lte(queryIndex).toType(DataType.FLOAT32, false).expandDims(0).expandDims(0);
-        NDArray allowed = causal.mul(keyMask.reshape(batch, 1, 1, keys));
-        return Scalars.times(allowed.neg().add(1f), MASKED);
+        return SiteOps.attentionBias(causal.mul(keyMask.reshape(batch, 1, 1, keys)));
     }
 
     @Override

@@ -17,6 +17,7 @@ import dev.graft.runtime.compose.RowRouting;
 import dev.graft.runtime.compose.Scopes;
 import dev.graft.runtime.compose.SiteAttachments;
 import dev.graft.runtime.compose.SiteOps;
+import dev.graft.runtime.compose.TokenMask;
 import dev.graft.spi.EmbeddingSite;
 import dev.graft.spi.ModelContext;
 import dev.graft.spi.Site;
@@ -188,37 +189,41 @@ public final class LlamaForCausalLM extends AbstractBlock implements Transformer
         try (NDManager scope = Scopes.open(tokenIds, inputs, List.of())) {
             long batch = tokenIds.getShape().get(0);
             long sequence = tokenIds.getShape().get(1);
-            NDArray hidden = embedding.forward(parameterStore, tokenIds, training);
             int promptLength = SiteOps.promptLength(embedding.site);
-            hidden = SiteOps.prompt(parameterStore, embedding.site, hidden, training);
-            NDArray mask = attentionMask == null ? scope.ones(new Shape(batch, sequence)) : attentionMask.toType(DataType.FLOAT32, false);
+            NDArray inputMask = attentionMask == null ? scope.ones(new Shape(batch, sequence)) : attentionMask.toType(DataType.FLOAT32, false);
             Optional<RowRouting> routing = RowRouting.current();
-            NDArray positions;
-            if (routing.isPresent()) {
-                int[] promptRows = SiteOps.promptRowLengths(embedding.site, routing.get());
-                if (promptLength > 0) {
-                    mask = routedPromptMask(scope, promptRows, promptLength).concat(mask, 1);
-                }
-                positions = routedPositions(scope, routing.get(), promptRows, promptLength, sequence, positionIds);
-            }
-            else {
-                if (promptLength > 0) {
-                    mask = scope.ones(new Shape(batch, promptLength)).concat(mask, 1);
-                }
-                positions = positions(scope, batch, sequence, promptLength, positionIds);
-            }
-            NDList cosSin = rotary.cosSin(positions);
-            for (LlamaDecoderLayer layer : layers) {
-                try (NDManager layerScope = Scopes.open(hidden, List.of(mask, cosSin.get(0), cosSin.get(1)), List.of(layer))) {
-                    hidden = layerScope.ret(layer.forward(parameterStore, hidden, mask, cosSin.get(0), cosSin.get(1), training));
-                }
-            }
-            hidden = norm.forward(parameterStore, hidden, training);
+            int[] promptRows = routing.isPresent() ? SiteOps.promptRowLengths(embedding.site, routing.get()) : null;
+            NDArray promptedMask = inputMask;
             if (promptLength > 0) {
-                hidden = hidden.get(new NDIndex(":, {}:", promptLength));
+                NDArray promptMask = routing.isPresent() ? routedPromptMask(scope, promptRows, promptLength) : scope.ones(new Shape(batch, promptLength));
+                promptedMask = promptMask.concat(inputMask, 1);
             }
-            NDArray logits = languageModelHead.forward(parameterStore, hidden, training);
-            return new NDList(scope.ret(logits));
+            try (TokenMask ignored = TokenMask.enter(inputMask, promptedMask)) {
+                NDArray hidden = embedding.forward(parameterStore, tokenIds, training);
+                NDList prompted = SiteOps.prompt(parameterStore, embedding.site, hidden, training);
+                hidden = prompted.get(0);
+                NDArray mask = promptedMask;
+                if (prompted.size() > 1) {
+                    // a gated prompt's positions are attended with its gate's weight
+                    NDArray promptMask = promptedMask.get(new NDIndex(":, :{}", promptLength));
+                    mask = promptMask.mul(prompted.get(1)).concat(inputMask, 1);
+                }
+                NDArray positions = routing.isPresent()
+                        ? routedPositions(scope, routing.get(), promptRows, promptLength, sequence, positionIds)
+                        : positions(scope, batch, sequence, promptLength, positionIds);
+                NDList cosSin = rotary.cosSin(positions);
+                for (LlamaDecoderLayer layer : layers) {
+                    try (NDManager layerScope = Scopes.open(hidden, List.of(mask, cosSin.get(0), cosSin.get(1)), List.of(layer))) {
+                        hidden = layerScope.ret(layer.forward(parameterStore, hidden, mask, cosSin.get(0), cosSin.get(1), training));
+                    }
+                }
+                hidden = norm.forward(parameterStore, hidden, training);
+                if (promptLength > 0) {
+                    hidden = hidden.get(new NDIndex(":, {}:", promptLength));
+                }
+                NDArray logits = languageModelHead.forward(parameterStore, hidden, training);
+                return new NDList(scope.ret(logits));
+            }
         }
     }
 

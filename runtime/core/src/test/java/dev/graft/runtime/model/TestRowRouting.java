@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -44,6 +45,8 @@ final class TestRowRouting {
         {1, 1, 1, 1, 1, 1}, {0, 0, 0, 1, 1, 1}, {1, 1, 1, 1, 1, 1}, {0, 1, 1, 1, 1, 1},
         {1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1}};
     private static final List<String> ROWS = Arrays.asList("lora", null, "ia3", "ia3-in", "bat", "bottleneck", "prefix", "prompt", "prompt-long", null);
+
+    private static final Set<String> GATED = Set.of("prefix", "prompt-long");
 
     private final LlamaConfig config = LlamaConfig.tiny();
     private NDManager manager;
@@ -164,7 +167,9 @@ final class TestRowRouting {
 
     private void add(String name, dev.graft.spi.PeftMethod method) {
         TargetRules targets = TargetRules.fromConfig(method.descriptor().siteKinds().contains(SiteKind.LINEAR) ? Map.of("target_modules", "all-linear") : Map.of());
-        model.addAdapter(new AdapterSpec(name, Map.of(), targets, Composition.SUM), method);
+        // the prefix and the long prompt are gated, so a routed batch mixes gated and plain virtual tokens
+        Composition composition = GATED.contains(name) ? Composition.GATED : Composition.SUM;
+        model.addAdapter(new AdapterSpec(name, Map.of(), targets, composition), method);
     }
 
     private float[] logits(long[][] ids, int[][] mask) {
