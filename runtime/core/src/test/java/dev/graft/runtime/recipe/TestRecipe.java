@@ -196,7 +196,7 @@ class TestRecipe {
         assertThatThrownBy(() -> Recipe.read(output)).hasMessage("recipe " + output + " line 4, column 3: unknown field 'directory' in output. Fields of output: dir, overwrite");
         Path adapter = write("adapter.yaml", "model: minilm\nadapters:\n  - name: a\n    method: lora\n    target_module: [query]\n");
         assertThatThrownBy(() -> Recipe.read(adapter)).hasMessage("recipe " + adapter + " line 5, column 5: unknown field 'target_module' in adapters[0]; did you mean 'target_modules'? "
-                + "Fields of adapters[0]: name, method, composition, target_modules, exclude_modules, layers_to_transform, layers_pattern, options");
+                + "Fields of adapters[0]: name, method, composition, target_modules, exclude_modules, layers_to_transform, layers_pattern, options, path, trainable");
     }
 
     @Test
@@ -226,6 +226,24 @@ class TestRecipe {
     }
 
     @Test
+    void testALoadedAdapterNeedsNoMethodItsPathIsResolvedAndItIsFrozenByDefault() throws IOException {
+        Path file = write("loaded.yaml", "model: minilm\nadapters:\n  - {name: a, path: runs/a/adapter/a}\n  - {name: b, path: /trained/b, trainable: true}\n"
+                + "  - {name: c, method: lora}\n");
+        List<RecipeAdapter> adapters = Recipe.read(file).adapters();
+        assertThat(adapters.get(0).method()).isNull();
+        assertThat(adapters.get(0).path()).isEqualTo(file.getParent().resolve("runs/a/adapter/a").toString());
+        assertThat(adapters.get(0).isTrainable()).isFalse();
+        assertThat(adapters.get(1).path()).isEqualTo("/trained/b");
+        assertThat(adapters.get(1).isTrainable()).isTrue();
+        assertThat(adapters.get(2).path()).isNull();
+        assertThat(adapters.get(2).isTrainable()).isTrue();
+        Path optioned = write("optioned.yaml", "model: minilm\nadapters:\n  - {name: a, path: /trained/a, target_modules: [query], options: {r: 4}}\n");
+        assertThatThrownBy(() -> Recipe.read(optioned).adapters().get(0).checkLoaded()).isInstanceOf(RecipeException.class)
+                .hasMessage("adapter 'a' loads the trained adapter in /trained/a, whose adapter_config.json decides its targets, options and composition; "
+                        + "remove target_modules, options (or remove path to create a fresh adapter)");
+    }
+
+    @Test
     void testAMisspeltTopLevelFieldIsNamedBeforeTheMissingModel() throws IOException {
         Path file = write("typo.yaml", "# a comment\nmodle: minilm\n");
         assertThatThrownBy(() -> Recipe.read(file)).hasMessage("recipe " + file + " line 2, column 1: unknown field 'modle' at the top level; did you mean 'model'? "
@@ -235,7 +253,8 @@ class TestRecipe {
         Path empty = write("empty.yaml", "\n");
         assertThatThrownBy(() -> Recipe.read(empty)).hasMessage("recipe " + empty + " is empty; it needs at least 'model'");
         Path nameless = write("nameless.yaml", "model: minilm\nadapters:\n  - method: lora\n");
-        assertThatThrownBy(() -> Recipe.read(nameless)).hasMessage("recipe " + nameless + " line 3, column 5: adapters[0] has no 'name'; every adapter needs a name and a method (graft methods lists them)");
+        assertThatThrownBy(() -> Recipe.read(nameless)).hasMessage("recipe " + nameless + " line 3, column 5: adapters[0] has no 'name'; every adapter needs a name and a method (graft methods lists them), "
+                + "or a name and the path of a trained adapter folder");
     }
 
     @Test
