@@ -28,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.stream.Stream;
 
 /**
  * Saves and loads an AdapterFusion ({@link Fusion}) in its own folder, by convention {@code fusion/<name>} beside the
@@ -114,6 +115,42 @@ public final class FusionStore {
         catch (UncheckedIOException e) {
             throw new StoreException(e.getMessage(), e);
         }
+    }
+
+    /** Writes every fusion of {@code model} to {@code adaptersFolder/fusion/<name>/}; nothing when it has none. */
+    public static void saveAll(PeftModel model, Path adaptersFolder) {
+        for (String name : model.fusions().keySet()) {
+            save(model, name, adaptersFolder.resolve(FUSION_FOLDER).resolve(name));
+        }
+    }
+
+    /** The fusion folders (those with a {@value #CONFIG_FILE}) under {@code adaptersFolder/fusion/}, by name; empty when there are none. */
+    public static List<Path> fusionFolders(Path adaptersFolder) {
+        Path folder = adaptersFolder.resolve(FUSION_FOLDER);
+        if (!Files.isDirectory(folder)) {
+            return List.of();
+        }
+        try (Stream<Path> children = Files.list(folder)) {
+            return children.filter(child -> Files.isRegularFile(child.resolve(CONFIG_FILE))).sorted().toList();
+        }
+        catch (IOException e) {
+            throw new StoreException(format("cannot read fusion folder %s: %s", folder, e.getMessage()), e);
+        }
+    }
+
+    /**
+     * The folder of fusion {@code name} under {@code adaptersFolder}.
+     *
+     * @throws StoreException naming the fusions there when it has none of that name
+     */
+    public static Path fusionFolder(Path adaptersFolder, String name) {
+        Path folder = adaptersFolder.resolve(FUSION_FOLDER).resolve(name);
+        if (!Files.isRegularFile(folder.resolve(CONFIG_FILE))) {
+            List<String> names = fusionFolders(adaptersFolder).stream().map(path -> path.getFileName().toString()).toList();
+            throw new StoreException(format("%s holds no fusion '%s' (no %s); fusions there: %s", adaptersFolder, name, folder.resolve(CONFIG_FILE),
+                    names.isEmpty() ? "none" : names));
+        }
+        return folder;
     }
 
     /** The name and fused adapters a fusion folder's config lists, without loading any tensor. */

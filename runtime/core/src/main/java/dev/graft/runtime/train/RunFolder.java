@@ -27,6 +27,7 @@ import java.util.stream.Stream;
  * <pre>
  *   recipe.yaml                  the fully resolved recipe (repeat the run with graft train recipe.yaml)
  *   adapter/&lt;name&gt;/              each adapter in PEFT's layout, the head as modules_to_save (the best by the validation metric)
+ *   adapter/fusion/&lt;name&gt;/       each AdapterFusion of a fuse block (FusionStore's layout), beside the adapters it fuses
  *   base_weights.safetensors     base weights a method changed during training (PeriodicLoRA's offloads), if any
  *   metrics.jsonl                one JSON line per log and per evaluation
  *   validation_predictions.jsonl the best adapter's prediction for every validation example (classification)
