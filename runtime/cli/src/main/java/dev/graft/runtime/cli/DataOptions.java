@@ -22,6 +22,11 @@ public final class DataOptions {
                     + "Repeatable with predict --adapter-column.")
     private List<Path> adapters;
 
+    @Option(names = "--block", paramLabel = "BLOCK",
+            description = {"Combine the adapters of a multi-adapter folder by a composition block: average:a,b (equal weights), average:a,b:0.7,0.3, "
+                    + "stack:a,b (a feeds b) or fuse:NAME (the AdapterFusion in its fusion/NAME/). Default: the run's recipe's composition, else every adapter summed."})
+    private String block;
+
     @Option(names = "--model", paramLabel = "DIR|minilm", description = "The base model (default: the run's, else the adapter's base_model_name_or_path).")
     private String model;
 
@@ -49,11 +54,15 @@ public final class DataOptions {
             throw new IllegalArgumentException(format("--adapter is given %d times (%s): give one, or route each input line to its adapter with "
                     + "graft predict --adapter-column FIELD", adapters.size(), adapters));
         }
-        return TrainedModel.open(adapters.get(0), model, registry);
+        return TrainedModel.open(adapters.get(0), model, registry, block);
     }
 
     /** Opens every adapter given on one base model, for per-line routing. */
     RoutedModel openRouted(MethodRegistry registry) {
+        if (block != null) {
+            throw new IllegalArgumentException(format("--block %s combines the adapters of one --adapter folder; it cannot go with --adapter-column, "
+                    + "which runs each line with one adapter: leave out one of them", block));
+        }
         return RoutedModel.open(adapters, model, registry);
     }
 

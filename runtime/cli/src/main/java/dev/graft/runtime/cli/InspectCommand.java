@@ -15,6 +15,10 @@ import dev.graft.runtime.recipe.Recipe;
 import dev.graft.runtime.recipe.RecipeAdapter;
 import dev.graft.runtime.store.AdapterState;
 import dev.graft.runtime.peft.Adapter;
+import dev.graft.runtime.peft.Fusion;
+import dev.graft.runtime.compose.CompositionBlock;
+import dev.graft.runtime.train.RunSetup;
+import dev.graft.runtime.store.FusionStore;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.List;
@@ -76,7 +80,8 @@ public final class InspectCommand implements Callable<Integer> {
         if (source.recipe != null && !modelOptions.adapterDirectories().isEmpty()) {
             throw new ParameterException(spec.commandLine(), "give either --recipe or --model/--adapter, not both");
         }
-        Recipe parsed = source.recipe == null ? null : Recipe.read(source.recipe);
+        Recipe parsed = source.recipe == null ? null : RunSetup.withLoadedMethods(Recipe.read(source.recipe), registry);
+        CompositionBlock block = parsed == null ? null : RunSetup.compositionBlock(parsed);
         String modelName = parsed == null ? source.model : parsed.model();
         try (NDManager manager = NDManager.newBaseManager();
                 LoadedModel loaded = modelOptions.load(modelName, manager)) {
@@ -85,9 +90,7 @@ public final class InspectCommand implements Callable<Integer> {
                 modelOptions.loadAdapters(model, registry);
             }
             else {
-                for (RecipeAdapter adapter : parsed.adapters()) {
-                    model.addAdapter(adapter.toSpec(), registry.requireMethod(adapter.method()).method());
-                }
+                RunSetup.attachAdapters(model, parsed, block, registry);
             }
             PrintWriter out = spec.commandLine().getOut();
             out.println(String.format("model: %s (%s, %d sites)", modelName, loaded.model().modelType(), loaded.model().sites().size()));
@@ -104,6 +107,16 @@ public final class InspectCommand implements Callable<Integer> {
                 if (!gates.isEmpty()) {
                     out.println(format("gates of '%s': %d, one per site, g = mean over tokens of σ(x·W_gᵀ + b_g); saved with the adapter as", adapter.name(), gates.size() / 2));
                     gates.forEach((key, shape) -> out.println(format("  %s  %s", key, shape)));
+                }
+            }
+            if (parsed == null) {
+                for (Path directory : modelOptions.adapterDirectories()) {
+                    for (Path fusionFolder : FusionStore.fusionFolders(ModelOptions.adaptersFolder(directory))) {
+                        Fusion fusion = FusionStore.load(model, fusionFolder);
+                        long count = fusion.parameters().stream().mapToLong(parameter -> parameter.getArray().size()).sum();
+                        out.println(format("fusion '%s' over %s: %d parameters at %d sublayer sites (query, key, value per site), from %s", fusion.name(), fusion.adapterNames(),
+                                count, fusion.layers().size(), fusionFolder));
+                    }
                 }
             }
             out.println(ModelReport.trainableParametersLine(model));

@@ -12,6 +12,7 @@ import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.plugin.LoadedMethod;
 import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.store.AdapterStore;
+import dev.graft.runtime.train.RunFolder;
 import dev.graft.spi.PeftMethod;
 
 import java.nio.file.Files;
@@ -39,7 +40,8 @@ public final class ModelOptions {
     static final String MODEL_DESCRIPTION = "A Hugging Face model folder (config.json, safetensors, tokenizer.json), or 'minilm' for the bundled all-MiniLM-L6-v2.";
 
     @Option(names = "--adapter", paramLabel = "DIR",
-            description = "A PEFT adapter folder (adapter_config.json + adapter_model.safetensors), or a folder of them (PEFT's multi-adapter layout). Repeatable.")
+            description = "A PEFT adapter folder (adapter_config.json + adapter_model.safetensors), or a folder of them (PEFT's multi-adapter layout, "
+                    + "with its AdapterFusions in fusion/NAME/), or a graft train run folder. Repeatable.")
     private List<Path> adapters = new ArrayList<>();
 
     @Option(names = "--precision", paramLabel = "P", defaultValue = "float32",
@@ -93,10 +95,11 @@ public final class ModelOptions {
     List<String> loadAdapters(PeftModel peftModel, MethodRegistry registry) {
         List<String> names = new ArrayList<>();
         Set<String> taken = new HashSet<>();
-        for (Path directory : adapters) {
-            if (!Files.isDirectory(directory)) {
-                throw new IllegalArgumentException(format("adapter folder %s does not exist", directory.toAbsolutePath().normalize()));
+        for (Path given : adapters) {
+            if (!Files.isDirectory(given)) {
+                throw new IllegalArgumentException(format("adapter folder %s does not exist", given.toAbsolutePath().normalize()));
             }
+            Path directory = adaptersFolder(given);
             if (Files.isRegularFile(directory.resolve(AdapterStore.CONFIG_FILE))) {
                 String name = uniqueName(adapterName(directory, registry), taken);
                 names.add(AdapterStore.load(peftModel, directory, name, peftType -> method(registry, peftType)).name());
@@ -109,6 +112,12 @@ public final class ModelOptions {
             }
         }
         return names;
+    }
+
+    /** The folder holding the adapters an {@code --adapter} value names: a run folder's {@code adapter/}, else the folder itself. */
+    static Path adaptersFolder(Path directory) {
+        Path runAdapters = directory.resolve(RunFolder.ADAPTER);
+        return Files.isRegularFile(directory.resolve(RunFolder.RECIPE)) && Files.isDirectory(runAdapters) ? runAdapters : directory;
     }
 
     /**

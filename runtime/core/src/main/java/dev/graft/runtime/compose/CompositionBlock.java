@@ -9,14 +9,15 @@ import java.util.Set;
 /**
  * A composition block over named adapters of any methods, as AdapterHub's: {@link Average} (a weighted average of
  * the adapters' contributions at run time), {@link Stack} (at sublayer sites, each adapter reads the previous one's
- * output) and {@link Parallel} (each adapter on its own copy of the batch). Set one with
+ * output), {@link Parallel} (each adapter on its own copy of the batch) and {@link Fuse} (AdapterFusion: a learned
+ * attention over sublayer adapters' outputs). Set one with
  * {@code PeftModel.setActiveBlock}, which checks it against the model before any tensor is made.
  */
-public sealed interface CompositionBlock permits Average, Stack, Parallel {
+public sealed interface CompositionBlock permits Average, Stack, Parallel, Fuse {
     /** The adapters the block combines, in block order. */
     List<String> adapterNames();
 
-    /** The block's name as AdapterHub spells it in lower case: {@code average}, {@code stack}, {@code parallel}. */
+    /** The block's name as AdapterHub spells it in lower case: {@code average}, {@code stack}, {@code parallel}, {@code fuse}. */
     String kind();
 
     /**

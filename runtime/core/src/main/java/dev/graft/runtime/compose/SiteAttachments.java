@@ -13,6 +13,8 @@ import java.util.Optional;
 public final class SiteAttachments {
     private final Site site;
     private final List<Attachment> attachments = new ArrayList<>();
+    private FusionLayer fusion;
+    private List<String> fusedAdapters = List.of();
 
     public SiteAttachments(Site site) {
         this.site = requireNonNull(site, "site is null");
@@ -63,6 +65,31 @@ public final class SiteAttachments {
             }
         }
         return live;
+    }
+
+    /**
+     * Makes {@code layer} fuse the outputs of {@code adapterNames} at this sublayer site (an active {@link Fuse}
+     * block): their terms are not added one by one but combined by the layer.
+     */
+    public void setFusion(FusionLayer layer, List<String> adapterNames) {
+        this.fusion = requireNonNull(layer, "layer is null");
+        this.fusedAdapters = List.copyOf(requireNonNull(adapterNames, "adapterNames is null"));
+    }
+
+    /** Ends fusion at this site: every live adapter's term is added as attached. */
+    public void clearFusion() {
+        fusion = null;
+        fusedAdapters = List.of();
+    }
+
+    /** The fusion layer of the active {@link Fuse} block at this site, if any. */
+    public Optional<FusionLayer> fusion() {
+        return Optional.ofNullable(fusion);
+    }
+
+    /** Whether the active {@link Fuse} block fuses {@code adapterName}'s term at this site. */
+    public boolean isFused(String adapterName) {
+        return fusion != null && fusedAdapters.contains(adapterName);
     }
 
     public boolean isEmpty() {

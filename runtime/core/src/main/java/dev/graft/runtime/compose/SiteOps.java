@@ -34,14 +34,18 @@ public final class SiteOps {
      * {@code h + Σ c_i·delta_i(x_in, h)}, with {@code c_i} the module's scaling or its gate on {@code h}, times the
      * adapter's {@linkplain Attachment#blockWeight() weight} under an {@link Average} block. Under a {@link Stack}
      * block the stacked modules run in stack order, each reading the previous one's output:
-     * {@code h_i = h_{i−1} + c_i·delta_i(x_in, h_{i−1})}, gates reading {@code h_{i−1}}.
+     * {@code h_i = h_{i−1} + c_i·delta_i(x_in, h_{i−1})}, gates reading {@code h_{i−1}}. Under a {@link Fuse} block
+     * the fused adapters' terms {@code d_i = c_i·delta_i} are not added: the site's {@link FusionLayer} adds
+     * {@code Σ p_i·V·d_i} instead, its query the sublayer output {@code h}.
      */
     public static NDArray sublayer(ParameterStore parameterStore, SiteAttachments attachments, NDArray sublayerInput, NDArray sublayerOutput, boolean training) {
         List<Attachment> live = attachments.live();
         if (live.isEmpty()) {
             return sublayerOutput;
         }
-        try (NDManager scope = Scopes.open(sublayerOutput, List.of(sublayerInput), blocks(live), sharedParameters(live))) {
+        List<Block> blocks = blocks(live);
+        attachments.fusion().ifPresent(blocks::add);
+        try (NDManager scope = Scopes.open(sublayerOutput, List.of(sublayerInput), blocks, sharedParameters(live))) {
             // modules and gates see float32 (as at linear sites) and their terms are cast back where they are added,
             // differentiably: on a float16 base, DJL's toType would cut the adapter off from autograd
             NDArray input = Casts.toType(sublayerInput, DataType.FLOAT32);
@@ -49,6 +53,7 @@ public final class SiteOps {
             NDArray result = sublayerOutput;
             Optional<RowRouting> routing = RowRouting.current();
             routing.ifPresent(current -> current.checkRows(sublayerOutput, attachments.site().name()));
+            List<NDArray> fused = new ArrayList<>();
             for (Attachment attachment : stackOrder(live)) {
                 SublayerModule module = (SublayerModule) attachment.module();
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
@@ -61,8 +66,17 @@ public final class SiteOps {
                     if (routing.isPresent()) {
                         scaled = scaled.mul(routing.get().mask(attachment.adapterName(), scaled.getShape().dimension()));
                     }
+                    if (attachments.isFused(attachment.adapterName())) {
+                        fused.add(scaled);
+                        continue;
+                    }
                     result = result.add(Casts.toType(scaled, result.getDataType()));
                 }
+            }
+            if (!fused.isEmpty()) {
+                // a fuse block: the sublayer output attends over the fused adapters' terms (AdapterFusion)
+                NDArray fusion = attachments.fusion().orElseThrow().fuse(parameterStore, output, fused, training);
+                result = result.add(Casts.toType(fusion, result.getDataType()));
             }
             return scope.ret(result);
         }

@@ -18,6 +18,8 @@ import dev.graft.runtime.compose.Attachment;
 import dev.graft.runtime.compose.Average;
 import dev.graft.runtime.compose.CompositionBlock;
 import dev.graft.runtime.compose.Composition;
+import dev.graft.runtime.compose.Fuse;
+import dev.graft.runtime.compose.FusionLayer;
 import dev.graft.runtime.compose.Gate;
 import dev.graft.runtime.compose.GateReading;
 import dev.graft.runtime.compose.LinearSiteBlock;
@@ -68,6 +70,7 @@ public final class PeftModel extends AbstractBlock {
     private final TransformerModel base;
     private final AdapterBlocks adapterBlocks;
     private final Map<String, Adapter> adapters = new LinkedHashMap<>();
+    private final Map<String, Fusion> fusions = new LinkedHashMap<>();
     private boolean gateRecording;
     private CompositionBlock activeBlock;
 
@@ -330,6 +333,8 @@ public final class PeftModel extends AbstractBlock {
      *   <li>{@link Stack}: at sublayer sites each adapter reads the previous one's output; sublayer adapters only.</li>
      *   <li>{@link Parallel}: every forward pass copies the batch once per adapter, each copy under its own adapter
      *       (the output has {@code n·batch} rows, adapter by adapter); inference only.</li>
+     *   <li>{@link Fuse}: at sublayer sites the fusion's layers ({@link #addFusion}, which must come first) attend
+     *       over the fused adapters' outputs; sublayer adapters only.</li>
      * </ul>
      * {@code null} clears the block and leaves its adapters active under their own composition;
      * {@link #setActiveAdapters}, {@link #setActive}, adding an adapter and deleting one of the block's clear it too. Everything is checked here, before any tensor
@@ -357,6 +362,10 @@ public final class PeftModel extends AbstractBlock {
                 }
             }
         }
+        if (block instanceof Fuse) {
+            Fusion fusion = fusions.get(((Fuse) block).name());
+            fusion.layers().forEach((site, layer) -> base.attachments(site).setFusion(layer, fusion.adapterNames()));
+        }
         activeBlock = block;
     }
 
@@ -366,6 +375,17 @@ public final class PeftModel extends AbstractBlock {
     }
 
     private void checkBlock(CompositionBlock block) {
+        if (block instanceof Fuse) {
+            Fuse fuse = (Fuse) block;
+            Fusion fusion = fusions.get(fuse.name());
+            if (fusion == null) {
+                throw new IllegalArgumentException(format("the fuse block names fusion '%s', which this model does not have (fusions: %s): add it with addFusion first",
+                        fuse.name(), fusions.keySet()));
+            }
+            if (!fusion.adapterNames().equals(fuse.adapterNames())) {
+                throw new IllegalArgumentException(format("fusion '%s' fuses adapters %s, but the fuse block names %s", fuse.name(), fusion.adapterNames(), fuse.adapterNames()));
+            }
+        }
         for (String name : block.adapterNames()) {
             if (!adapters.containsKey(name)) {
                 throw new IllegalArgumentException(format("the %s block names adapter '%s', which this model does not have; adapters: %s", block.kind(), name, adapters.keySet()));
@@ -385,6 +405,9 @@ public final class PeftModel extends AbstractBlock {
         for (String name : block.adapterNames()) {
             Adapter adapter = adapters.get(name);
             for (Site site : adapter.sites()) {
+                if (block instanceof Fuse && site.kind() != SiteKind.SUBLAYER) {
+                    throw new IllegalArgumentException(fuseRefusal(name, adapter, site));
+                }
                 if (block instanceof Stack && site.kind() != SiteKind.SUBLAYER) {
                     String why = site.kind() == SiteKind.LINEAR
                             ? "at a linear site each module reads the layer's input, not another adapter's output, and two stacked weight transforms on one weight would not commute"
@@ -402,9 +425,100 @@ public final class PeftModel extends AbstractBlock {
         }
     }
 
+    private static String fuseRefusal(String name, Adapter adapter, Site site) {
+        return format("a fuse block fuses adapters at sublayer sites only (bottleneck adapters, AdapterFusion); adapter '%s' (method %s) has a module at %s site %s, "
+                + "whose contribution is not a sublayer output the fusion can attend over: use an average block, or sum composition", name, adapter.descriptor().id(),
+                site.kind(), site.name());
+    }
+
+    /**
+     * Adds the AdapterFusion {@code block} (AdapterHub's {@code add_adapter_fusion} and {@code train_adapter_fusion}):
+     * one {@link FusionLayer} per sublayer site where a fused adapter has a module, trainable, and the fused adapters
+     * frozen. Activate it with {@link #setActiveBlock}. Everything is checked before any tensor is made.
+     *
+     * @throws IllegalArgumentException for a name in use, an unknown adapter, or an adapter with a module that is not at a
+     *         sublayer site (with the reason)
+     * @throws IllegalStateException when a fused adapter is merged into the base weights
+     */
+    public Fusion addFusion(Fuse block) {
+        requireNonNull(block, "block is null");
+        if (fusions.containsKey(block.name())) {
+            throw new IllegalArgumentException(format("a fusion named '%s' already exists (fusing %s); delete it first or choose another name",
+                    block.name(), fusions.get(block.name()).adapterNames()));
+        }
+        for (String name : block.adapterNames()) {
+            if (!adapters.containsKey(name)) {
+                throw new IllegalArgumentException(format("the fuse block names adapter '%s', which this model does not have; adapters: %s", name, adapters.keySet()));
+            }
+            Adapter adapter = adapters.get(name);
+            if (adapter.isMerged()) {
+                throw new IllegalStateException(format("adapter '%s' is merged into the base weights, so a fuse block cannot combine it at run time: unmerge it first", name));
+            }
+            for (Site site : adapter.sites()) {
+                if (site.kind() != SiteKind.SUBLAYER) {
+                    throw new IllegalArgumentException(fuseRefusal(name, adapter, site));
+                }
+            }
+        }
+        Map<Site, FusionLayer> layers = new LinkedHashMap<>();
+        for (Site site : base.sites()) {
+            boolean fused = block.adapterNames().stream().anyMatch(name -> adapters.get(name).attachments().containsKey(site));
+            if (fused) {
+                FusionLayer layer = new FusionLayer(site, ((SublayerSite) site).hiddenSize());
+                layer.initialize(base.manager(), DataType.FLOAT32, exampleInput(site));
+                layers.put(site, layer);
+                adapterBlocks.add(fusionBlockName(block.name(), site), layer);
+            }
+        }
+        Fusion fusion = new Fusion(block, layers);
+        fusions.put(block.name(), fusion);
+        block.adapterNames().forEach(name -> adapters.get(name).setTrainable(false));
+        fusion.setTrainable(true);
+        return fusion;
+    }
+
+    private static String fusionBlockName(String fusionName, Site site) {
+        return "fusion/" + fusionName + "/" + site.name();
+    }
+
+    /** The fusions, in the order they were added. */
+    public Map<String, Fusion> fusions() {
+        return Collections.unmodifiableMap(fusions);
+    }
+
+    /** The fusion named {@code name}. */
+    public Fusion fusion(String name) {
+        Fusion fusion = fusions.get(name);
+        if (fusion == null) {
+            throw new IllegalArgumentException(format("no fusion named '%s'; fusions: %s", name, fusions.keySet()));
+        }
+        return fusion;
+    }
+
+    /** Makes a fusion's parameters trainable or frozen. */
+    public void setFusionTrainable(String name, boolean trainable) {
+        fusion(name).setTrainable(trainable);
+    }
+
+    /** Deletes a fusion and frees its parameters; an active fuse block of it is cleared. The fused adapters stay. */
+    public void deleteFusion(String name) {
+        Fusion fusion = fusion(name);
+        if (activeBlock instanceof Fuse && ((Fuse) activeBlock).name().equals(name)) {
+            clearBlock();
+        }
+        for (Map.Entry<Site, FusionLayer> entry : fusion.layers().entrySet()) {
+            adapterBlocks.remove(fusionBlockName(name, entry.getKey()));
+        }
+        fusion.parameters().forEach(Parameter::close);
+        fusions.remove(name);
+    }
+
     private void clearBlock() {
         if (activeBlock == null) {
             return;
+        }
+        if (activeBlock instanceof Fuse) {
+            fusions.get(((Fuse) activeBlock).name()).layers().keySet().forEach(site -> base.attachments(site).clearFusion());
         }
         for (Adapter adapter : adapters.values()) {
             for (Attachment attachment : adapter.attachments().values()) {
@@ -480,6 +594,11 @@ public final class PeftModel extends AbstractBlock {
      */
     public void deleteAdapter(String name) {
         Adapter adapter = adapter(name);
+        for (Fusion fusion : fusions.values()) {
+            if (fusion.adapterNames().contains(name)) {
+                throw new IllegalStateException(format("adapter '%s' is fused by fusion '%s' (%s); delete the fusion first", name, fusion.name(), fusion.adapterNames()));
+            }
+        }
         if (adapter.isMerged()) {
             throw new IllegalStateException(format("adapter '%s' is merged into the base weights; unmerge it before deleting it", name));
         }

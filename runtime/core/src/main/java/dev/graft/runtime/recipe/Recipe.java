@@ -2,6 +2,7 @@ package dev.graft.runtime.recipe;
 
 import static java.util.Objects.requireNonNull;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 import java.nio.file.Path;
@@ -24,6 +25,7 @@ import java.util.Map;
  * data: {train: data/train.jsonl, validation: data/validation.jsonl}
  * training: {epochs: 3, learning_rate: 5.0e-4}
  * output: {dir: runs/spam}
+ * composition: {block: average, adapters: [lowrank, other], weights: [0.7, 0.3]}   # optional: a composition block
  * </pre>
  * An unknown field is an error naming it, its line and column, and the nearest valid name.
  *
@@ -33,6 +35,7 @@ import java.util.Map;
  * @param data the examples
  * @param training the optimizer, schedule, evaluation and checkpoints
  * @param output where the run goes
+ * @param composition a composition block over the adapters ({@link RecipeComposition}), or null: each adapter as attached
  */
 public record Recipe(
         @JsonProperty("model") String model,
@@ -40,7 +43,8 @@ public record Recipe(
         @JsonProperty("task") TaskSection task,
         @JsonProperty("data") DataSection data,
         @JsonProperty("training") TrainingSection training,
-        @JsonProperty("output") OutputSection output) {
+        @JsonProperty("output") OutputSection output,
+        @JsonProperty("composition") @JsonInclude(JsonInclude.Include.NON_NULL) RecipeComposition composition) {
     public Recipe {
         requireNonNull(model, "model is null");
         adapters = adapters == null ? List.of() : List.copyOf(adapters);
@@ -48,6 +52,11 @@ public record Recipe(
         data = data == null ? DataSection.defaults() : data;
         training = training == null ? TrainingSection.defaults() : training;
         output = output == null ? OutputSection.defaults() : output;
+    }
+
+    /** A recipe without a composition block. */
+    public Recipe(String model, List<RecipeAdapter> adapters, TaskSection task, DataSection data, TrainingSection training, OutputSection output) {
+        this(model, adapters, task, data, training, output, null);
     }
 
     /** A recipe of a model and adapters, every other section at its defaults. */
@@ -75,22 +84,26 @@ public record Recipe(
     }
 
     public Recipe withAdapters(List<RecipeAdapter> newAdapters) {
-        return new Recipe(model, newAdapters, task, data, training, output);
+        return new Recipe(model, newAdapters, task, data, training, output, composition);
     }
 
     public Recipe withTask(TaskSection newTask) {
-        return new Recipe(model, adapters, newTask, data, training, output);
+        return new Recipe(model, adapters, newTask, data, training, output, composition);
     }
 
     public Recipe withData(DataSection newData) {
-        return new Recipe(model, adapters, task, newData, training, output);
+        return new Recipe(model, adapters, task, newData, training, output, composition);
     }
 
     public Recipe withTraining(TrainingSection newTraining) {
-        return new Recipe(model, adapters, task, data, newTraining, output);
+        return new Recipe(model, adapters, task, data, newTraining, output, composition);
+    }
+
+    public Recipe withComposition(RecipeComposition newComposition) {
+        return new Recipe(model, adapters, task, data, training, output, newComposition);
     }
 
     public Recipe withOutput(OutputSection newOutput) {
-        return new Recipe(model, adapters, task, data, training, newOutput);
+        return new Recipe(model, adapters, task, data, training, newOutput, composition);
     }
 }

@@ -65,7 +65,7 @@ final class RecipeReader {
             throw new RecipeException(format("recipe %s is empty; it needs at least 'model'", file));
         }
         if (!root.isObject()) {
-            throw new RecipeException(format("recipe %s must be a mapping of fields (model, adapters, task, data, training, output), found %s",
+            throw new RecipeException(format("recipe %s must be a mapping of fields (model, adapters, task, data, training, output, composition), found %s",
                     file, root.getNodeType().toString().toLowerCase(java.util.Locale.ROOT)));
         }
         ObjectNode tree = (ObjectNode) root;
@@ -270,9 +270,10 @@ final class RecipeReader {
             }
             for (String required : List.of("name", "method")) {
                 JsonNode value = adapter.get(required);
-                if (value == null || value.isNull()) {
-                    throw new RecipeException(format("recipe %s%s: %s has no '%s'; every adapter needs a name and a method (graft methods lists them)",
-                            file, at(locations.get(path)), path, required));
+                boolean loaded = adapter.get("path") != null && !adapter.get("path").isNull();
+                if ((value == null || value.isNull()) && !(required.equals("method") && loaded)) {
+                    throw new RecipeException(format("recipe %s%s: %s has no '%s'; every adapter needs a name and a method (graft methods lists them), "
+                            + "or a name and the path of a trained adapter folder", file, at(locations.get(path)), path, required));
                 }
             }
         }
@@ -330,7 +331,8 @@ final class RecipeReader {
         String model = Models.isMiniLm(recipe.model()) ? recipe.model() : resolve(folder, recipe.model());
         DataSection data = recipe.data().withFiles(resolve(folder, recipe.data().train()), resolve(folder, recipe.data().validation()));
         OutputSection output = new OutputSection(resolve(folder, recipe.output().dir()), recipe.output().overwrite());
-        return new Recipe(model, recipe.adapters(), recipe.task(), data, recipe.training(), output);
+        List<RecipeAdapter> adapters = recipe.adapters().stream().map(adapter -> adapter.path() == null ? adapter : adapter.withPath(resolve(folder, adapter.path()))).toList();
+        return new Recipe(model, adapters, recipe.task(), data, recipe.training(), output, recipe.composition());
     }
 
     private static String resolve(Path folder, String path) {

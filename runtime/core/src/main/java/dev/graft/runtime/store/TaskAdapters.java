@@ -133,6 +133,13 @@ public final class TaskAdapters {
         return List.copyOf(children);
     }
 
+    /** The names {@link #load} gives the adapters in {@code folder} (an adapter folder, or a folder of them), without loading them. */
+    public static List<String> adapterNames(Path folder) {
+        List<Path> adapterFolders = adapterFolders(folder);
+        return adapterFolders.stream().map(adapterFolder -> adapterFolders.size() == 1 && adapterFolder.equals(folder) ? name(folder) : adapterFolder.getFileName().toString())
+                .toList();
+    }
+
     private static String name(Path folder) {
         Path fileName = folder.toAbsolutePath().normalize().getFileName();
         return fileName == null ? "default" : fileName.toString().replaceAll("[^A-Za-z0-9_-]", "-");

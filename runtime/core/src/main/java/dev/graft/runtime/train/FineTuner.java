@@ -20,6 +20,7 @@ import dev.graft.runtime.report.MetricsLog;
 import dev.graft.runtime.report.MetricsRecord;
 import dev.graft.runtime.report.RunMetrics;
 import dev.graft.runtime.report.TrainingProgress;
+import dev.graft.runtime.store.FusionStore;
 import dev.graft.runtime.store.TaskAdapters;
 import dev.graft.runtime.task.TaskModel;
 import dev.graft.runtime.task.TaskType;
@@ -362,7 +363,10 @@ public final class FineTuner {
     /** Saves the adapters (and head, and replaced base weights) as the run's result in {@code adapter/}. */
     private void saveOutputAdapter() {
         trainer.beforeSave(folder.resolve(RunFolder.ADAPTER));
-        RunFolder.writeFolder(folder.resolve(RunFolder.ADAPTER), temporary -> TaskAdapters.save(task, temporary, baseModelNameOrPath()));
+        RunFolder.writeFolder(folder.resolve(RunFolder.ADAPTER), temporary -> {
+            TaskAdapters.save(task, temporary, baseModelNameOrPath());
+            FusionStore.saveAll(model, temporary);
+        });
         if (TaskAdapters.derivesFromBase(task)) {
             RunFolder.writeFolder(folder.resolve(RunFolder.CONVERTED_ADAPTER), temporary -> TaskAdapters.saveConverted(task, temporary, baseModelNameOrPath()));
         }
@@ -382,6 +386,7 @@ public final class FineTuner {
         trainer.beforeSave(target);
         RunFolder.writeFolder(target, temporary -> {
             TaskAdapters.save(task, temporary.resolve(RunFolder.ADAPTER), baseModelNameOrPath());
+            FusionStore.saveAll(model, temporary.resolve(RunFolder.ADAPTER));
             Path stateFolder = temporary.resolve(RunFolder.STATE);
             try {
                 Files.createDirectories(stateFolder);

@@ -28,6 +28,7 @@ import java.util.stream.Stream;
  *   recipe.yaml                  the fully resolved recipe (repeat the run with graft train recipe.yaml)
  *   adapter/&lt;name&gt;/              each adapter in PEFT's layout, the head as modules_to_save (the best by the validation metric)
  *   adapter-lora/&lt;name&gt;/         with init_lora_weights pissa or olora: the same adapters converted to plain LoRA (rank 2r) for the original base
+ *   adapter/fusion/&lt;name&gt;/       each AdapterFusion of a fuse block (FusionStore's layout), beside the adapters it fuses
  *   base_weights.safetensors     base weights a method changed during training (PeriodicLoRA's offloads), if any
  *   metrics.jsonl                one JSON line per log and per evaluation
  *   validation_predictions.jsonl the best adapter's prediction for every validation example (classification)

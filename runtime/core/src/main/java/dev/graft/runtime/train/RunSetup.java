@@ -5,6 +5,9 @@ import static java.util.Objects.requireNonNull;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
+import dev.graft.runtime.compose.CompositionBlock;
+import dev.graft.runtime.compose.Fuse;
+import dev.graft.runtime.compose.Parallel;
 import dev.graft.runtime.data.CausalLmEncoder;
 import dev.graft.runtime.data.ClassificationEncoder;
 import dev.graft.runtime.data.DataFiles;
@@ -18,18 +21,22 @@ import dev.graft.runtime.loader.Models;
 import dev.graft.runtime.loader.WeightPrecision;
 import dev.graft.runtime.model.BertModel;
 import dev.graft.runtime.peft.PeftModel;
+import dev.graft.runtime.plugin.LoadedMethod;
 import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.recipe.DataSection;
 import dev.graft.runtime.recipe.Recipe;
 import dev.graft.runtime.recipe.RecipeAdapter;
 import dev.graft.runtime.recipe.RecipeException;
 import dev.graft.runtime.recipe.TaskSection;
+import dev.graft.runtime.store.AdapterStore;
 import dev.graft.runtime.task.ClassificationHead;
 import dev.graft.runtime.task.Pooling;
 import dev.graft.runtime.task.TaskModel;
 import dev.graft.runtime.task.TaskType;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -66,9 +73,10 @@ public final class RunSetup implements AutoCloseable {
      *
      * @throws RecipeException when the recipe lacks training data or names what cannot be combined
      */
-    public static RunSetup create(Recipe recipe, MethodRegistry registry) {
-        requireNonNull(recipe, "recipe is null");
+    public static RunSetup create(Recipe given, MethodRegistry registry) {
+        requireNonNull(given, "given is null");
         requireNonNull(registry, "registry is null");
+        Recipe recipe = withLoadedMethods(given, registry);
         DataSection data = recipe.data();
         if (data.train() == null) {
             throw new RecipeException("the recipe has no data.train: name the training file (JSONL or CSV) under data: train:, or pass --train FILE");
@@ -100,16 +108,15 @@ public final class RunSetup implements AutoCloseable {
      * seeded with {@code training.seed}. A classification recipe should name its labels ({@code task.labels}) when
      * {@code train} is only part of the data.
      */
-    public static RunSetup create(Recipe recipe, MethodRegistry registry, List<Example> train, List<Example> validation) {
-        requireNonNull(recipe, "recipe is null");
+    public static RunSetup create(Recipe given, MethodRegistry registry, List<Example> train, List<Example> validation) {
+        requireNonNull(given, "given is null");
         requireNonNull(registry, "registry is null");
         requireNonNull(train, "train is null");
         requireNonNull(validation, "validation is null");
+        Recipe recipe = withLoadedMethods(given, registry);
         DataSection data = recipe.data();
         long seed = recipe.training().seed();
-        for (RecipeAdapter adapter : recipe.adapters()) {
-            registry.requireMethod(adapter.method());
-        }
+        CompositionBlock block = compositionBlock(recipe);
         NDManager manager = NDManager.newBaseManager();
         LoadedModel loaded = null;
         TrainingTokenizer tokenizer = null;
@@ -128,9 +135,7 @@ public final class RunSetup implements AutoCloseable {
             tokenizer = TrainingTokenizer.create(tokenizerJson, data.maxLength());
             Engine.getInstance().setRandomSeed((int) seed);
             PeftModel peft = new PeftModel(loaded.model());
-            for (RecipeAdapter adapter : recipe.adapters()) {
-                peft.addAdapter(adapter.toSpec(), registry.requireMethod(adapter.method()).method());
-            }
+            attachAdapters(peft, recipe, block, registry);
             TaskSection taskSection = recipe.task();
             TaskModel task;
             ExampleEncoder encoder;
@@ -215,5 +220,107 @@ public final class RunSetup implements AutoCloseable {
         tokenizer.close();
         loaded.close();
         manager.close();
+    }
+
+    /**
+     * The recipe with every adapter's method known and checked before any tensor is made: a loaded adapter's
+     * ({@code path}) method is read from its folder's {@code adapter_config.json} (and must equal the recipe's when
+     * it names one); a fresh adapter's method must be loaded and trainable.
+     *
+     * @throws RecipeException in one line for an unknown method, a missing adapter folder, or what a loaded adapter
+     *         cannot take
+     */
+    public static Recipe withLoadedMethods(Recipe recipe, MethodRegistry registry) {
+        requireNonNull(recipe, "recipe is null");
+        requireNonNull(registry, "registry is null");
+        List<RecipeAdapter> adapters = new ArrayList<>();
+        for (RecipeAdapter adapter : recipe.adapters()) {
+            if (adapter.path() == null) {
+                registry.requireMethod(adapter.method());
+                if (!adapter.isTrainable()) {
+                    throw new RecipeException(format("adapter '%s' is fresh (no path) and trainable: false, so it would stay at its initial values: "
+                            + "remove trainable: false, or give path: a trained adapter folder to load", adapter.name()));
+                }
+                adapters.add(adapter);
+                continue;
+            }
+            adapter.checkLoaded();
+            Path folder = Path.of(adapter.path());
+            if (!Files.isRegularFile(folder.resolve(AdapterStore.CONFIG_FILE))) {
+                throw new RecipeException(format("adapter '%s': path %s holds no %s; give the folder of one trained adapter (a run's adapter/<name>/)",
+                        adapter.name(), folder, AdapterStore.CONFIG_FILE));
+            }
+            Object peftType = AdapterStore.config(folder).get("peft_type");
+            String method = peftType instanceof String ? registry.methodForPeftType((String) peftType).map(LoadedMethod::id).orElse(null) : null;
+            if (method == null) {
+                throw new RecipeException(format("adapter '%s': %s has peft_type %s, which no loaded method has; add its plugin to a plugin folder (see graft methods)",
+                        adapter.name(), folder.resolve(AdapterStore.CONFIG_FILE), peftType));
+            }
+            if (adapter.method() != null && !adapter.method().equals(method)) {
+                throw new RecipeException(format("adapter '%s' names method %s, but the adapter in %s is a %s adapter: remove method, or fix path",
+                        adapter.name(), adapter.method(), folder, method));
+            }
+            adapters.add(adapter.withMethod(method));
+        }
+        return new Recipe(recipe.model(), adapters, recipe.task(), recipe.data(), recipe.training(), recipe.output(), recipe.composition());
+    }
+
+    /**
+     * Attaches the recipe's adapters to {@code peft} (fresh ones created, those with a {@code path} loaded, each trainable
+     * or frozen as the recipe says) and makes {@code block}, if any, the active block. {@code recipe} comes from
+     * {@link #withLoadedMethods}.
+     */
+    public static void attachAdapters(PeftModel peft, Recipe recipe, CompositionBlock block, MethodRegistry registry) {
+        for (RecipeAdapter adapter : recipe.adapters()) {
+            if (adapter.path() == null) {
+                peft.addAdapter(adapter.toSpec(), registry.requireMethod(adapter.method()).method());
+            }
+            else {
+                AdapterStore.load(peft, Path.of(adapter.path()), adapter.name(), peftType -> registry.methodForPeftType(peftType).map(LoadedMethod::method).orElse(null));
+                peft.setTrainable(adapter.name(), adapter.isTrainable());
+            }
+        }
+        if (block != null) {
+            applyBlock(peft, block);
+        }
+    }
+
+    /**
+     * The recipe's composition block, checked against its adapters before any tensor is made; null without one.
+     *
+     * @throws RecipeException for a block the recipe cannot train
+     */
+    public static CompositionBlock compositionBlock(Recipe recipe) {
+        if (recipe.composition() == null) {
+            return null;
+        }
+        List<String> names = recipe.adapters().stream().map(RecipeAdapter::name).toList();
+        CompositionBlock block = recipe.composition().toBlock(names);
+        if (block instanceof Fuse) {
+            for (RecipeAdapter adapter : recipe.adapters()) {
+                if (block.adapterNames().contains(adapter.name()) && Boolean.TRUE.equals(adapter.trainable())) {
+                    throw new RecipeException(format("adapter '%s' is fused by the fuse block, which trains the fusion only and keeps its adapters frozen: "
+                            + "remove trainable: true", adapter.name()));
+                }
+            }
+        }
+        if (block instanceof Parallel) {
+            throw new RecipeException(format("composition: a parallel block %s is for inference only and cannot be trained: "
+                    + "train each adapter on its own, and apply the block with graft predict or evaluate", block.adapterNames()));
+        }
+        return block;
+    }
+
+    /** Makes {@code block} the model's active block; a fuse block's fusion is added first (its adapters frozen). */
+    private static void applyBlock(PeftModel peft, CompositionBlock block) {
+        try {
+            if (block instanceof Fuse) {
+                peft.addFusion((Fuse) block);
+            }
+            peft.setActiveBlock(block);
+        }
+        catch (IllegalArgumentException | IllegalStateException e) {
+            throw new RecipeException(format("composition: %s", e.getMessage()), e);
+        }
     }
 }

@@ -4,6 +4,8 @@ import static java.lang.String.format;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDManager;
+import dev.graft.runtime.compose.CompositionBlock;
+import dev.graft.runtime.compose.Fuse;
 import dev.graft.runtime.data.CausalLmEncoder;
 import dev.graft.runtime.data.ClassificationEncoder;
 import dev.graft.runtime.data.ExampleEncoder;
@@ -17,6 +19,7 @@ import dev.graft.runtime.plugin.MethodRegistry;
 import dev.graft.runtime.recipe.DataSection;
 import dev.graft.runtime.recipe.Recipe;
 import dev.graft.runtime.store.AdapterStore;
+import dev.graft.runtime.store.FusionStore;
 import dev.graft.runtime.store.StoreException;
 import dev.graft.runtime.store.TaskAdapters;
 import dev.graft.runtime.task.TaskModel;
@@ -53,12 +56,26 @@ public final class TrainedModel implements AutoCloseable {
      * @throws IllegalArgumentException when the path holds no adapter or no model can be found
      */
     public static TrainedModel open(Path path, String model, MethodRegistry registry) {
+        return open(path, model, registry, null);
+    }
+
+    /**
+     * Opens {@code path} as {@link #open(Path, String, MethodRegistry)} does, with the composition block {@code block}
+     * ({@link BlockArgument}: {@code average:a,b[:0.7,0.3]}, {@code stack:a,b}, {@code fuse:NAME}) over its adapters
+     * active; without one, the run's recipe's {@code composition}, if any. A fuse block's fusion is loaded from the
+     * adapters' {@code fusion/NAME/}. The block is read and checked before any tensor is made.
+     *
+     * @throws IllegalArgumentException in one line for a block that is not one, or names what the folder lacks
+     */
+    public static TrainedModel open(Path path, String model, MethodRegistry registry, String block) {
         requireNonNull(path, "path is null");
         requireNonNull(registry, "registry is null");
         Source source = Source.locate(path);
         Path run = source.run().orElse(null);
         Optional<Recipe> recipe = source.recipe();
         Path adapters = source.adapters();
+        CompositionBlock composition = block != null ? BlockArgument.parse(block, adapters, TaskAdapters.adapterNames(adapters))
+                : recipe.map(RunSetup::compositionBlock).orElse(null);
         String modelName = model != null ? model : source.model();
         NDManager manager = NDManager.newBaseManager();
         LoadedModel loaded = null;
@@ -72,6 +89,12 @@ public final class TrainedModel implements AutoCloseable {
             }
             if (run != null && Files.isRegularFile(run.resolve(RunFolder.BASE_WEIGHTS))) {
                 TrainingCheckpoint.loadBaseWeights(run.resolve(RunFolder.BASE_WEIGHTS), peft);
+            }
+            if (composition instanceof Fuse) {
+                FusionStore.load(peft, FusionStore.fusionFolder(adapters, ((Fuse) composition).name()));
+            }
+            if (composition != null) {
+                peft.setActiveBlock(composition);
             }
             return new TrainedModel(manager, loaded, task, recipe);
         }

@@ -134,4 +134,28 @@ final class FixedModules {
             return 1f;
         }
     }
+
+    /** {@code delta(x_in, h) = a·h + s·e₀} (a constant {@code s} on the first feature) with scaling 1. */
+    static final class ShiftedSublayer extends Fixed implements SublayerModule {
+        private final float outputFactor;
+        private final float shift;
+
+        ShiftedSublayer(Site site, float outputFactor, float shift) {
+            super(site);
+            this.outputFactor = outputFactor;
+            this.shift = shift;
+        }
+
+        @Override
+        public NDArray delta(ParameterStore parameterStore, NDArray sublayerInput, NDArray sublayerOutput, boolean training) {
+            float[] constant = new float[Math.toIntExact(sublayerOutput.getShape().get(sublayerOutput.getShape().dimension() - 1))];
+            constant[0] = shift;
+            return sublayerOutput.mul(outputFactor).add(sublayerOutput.getManager().create(constant));
+        }
+
+        @Override
+        public float scaling() {
+            return 1f;
+        }
+    }
 }

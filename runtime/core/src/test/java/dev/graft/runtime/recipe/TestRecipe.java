@@ -3,6 +3,10 @@ package dev.graft.runtime.recipe;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.graft.runtime.compose.Average;
+import dev.graft.runtime.compose.Fuse;
+import dev.graft.runtime.compose.Stack;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -192,20 +196,65 @@ class TestRecipe {
         assertThatThrownBy(() -> Recipe.read(output)).hasMessage("recipe " + output + " line 4, column 3: unknown field 'directory' in output. Fields of output: dir, overwrite");
         Path adapter = write("adapter.yaml", "model: minilm\nadapters:\n  - name: a\n    method: lora\n    target_module: [query]\n");
         assertThatThrownBy(() -> Recipe.read(adapter)).hasMessage("recipe " + adapter + " line 5, column 5: unknown field 'target_module' in adapters[0]; did you mean 'target_modules'? "
-                + "Fields of adapters[0]: name, method, composition, target_modules, exclude_modules, layers_to_transform, layers_pattern, options");
+                + "Fields of adapters[0]: name, method, composition, target_modules, exclude_modules, layers_to_transform, layers_pattern, options, path, trainable");
+    }
+
+    @Test
+    void testACompositionBlockOverTheRecipesAdaptersReadsAndNonsenseIsRefusedInOneLine() throws IOException {
+        String adapters = "model: minilm\nadapters:\n  - {name: a, method: adapter}\n  - {name: b, method: adapter}\n";
+        Path average = write("average.yaml", adapters + "composition: {block: average, adapters: [a, b], weights: [0.7, 0.3]}\n");
+        Recipe recipe = Recipe.read(average);
+        assertThat(recipe.composition().toBlock(List.of("a", "b"))).isEqualTo(Average.of(List.of("a", "b"), List.of(0.7, 0.3)));
+        Path fuse = write("fuse.yaml", adapters + "composition: {block: fuse, adapters: [a, b], name: ab}\n");
+        assertThat(Recipe.read(fuse).composition().toBlock(List.of("a", "b"))).isEqualTo(Fuse.of("ab", List.of("a", "b")));
+        Path stack = write("stack.yaml", adapters + "composition: {block: stack, adapters: [b, a]}\n");
+        assertThat(Recipe.read(stack).composition().toBlock(List.of("a", "b"))).isEqualTo(Stack.of(List.of("b", "a")));
+        assertThat(Recipe.read(write("none.yaml", adapters)).composition()).isNull();
+
+        Path unknownField = write("field.yaml", adapters + "composition:\n  block: average\n  adapters: [a, b]\n  weight: [1, 2]\n");
+        assertThatThrownBy(() -> Recipe.read(unknownField)).hasMessageStartingWith("recipe " + unknownField + " line 8, column 3: unknown field 'weight' in composition; did you mean 'weights'?");
+        assertThatThrownBy(() -> new RecipeComposition("avg", List.of("a"), null, null).toBlock(List.of("a")))
+                .isInstanceOf(RecipeException.class).hasMessage("composition: unknown block 'avg'; blocks: [average, stack, parallel, fuse]");
+        assertThatThrownBy(() -> new RecipeComposition("stack", List.of("a", "c"), null, null).toBlock(List.of("a", "b")))
+                .isInstanceOf(RecipeException.class).hasMessage("composition: the stack block names adapter 'c', which the recipe's adapters [a, b] do not define; did you mean 'a'?");
+        assertThatThrownBy(() -> new RecipeComposition("stack", List.of("a", "b"), List.of(0.5, 0.5), null).toBlock(List.of("a", "b")))
+                .isInstanceOf(RecipeException.class).hasMessage("composition: weights are for an average block only; a stack block takes none (remove weights)");
+        assertThatThrownBy(() -> new RecipeComposition("average", List.of("a", "b"), null, "ab").toBlock(List.of("a", "b")))
+                .isInstanceOf(RecipeException.class).hasMessage("composition: name is for a fuse block only (the fusion's name); a average block takes none (remove name)");
+        assertThatThrownBy(() -> new RecipeComposition("average", List.of("a", "b"), List.of(1.0), null).toBlock(List.of("a", "b")))
+                .isInstanceOf(RecipeException.class).hasMessage("composition: an average block needs one weight per adapter: 2 adapters [a, b], 1 weights [1.0]");
+    }
+
+    @Test
+    void testALoadedAdapterNeedsNoMethodItsPathIsResolvedAndItIsFrozenByDefault() throws IOException {
+        Path file = write("loaded.yaml", "model: minilm\nadapters:\n  - {name: a, path: runs/a/adapter/a}\n  - {name: b, path: /trained/b, trainable: true}\n"
+                + "  - {name: c, method: lora}\n");
+        List<RecipeAdapter> adapters = Recipe.read(file).adapters();
+        assertThat(adapters.get(0).method()).isNull();
+        assertThat(adapters.get(0).path()).isEqualTo(file.getParent().resolve("runs/a/adapter/a").toString());
+        assertThat(adapters.get(0).isTrainable()).isFalse();
+        assertThat(adapters.get(1).path()).isEqualTo("/trained/b");
+        assertThat(adapters.get(1).isTrainable()).isTrue();
+        assertThat(adapters.get(2).path()).isNull();
+        assertThat(adapters.get(2).isTrainable()).isTrue();
+        Path optioned = write("optioned.yaml", "model: minilm\nadapters:\n  - {name: a, path: /trained/a, target_modules: [query], options: {r: 4}}\n");
+        assertThatThrownBy(() -> Recipe.read(optioned).adapters().get(0).checkLoaded()).isInstanceOf(RecipeException.class)
+                .hasMessage("adapter 'a' loads the trained adapter in /trained/a, whose adapter_config.json decides its targets, options and composition; "
+                        + "remove target_modules, options (or remove path to create a fresh adapter)");
     }
 
     @Test
     void testAMisspeltTopLevelFieldIsNamedBeforeTheMissingModel() throws IOException {
         Path file = write("typo.yaml", "# a comment\nmodle: minilm\n");
         assertThatThrownBy(() -> Recipe.read(file)).hasMessage("recipe " + file + " line 2, column 1: unknown field 'modle' at the top level; did you mean 'model'? "
-                + "Fields at the top level: model, adapters, task, data, training, output");
+                + "Fields at the top level: model, adapters, task, data, training, output, composition");
         Path missing = write("missing.yaml", "adapters: []\n");
         assertThatThrownBy(() -> Recipe.read(missing)).hasMessage("recipe " + missing + ": 'model' is missing; it names a Hugging Face model folder or minilm");
         Path empty = write("empty.yaml", "\n");
         assertThatThrownBy(() -> Recipe.read(empty)).hasMessage("recipe " + empty + " is empty; it needs at least 'model'");
         Path nameless = write("nameless.yaml", "model: minilm\nadapters:\n  - method: lora\n");
-        assertThatThrownBy(() -> Recipe.read(nameless)).hasMessage("recipe " + nameless + " line 3, column 5: adapters[0] has no 'name'; every adapter needs a name and a method (graft methods lists them)");
+        assertThatThrownBy(() -> Recipe.read(nameless)).hasMessage("recipe " + nameless + " line 3, column 5: adapters[0] has no 'name'; every adapter needs a name and a method (graft methods lists them), "
+                + "or a name and the path of a trained adapter folder");
     }
 
     @Test
