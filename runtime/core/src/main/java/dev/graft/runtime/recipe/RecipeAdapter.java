@@ -9,6 +9,7 @@ import dev.graft.runtime.peft.AdapterSpec;
 import dev.graft.runtime.targeting.TargetRules;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -23,6 +24,7 @@ import java.util.Map;
  * @param layersToTransform PEFT's {@code layers_to_transform}
  * @param layersPattern PEFT's {@code layers_pattern}
  * @param options the method's options
+ * @param modulesToSave PEFT's {@code modules_to_save}: base modules (by Hugging Face path) trained in full, as a copy per adapter
  * @param fromPreset the preset this adapter was expanded from ({@link RecipePresets}), or null for an adapter the recipe spells out
  */
 public record RecipeAdapter(
@@ -34,6 +36,7 @@ public record RecipeAdapter(
         @JsonProperty("layers_to_transform") Object layersToTransform,
         @JsonProperty("layers_pattern") Object layersPattern,
         @JsonProperty("options") Map<String, Object> options,
+        @JsonProperty("modules_to_save") @JsonInclude(JsonInclude.Include.NON_NULL) List<String> modulesToSave,
         @JsonProperty(FROM_PRESET) @JsonInclude(JsonInclude.Include.NON_NULL) String fromPreset) {
     /** The field that marks an adapter expanded from a preset. */
     public static final String FROM_PRESET = "from_preset";
@@ -42,16 +45,17 @@ public record RecipeAdapter(
         requireNonNull(name, "name is null");
         requireNonNull(method, "method is null");
         options = options == null ? Map.of() : new LinkedHashMap<>(options);
+        modulesToSave = modulesToSave == null ? null : List.copyOf(modulesToSave);
     }
 
-    /** The spec to attach: options, targeting rules and composition. */
+    /** The spec to attach: options, targeting rules, composition and modules to save. */
     public AdapterSpec toSpec() {
         Map<String, Object> targets = new LinkedHashMap<>();
         targets.put(TargetRules.TARGET_MODULES, targetModules);
         targets.put(TargetRules.EXCLUDE_MODULES, excludeModules);
         targets.put(TargetRules.LAYERS_TO_TRANSFORM, layersToTransform);
         targets.put(TargetRules.LAYERS_PATTERN, layersPattern);
-        return new AdapterSpec(name, options, TargetRules.fromConfig(targets), parsedComposition());
+        return new AdapterSpec(name, options, TargetRules.fromConfig(targets), parsedComposition(), Map.of(), modulesToSave == null ? List.of() : modulesToSave);
     }
 
     private Composition parsedComposition() {
