@@ -28,10 +28,11 @@ public final class Adapter {
     private final Composition composition;
     private final Map<Site, Attachment> attachments;
     private final List<Parameter> trainableSharedParameters;
+    private final ModulesToSave modulesToSave;
     private boolean trainable = true;
 
     Adapter(AdapterSpec spec, PeftMethod method, MethodDescriptor descriptor, MethodOptions options, MethodInstance instance, Composition composition,
-            Map<Site, Attachment> attachments, List<Parameter> trainableSharedParameters) {
+            Map<Site, Attachment> attachments, List<Parameter> trainableSharedParameters, ModulesToSave modulesToSave) {
         this.spec = requireNonNull(spec, "spec is null");
         this.method = requireNonNull(method, "method is null");
         this.name = spec.name();
@@ -41,6 +42,7 @@ public final class Adapter {
         this.composition = requireNonNull(composition, "composition is null");
         this.attachments = Collections.unmodifiableMap(new LinkedHashMap<>(attachments));
         this.trainableSharedParameters = List.copyOf(trainableSharedParameters);
+        this.modulesToSave = requireNonNull(modulesToSave, "modulesToSave is null");
     }
 
     public String name() {
@@ -87,9 +89,25 @@ public final class Adapter {
         return trainable;
     }
 
-    /** Every parameter this adapter trains when trainable: module parameters, gates, trainable shared parameters. */
+    /**
+     * The trainable copies of this adapter's {@code modules_to_save}, by the Hugging Face key of the base tensor each
+     * stands in for ({@code pooler.dense.weight}); empty for none. Save and load them through these parameters.
+     */
+    public Map<String, Parameter> moduleCopies() {
+        return modulesToSave.copies();
+    }
+
+    ModulesToSave modulesToSave() {
+        return modulesToSave;
+    }
+
+    /**
+     * Every parameter this adapter trains when trainable: module parameters, gates, trainable shared parameters, and
+     * the copies of its {@code modules_to_save}.
+     */
     public List<Parameter> trainableParameters() {
         List<Parameter> parameters = new ArrayList<>(trainableSharedParameters);
+        parameters.addAll(modulesToSave.copies().values());
         for (Attachment attachment : attachments.values()) {
             attachment.module().getParameters().values().forEach(parameters::add);
             attachment.gate().ifPresent(gate -> gate.getParameters().values().forEach(parameters::add));

@@ -121,8 +121,9 @@ public final class PeftModel extends AbstractBlock {
             List<Site> sites = selectSites(spec, descriptor, instance);
             InitialisedModules modules = initialiseModules(descriptor, instance, sites);
             Map<Site, Gate> gates = buildGates(spec.composition(), sites);
+            ModulesToSave modulesToSave = copyModules(spec, descriptor, sites);
             return register(new Adapter(spec, method, descriptor, options, instance, spec.composition(),
-                    attachments(spec, descriptor, instance, modules, gates, pluginClassLoader), modules.trainableShared()));
+                    attachments(spec, descriptor, instance, modules, gates, pluginClassLoader), modules.trainableShared(), modulesToSave));
         }
     }
 
@@ -189,6 +190,27 @@ public final class PeftModel extends AbstractBlock {
         }
     }
 
+    /**
+     * Step 4b: a trainable copy of each module in the spec's {@code modules_to_save} (PEFT's
+     * {@code ModulesToSaveWrapper}); a module the adapter also attaches to is refused, as its copy would hide the
+     * attachment's base weight.
+     */
+    private ModulesToSave copyModules(AdapterSpec spec, MethodDescriptor descriptor, List<Site> sites) {
+        for (String module : spec.modulesToSave()) {
+            for (Site site : sites) {
+                if (site.name().equals(module)) {
+                    throw new IllegalArgumentException(format(
+                            "adapter '%s' (method %s) both targets %s and lists it in modules_to_save; a module is either adapted or trained in full: "
+                                    + "remove it from target_modules or from modules_to_save", spec.name(), descriptor.id(), module));
+                }
+            }
+        }
+        if (spec.modulesToSave().size() != Set.copyOf(spec.modulesToSave()).size()) {
+            throw new IllegalArgumentException(format("adapter '%s': modules_to_save %s names a module twice", spec.name(), spec.modulesToSave()));
+        }
+        return ModulesToSave.copy(base, spec.modulesToSave());
+    }
+
     /** Step 4: one runtime-owned gate per site under gated composition; none under sum. */
     private Map<Site, Gate> buildGates(Composition composition, List<Site> sites) {
         Map<Site, Gate> gates = new LinkedHashMap<>();
@@ -229,6 +251,9 @@ public final class PeftModel extends AbstractBlock {
         Map<String, Parameter> shared = adapter.instance().sharedParameters();
         if (!shared.isEmpty()) {
             adapterBlocks.add(name + "/shared", new SharedParameters(shared));
+        }
+        if (!adapter.moduleCopies().isEmpty()) {
+            adapterBlocks.add(name + "/modules_to_save", adapter.modulesToSave());
         }
         adapters.put(name, adapter);
         adapter.setTrainable(true);
@@ -612,6 +637,7 @@ public final class PeftModel extends AbstractBlock {
             entry.getValue().gate().ifPresent(gate -> adapterBlocks.remove(blockName + "/gate"));
         }
         adapterBlocks.remove(name + "/shared");
+        adapterBlocks.remove(name + "/modules_to_save");
         for (Parameter parameter : adapter.trainableParameters()) {
             parameter.close();
         }
@@ -729,6 +755,9 @@ public final class PeftModel extends AbstractBlock {
                         "adapter '%s' is merged into the base weights, so it would reach every row: unmerge it before routing rows to adapters", adapter.name()));
             }
         }
+        for (String name : rowAdapters) {
+            requireNoModuleCopies(name);
+        }
         if (activeBlock != null) {
             throw new IllegalStateException(format("a %s block %s is active; per-row routing gives each row one adapter alone: clear the block (setActiveBlock(null)) first",
                     activeBlock.kind(), activeBlock.adapterNames()));
@@ -746,9 +775,75 @@ public final class PeftModel extends AbstractBlock {
         }
     }
 
+    private void requireNoModuleCopies(String name) {
+        if (name != null && !adapter(name).moduleCopies().isEmpty()) {
+            throw new IllegalStateException(format(
+                    "adapter '%s' trains full copies of %s (modules_to_save), which replace the base modules for a whole batch: run its rows in a batch of their own",
+                    name, adapter(name).modulesToSave().modules()));
+        }
+    }
+
+    /**
+     * The base weights by Hugging Face key as a merged export writes them: each active adapter's
+     * {@code modules_to_save} copy replaces the original (PEFT's {@code merge_and_unload}); merge the adapters first.
+     */
+    public Map<String, NDArray> exportedStateDict() {
+        Map<String, NDArray> state = new LinkedHashMap<>(base.stateDict());
+        for (Adapter adapter : activeModuleAdapters()) {
+            adapter.moduleCopies().forEach((key, copy) -> state.put(key, copy.getArray()));
+        }
+        return Collections.unmodifiableMap(state);
+    }
+
+    private List<Adapter> activeModuleAdapters() {
+        List<Adapter> active = new ArrayList<>();
+        for (Adapter adapter : adapters.values()) {
+            if (adapter.isActive() && !adapter.moduleCopies().isEmpty()) {
+                active.add(adapter);
+            }
+        }
+        return active;
+    }
+
+    /** The active adapters' module copies by the base parameter each replaces; two adapters replacing one module are refused. */
+    private Map<Parameter, Parameter> activeSubstitutes() {
+        Map<Parameter, Parameter> substitutes = new IdentityHashMap<>();
+        Map<Parameter, String> owners = new IdentityHashMap<>();
+        for (Adapter adapter : activeModuleAdapters()) {
+            for (Map.Entry<Parameter, Parameter> entry : adapter.modulesToSave().substitutes().entrySet()) {
+                String other = owners.put(entry.getKey(), adapter.name());
+                if (other != null) {
+                    throw new IllegalStateException(format(
+                            "adapters '%s' and '%s' are both active and both train a copy of %s (modules_to_save); only one copy can replace the module: activate one of them",
+                            other, adapter.name(), entry.getValue().getName()));
+                }
+                substitutes.put(entry.getKey(), entry.getValue());
+            }
+        }
+        return substitutes;
+    }
+
     @Override
     protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+        Map<Parameter, Parameter> substitutes = RowRouting.current().isPresent() || activeBlock instanceof Parallel ? Map.of() : activeSubstitutes();
+        if (substitutes.isEmpty()) {
+            return forwardBase(parameterStore, inputs, training, params);
+        }
+        NDManager outputs = inputs.get(0).getManager();
+        try (NDManager scope = outputs.newSubManager()) {
+            NDList result = forwardBase(new SubstitutingParameterStore(parameterStore, substitutes, scope), inputs, training, params);
+            for (NDArray output : result) {
+                if (output.getManager() == scope) {
+                    output.attach(outputs);
+                }
+            }
+            return result;
+        }
+    }
+
+    private NDList forwardBase(ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
         if (activeBlock instanceof Parallel && RowRouting.current().isEmpty()) {
+            ((Parallel) activeBlock).adapterNames().forEach(this::requireNoModuleCopies);
             return forwardParallel(parameterStore, (Parallel) activeBlock, inputs, training, params);
         }
         RowRouting.current().ifPresent(routing -> checkRouted(routing, inputs, training));

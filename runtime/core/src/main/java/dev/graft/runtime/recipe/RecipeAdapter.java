@@ -9,6 +9,7 @@ import dev.graft.runtime.peft.AdapterSpec;
 import dev.graft.runtime.targeting.TargetRules;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -34,6 +35,7 @@ import java.util.Objects;
  * @param path a trained adapter folder (PEFT's layout) to load instead of creating a fresh adapter; relative to the recipe
  * @param trainable whether training updates the adapter: default true for a fresh adapter, false for a loaded one (PEFT's
  *        {@code is_trainable=False}); a fuse block's adapters are frozen whatever it says
+ * @param modulesToSave PEFT's {@code modules_to_save}: base modules (by Hugging Face path) trained in full, as a copy per adapter
  * @param fromPreset the preset this adapter was expanded from ({@link RecipePresets}), or null for an adapter the recipe spells out
  */
 public record RecipeAdapter(
@@ -47,6 +49,7 @@ public record RecipeAdapter(
         @JsonProperty("options") Map<String, Object> options,
         @JsonProperty("path") @JsonInclude(JsonInclude.Include.NON_NULL) String path,
         @JsonProperty("trainable") @JsonInclude(JsonInclude.Include.NON_NULL) Boolean trainable,
+        @JsonProperty("modules_to_save") @JsonInclude(JsonInclude.Include.NON_NULL) List<String> modulesToSave,
         @JsonProperty(FROM_PRESET) @JsonInclude(JsonInclude.Include.NON_NULL) String fromPreset) {
     /** The field that marks an adapter expanded from a preset. */
     public static final String FROM_PRESET = "from_preset";
@@ -57,6 +60,7 @@ public record RecipeAdapter(
             throw new IllegalArgumentException(String.format("adapter '%s' needs a method, or a path to a trained adapter", name));
         }
         options = options == null ? Map.of() : new LinkedHashMap<>(options);
+        modulesToSave = modulesToSave == null ? null : List.copyOf(modulesToSave);
     }
 
     /** Whether training updates this adapter: {@code trainable}, else true for a fresh adapter and false for a loaded one. */
@@ -66,12 +70,12 @@ public record RecipeAdapter(
 
     /** This adapter with {@code path} in place of its path (the reader resolves it against the recipe's folder). */
     public RecipeAdapter withPath(String path) {
-        return new RecipeAdapter(name, method, composition, targetModules, excludeModules, layersToTransform, layersPattern, options, path, trainable, fromPreset);
+        return new RecipeAdapter(name, method, composition, targetModules, excludeModules, layersToTransform, layersPattern, options, path, trainable, modulesToSave, fromPreset);
     }
 
     /** This adapter with its method id, read from its folder when the recipe left it out. */
     public RecipeAdapter withMethod(String method) {
-        return new RecipeAdapter(name, method, composition, targetModules, excludeModules, layersToTransform, layersPattern, options, path, trainable, fromPreset);
+        return new RecipeAdapter(name, method, composition, targetModules, excludeModules, layersToTransform, layersPattern, options, path, trainable, modulesToSave, fromPreset);
     }
 
     /**
@@ -89,6 +93,7 @@ public record RecipeAdapter(
         given.put(TargetRules.LAYERS_TO_TRANSFORM, layersToTransform);
         given.put(TargetRules.LAYERS_PATTERN, layersPattern);
         given.put("options", options.isEmpty() ? null : options);
+        given.put("modules_to_save", modulesToSave);
         given.values().removeIf(Objects::isNull);
         if (!given.isEmpty()) {
             throw new RecipeException(String.format("adapter '%s' loads the trained adapter in %s, whose adapter_config.json decides its targets, options and composition; "
@@ -96,14 +101,14 @@ public record RecipeAdapter(
         }
     }
 
-    /** The spec to attach: options, targeting rules and composition. */
+    /** The spec to attach: options, targeting rules, composition and modules to save. */
     public AdapterSpec toSpec() {
         Map<String, Object> targets = new LinkedHashMap<>();
         targets.put(TargetRules.TARGET_MODULES, targetModules);
         targets.put(TargetRules.EXCLUDE_MODULES, excludeModules);
         targets.put(TargetRules.LAYERS_TO_TRANSFORM, layersToTransform);
         targets.put(TargetRules.LAYERS_PATTERN, layersPattern);
-        return new AdapterSpec(name, options, TargetRules.fromConfig(targets), parsedComposition());
+        return new AdapterSpec(name, options, TargetRules.fromConfig(targets), parsedComposition(), Map.of(), modulesToSave == null ? List.of() : modulesToSave);
     }
 
     private Composition parsedComposition() {

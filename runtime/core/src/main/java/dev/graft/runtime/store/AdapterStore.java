@@ -4,6 +4,7 @@ import static java.lang.String.format;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,6 +19,7 @@ import dev.graft.runtime.peft.AdapterSpec;
 import dev.graft.runtime.peft.PeftModel;
 import dev.graft.runtime.plugin.ThreadContextClassLoader;
 import dev.graft.runtime.targeting.TargetRules;
+import dev.graft.spi.ArrayValues;
 import dev.graft.spi.MethodDescriptor;
 import dev.graft.spi.OptionSpec;
 import dev.graft.spi.PeftMethod;
@@ -59,6 +61,7 @@ public final class AdapterStore {
     public static final String COMPOSITION_FIELD = "graft_composition";
 
     private static final Logger LOG = LoggerFactory.getLogger(AdapterStore.class);
+    private static final String TRAINABLE_TOKEN_INDICES = "trainable_token_indices";
     private static final Set<String> TARGETING_FIELDS = Set.of("target_modules", "exclude_modules", "layers_to_transform", "layers_pattern");
     private static final Set<String> COMMON_FIELDS = Set.of("peft_type", "task_type", "base_model_name_or_path", "revision", "inference_mode",
             "auto_mapping", "peft_version", "modules_to_save", "graft_labels", "graft_pooling", "graft_classifier_dropout");
@@ -89,6 +92,11 @@ public final class AdapterStore {
         }
         try (NDManager scratch = NDManager.newBaseManager()) {
             LinkedHashMap<String, NDArray> tensors = new LinkedHashMap<>(AdapterState.collect(adapter, scratch, task.modulePrefix()));
+            adapter.moduleCopies().forEach((key, copy) -> {
+                if (tensors.put(AdapterState.MODULE_PREFIX + task.modulePrefix() + key, copy.getArray()) != null) {
+                    throw new IllegalStateException(format("the modules_to_save copy %s collides with an adapter tensor", key));
+                }
+            });
             task.moduleTensors().forEach((key, array) -> {
                 if (tensors.put(AdapterState.MODULE_PREFIX + key, array) != null) {
                     throw new IllegalStateException(format("module tensor %s collides with an adapter tensor", key));
@@ -176,11 +184,13 @@ public final class AdapterStore {
         config.put("base_model_name_or_path", baseModelNameOrPath);
         config.putIfAbsent("revision", null);
         config.put("inference_mode", true);
-        if (task.modulesToSave().isEmpty()) {
+        List<String> modulesToSave = new ArrayList<>(task.modulesToSave());
+        modulesToSave.addAll(adapter.spec().modulesToSave());
+        if (modulesToSave.isEmpty()) {
             config.putIfAbsent("modules_to_save", null);
         }
         else {
-            config.put("modules_to_save", task.modulesToSave());
+            config.put("modules_to_save", List.copyOf(modulesToSave));
         }
         config.putAll(task.fields());
         if (adapter.composition() == Composition.GATED) {
@@ -218,6 +228,8 @@ public final class AdapterStore {
             throw new StoreException(format("%s: %s", configFile, taskProblem.get()));
         }
         List<String> modulesToSave = modulesToSave(configFile, config);
+        List<String> baseModules = modulesToSave.stream().filter(module -> !AdapterTask.CLASSIFIER_MODULES.contains(module)).toList();
+        refuseTrainableTokens(configFile, config);
         String modulePrefix = AdapterTask.modulePrefix(config.get("task_type"), model.base().modelType());
         MethodDescriptor descriptor = method.descriptor();
         Map<String, Object> options = new LinkedHashMap<>();
@@ -249,15 +261,16 @@ public final class AdapterStore {
         if (!extra.isEmpty()) {
             LOG.warn("{}: ignoring fields method '{}' does not know: {} (they are kept when the adapter is saved again, but for those PEFT 0.14 lacks at their neutral value)", configFile, descriptor.id(), extra.keySet());
         }
-        Adapter adapter = model.addAdapter(new AdapterSpec(adapterName, options, TargetRules.fromConfig(targets), composition, extra), method);
+        Adapter adapter = model.addAdapter(new AdapterSpec(adapterName, options, TargetRules.fromConfig(targets), composition, extra, baseModules), method);
         try (NDManager scratch = NDManager.newBaseManager();
                 SafetensorsFile weights = SafetensorsFile.open(directory.resolve(WEIGHTS_FILE))) {
             Map<String, NDArray> state = new LinkedHashMap<>();
             for (String name : weights.names()) {
-                if (!isModuleToSave(name, modulesToSave)) {
+                if (!isModuleToSave(name, modulesToSave, modulePrefix)) {
                     state.put(name, weights.load(name, scratch));
                 }
             }
+            applyModuleCopies(adapter, weights, modulePrefix, configFile, scratch);
             AdapterState.apply(adapter, state, modulePrefix);
         }
         catch (RuntimeException e) {
@@ -268,6 +281,40 @@ public final class AdapterStore {
     }
 
     /**
+     * Copies the saved {@code modules_to_save} tensors ({@code base_model.model.<path>.weight}, PEFT's key without
+     * the adapter name) into the adapter's copies; every copy must be in the file, with its shape.
+     */
+    private static void applyModuleCopies(Adapter adapter, SafetensorsFile weights, String modulePrefix, Path configFile, NDManager scratch) {
+        Set<String> names = Set.copyOf(weights.names());
+        for (Map.Entry<String, Parameter> entry : adapter.moduleCopies().entrySet()) {
+            String key = AdapterState.MODULE_PREFIX + modulePrefix + entry.getKey();
+            if (!names.contains(key)) {
+                throw new IllegalArgumentException(format("%s lists %s in modules_to_save, but %s has no tensor %s",
+                        configFile, entry.getKey().substring(0, entry.getKey().lastIndexOf('.')), WEIGHTS_FILE, key));
+            }
+            NDArray loaded = weights.load(key, scratch);
+            NDArray copy = entry.getValue().getArray();
+            if (!loaded.getShape().equals(copy.getShape())) {
+                throw new IllegalArgumentException(format("%s: tensor %s has shape %s, but this model's %s has %s", WEIGHTS_FILE, key, loaded.getShape(), entry.getKey(),
+                        copy.getShape()));
+            }
+            ArrayValues.copy(copy, loaded.toType(copy.getDataType(), false));
+        }
+    }
+
+    /**
+     * PEFT's {@code trainable_token_indices} (0.15 and later) trains chosen rows of the input embedding as a delta;
+     * Graft does not have it yet, so an adapter that sets it is refused rather than loaded without those rows.
+     */
+    private static void refuseTrainableTokens(Path configFile, Map<String, Object> config) {
+        Object indices = config.get(TRAINABLE_TOKEN_INDICES);
+        if (indices != null) {
+            throw new StoreException(format("%s: trainable_token_indices %s is not supported yet: Graft would need a trainable-tokens module on the embedding site "
+                    + "(PEFT's token_adapter.trainable_tokens_delta); list the embedding in modules_to_save to train it in full instead", configFile, indices));
+        }
+    }
+
+    /**
      * The tensors of the modules an adapter saved in full ({@code modules_to_save}: the classification head), by
      * module path ({@code classifier.weight}), loaded into {@code manager}; empty when it saved none.
      *
@@ -275,14 +322,14 @@ public final class AdapterStore {
      */
     public static Map<String, NDArray> modulesToSave(Path directory, NDManager manager) {
         Path configFile = directory.resolve(CONFIG_FILE);
-        List<String> modules = modulesToSave(configFile, readConfig(configFile));
+        List<String> modules = modulesToSave(configFile, readConfig(configFile)).stream().filter(AdapterTask.CLASSIFIER_MODULES::contains).toList();
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         if (modules.isEmpty()) {
             return tensors;
         }
         try (SafetensorsFile weights = SafetensorsFile.open(directory.resolve(WEIGHTS_FILE))) {
             for (String name : weights.names()) {
-                if (isModuleToSave(name, modules)) {
+                if (isModuleToSave(name, modules, "")) {
                     tensors.put(name.substring(AdapterState.MODULE_PREFIX.length()), weights.load(name, manager));
                 }
             }
@@ -300,18 +347,23 @@ public final class AdapterStore {
         if (modulesToSave == null) {
             return List.of();
         }
-        if (!(modulesToSave instanceof List<?>) || !((List<?>) modulesToSave).stream().allMatch(module -> module instanceof String && AdapterTask.CLASSIFIER_MODULES.contains(module))
-                || !((List<?>) modulesToSave).isEmpty() && !AdapterTask.SEQUENCE_CLASSIFICATION.equals(config.get("task_type"))) {
-            throw new StoreException(format("%s: modules_to_save %s is not supported yet: Graft trains and loads only the classification head "
-                    + "(modules_to_save [classifier, score] with task_type SEQ_CLS); remove it or save those modules separately", configFile, modulesToSave));
+        if (!(modulesToSave instanceof List<?>) || !((List<?>) modulesToSave).stream().allMatch(String.class::isInstance)) {
+            throw new StoreException(format("%s: modules_to_save must be a list of module names (e.g. [\"classifier\", \"encoder.layer.0.output.LayerNorm\"]), found %s",
+                    configFile, modulesToSave));
         }
         List<String> modules = new ArrayList<>();
         ((List<?>) modulesToSave).forEach(module -> modules.add((String) module));
+        boolean head = modules.stream().anyMatch(AdapterTask.CLASSIFIER_MODULES::contains);
+        if (head && !AdapterTask.SEQUENCE_CLASSIFICATION.equals(config.get("task_type"))) {
+            throw new StoreException(format("%s: modules_to_save %s names a classification head, which Graft trains and loads only with task_type SEQ_CLS (found %s); "
+                    + "set task_type SEQ_CLS, or remove the head from modules_to_save", configFile, modules, config.get("task_type")));
+        }
         return List.copyOf(modules);
     }
 
-    private static boolean isModuleToSave(String key, List<String> modules) {
-        return modules.stream().anyMatch(module -> key.startsWith(AdapterState.MODULE_PREFIX + module + "."));
+    /** Whether {@code key} belongs to a module of {@code modules}: the head at the top, the base's modules under {@code modulePrefix}. */
+    private static boolean isModuleToSave(String key, List<String> modules, String modulePrefix) {
+        return modules.stream().anyMatch(module -> key.startsWith(AdapterState.MODULE_PREFIX + (AdapterTask.CLASSIFIER_MODULES.contains(module) ? "" : modulePrefix) + module + "."));
     }
 
     /**

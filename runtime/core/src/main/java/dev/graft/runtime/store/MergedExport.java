@@ -39,7 +39,8 @@ public final class MergedExport {
 
     /**
      * Merges {@code adapters}, writes the merged weights stored as {@code dtype} and {@code config} (with its
-     * {@code torch_dtype} set accordingly) to {@code output}, plus {@code extraFiles} (tokenizer files, say)
+     * {@code torch_dtype} set accordingly) to {@code output}, each active adapter's {@code modules_to_save} copy in place
+     * of its original (as PEFT's {@code merge_and_unload}), plus {@code extraFiles} (tokenizer files, say)
      * copied as they are, then unmerges.
      *
      * @throws IllegalStateException if an adapter cannot merge (prefix, prompt, gated)
@@ -60,7 +61,7 @@ public final class MergedExport {
             Files.createDirectories(target.getParent());
             staging = Files.createTempDirectory(target.getParent(), "." + target.getFileName() + ".");
             SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
-            for (Map.Entry<String, NDArray> entry : model.base().stateDict().entrySet()) {
+            for (Map.Entry<String, NDArray> entry : model.exportedStateDict().entrySet()) {
                 writer.add(entry.getKey(), entry.getValue(), dtype);
             }
             writer.write(staging.resolve(WEIGHTS_FILE));

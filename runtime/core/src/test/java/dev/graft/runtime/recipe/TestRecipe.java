@@ -196,7 +196,7 @@ class TestRecipe {
         assertThatThrownBy(() -> Recipe.read(output)).hasMessage("recipe " + output + " line 4, column 3: unknown field 'directory' in output. Fields of output: dir, overwrite");
         Path adapter = write("adapter.yaml", "model: minilm\nadapters:\n  - name: a\n    method: lora\n    target_module: [query]\n");
         assertThatThrownBy(() -> Recipe.read(adapter)).hasMessage("recipe " + adapter + " line 5, column 5: unknown field 'target_module' in adapters[0]; did you mean 'target_modules'? "
-                + "Fields of adapters[0]: name, method, composition, target_modules, exclude_modules, layers_to_transform, layers_pattern, options, path, trainable");
+                + "Fields of adapters[0]: name, method, composition, target_modules, exclude_modules, layers_to_transform, layers_pattern, options, path, trainable, modules_to_save");
     }
 
     @Test
