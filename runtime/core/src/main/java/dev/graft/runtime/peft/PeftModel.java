@@ -805,6 +805,12 @@ public final class PeftModel extends AbstractBlock {
         return active;
     }
 
+    /** The module a parameter name belongs to: {@code pooler.dense} for {@code pooler.dense.weight}. */
+    private static String moduleOf(String parameterName) {
+        int dot = parameterName.lastIndexOf('.');
+        return dot < 0 ? parameterName : parameterName.substring(0, dot);
+    }
+
     /** The active adapters' module copies by the base parameter each replaces; two adapters replacing one module are refused. */
     private Map<Parameter, Parameter> activeSubstitutes() {
         Map<Parameter, Parameter> substitutes = new IdentityHashMap<>();
@@ -815,7 +821,7 @@ public final class PeftModel extends AbstractBlock {
                 if (other != null) {
                     throw new IllegalStateException(format(
                             "adapters '%s' and '%s' are both active and both train a copy of %s (modules_to_save); only one copy can replace the module: activate one of them",
-                            other, adapter.name(), entry.getValue().getName()));
+                            other, adapter.name(), moduleOf(entry.getValue().getName())));
                 }
                 substitutes.put(entry.getKey(), entry.getValue());
             }

@@ -61,7 +61,6 @@ public final class AdapterStore {
     public static final String COMPOSITION_FIELD = "graft_composition";
 
     private static final Logger LOG = LoggerFactory.getLogger(AdapterStore.class);
-    private static final String TRAINABLE_TOKEN_INDICES = "trainable_token_indices";
     private static final Set<String> TARGETING_FIELDS = Set.of("target_modules", "exclude_modules", "layers_to_transform", "layers_pattern");
     private static final Set<String> COMMON_FIELDS = Set.of("peft_type", "task_type", "base_model_name_or_path", "revision", "inference_mode",
             "auto_mapping", "peft_version", "modules_to_save", "graft_labels", "graft_pooling", "graft_classifier_dropout");
@@ -229,7 +228,6 @@ public final class AdapterStore {
         }
         List<String> modulesToSave = modulesToSave(configFile, config);
         List<String> baseModules = modulesToSave.stream().filter(module -> !AdapterTask.CLASSIFIER_MODULES.contains(module)).toList();
-        refuseTrainableTokens(configFile, config);
         String modulePrefix = AdapterTask.modulePrefix(config.get("task_type"), model.base().modelType());
         MethodDescriptor descriptor = method.descriptor();
         Map<String, Object> options = new LinkedHashMap<>();
@@ -299,18 +297,6 @@ public final class AdapterStore {
                         copy.getShape()));
             }
             ArrayValues.copy(copy, loaded.toType(copy.getDataType(), false));
-        }
-    }
-
-    /**
-     * PEFT's {@code trainable_token_indices} (0.15 and later) trains chosen rows of the input embedding as a delta;
-     * Graft does not have it yet, so an adapter that sets it is refused rather than loaded without those rows.
-     */
-    private static void refuseTrainableTokens(Path configFile, Map<String, Object> config) {
-        Object indices = config.get(TRAINABLE_TOKEN_INDICES);
-        if (indices != null) {
-            throw new StoreException(format("%s: trainable_token_indices %s is not supported yet: Graft would need a trainable-tokens module on the embedding site "
-                    + "(PEFT's token_adapter.trainable_tokens_delta); list the embedding in modules_to_save to train it in full instead", configFile, indices));
         }
     }
 

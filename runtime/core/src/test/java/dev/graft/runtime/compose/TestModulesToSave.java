@@ -157,7 +157,7 @@ final class TestModulesToSave {
         model.addAdapter(new AdapterSpec("second", Map.of(), TargetRules.fromConfig(Map.of("target_modules", List.of("value"))), Composition.SUM, Map.of(),
                 List.of("pooler.dense")), method());
         assertThatThrownBy(() -> hidden(model)).isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("adapters 'first' and 'second' are both active and both train a copy of pooler.dense.weight");
+                .hasMessageContaining("adapters 'first' and 'second' are both active and both train a copy of pooler.dense (modules_to_save)");
         assertThatThrownBy(() -> model.route(List.of("first", "second"))).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("adapter 'first' trains full copies of [pooler.dense] (modules_to_save)");
         model.setActiveAdapters(List.of("second"));

@@ -36,10 +36,10 @@ final class TestAdapterConfigCrashers {
             PeftModel model = new PeftModel(LlamaForCausalLM.create(LlamaConfig.tiny(), LlamaWeights.random(LlamaConfig.tiny(), manager, 3), manager, null));
             assertThatThrownBy(() -> AdapterStore.load(model, directory, "default", peftType -> new ShiftMethod()))
                     .isInstanceOf(StoreException.class)
-                    .hasMessageStartingWith(config + ": modules_to_save [null] is not supported yet");
+                    .hasMessageStartingWith(config + ": modules_to_save must be a list of module names");
             assertThatThrownBy(() -> AdapterStore.modulesToSave(directory, manager))
                     .isInstanceOf(StoreException.class)
-                    .hasMessageStartingWith(config + ": modules_to_save [null] is not supported yet");
+                    .hasMessageStartingWith(config + ": modules_to_save must be a list of module names");
         }
     }
 }
