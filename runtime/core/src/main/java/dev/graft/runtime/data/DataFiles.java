@@ -83,6 +83,10 @@ public final class DataFiles {
                     throw new DataException(format("%s: not valid JSON (%s, column %d)", source, e.getOriginalMessage(),
                             e.getLocation() == null ? 0 : e.getLocation().getColumnNr()), e);
                 }
+                catch (NumberFormatException e) {
+                    // Jackson reads decimals exactly (BigDecimal), which refuses exponents beyond its range (found by TestDataFilesFuzzing)
+                    throw new DataException(format("%s: a number is out of range (%s); write it as a string or in a smaller form", source, e.getMessage()), e);
+                }
                 if (node == null || !node.isObject()) {
                     throw new DataException(format("%s: expected a JSON object such as {\"text\": \"...\", \"label\": \"...\"}, found %s", source, node));
                 }

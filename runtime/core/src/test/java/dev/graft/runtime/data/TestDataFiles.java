@@ -33,6 +33,14 @@ final class TestDataFiles {
     }
 
     @Test
+    void testANumberBeyondExactDecimalRangeIsNamedNotThrown() throws IOException {
+        // crasher found by TestDataFilesFuzzing: Jackson's BigDecimal refused the exponent with a NumberFormatException
+        Path file = write("huge.jsonl", "{\"text\": 1e999999992222222222222222222222222222222, \"label\": 0}\n");
+        assertThatThrownBy(() -> DataFiles.read(file, DataFormat.JSONL)).isInstanceOf(DataException.class)
+                .hasMessageStartingWith(file + " line 1: a number is out of range (");
+    }
+
+    @Test
     void testNestedValuesAndMissingFieldsAreNamed() throws IOException {
         Path nested = write("nested.jsonl", "{\"text\": [\"a\"]}\n");
         assertThatThrownBy(() -> DataFiles.read(nested, DataFormat.JSONL))
