@@ -21,4 +21,29 @@ public interface AdditiveLinearModule extends MethodModule {
 
     /** The factor applied to {@link #delta} in plain (ungated) composition, e.g. {@code α/r}. */
     float scaling();
+
+    /**
+     * {@code factor · delta(x)}: the term the runtime adds in plain composition ({@code factor} is {@link #scaling()},
+     * times the adapter's weight under an average block). The default scales {@link #delta}'s {@code (..., out)}
+     * result (and returns it as it is for a factor of 1); a module may apply the factor where it costs less (a low-rank module scales its rank-{@code r} hidden
+     * state), as long as the values are those of the default up to float rounding.
+     *
+     * @param factor the constant the term is multiplied by
+     */
+    default NDArray scaledDelta(ParameterStore parameterStore, NDArray x, boolean training, float factor) {
+        NDArray delta = delta(parameterStore, x, training);
+        return factor == 1f ? delta : Scalars.times(delta, factor);
+    }
+
+    /**
+     * {@code delta(x) ⊙ gate}: the term the runtime adds under gated composition, before an average block's weight.
+     * The default multiplies {@link #delta}'s {@code (..., out)} result; a module may apply the gate where it costs
+     * less (a low-rank module gates its rank-{@code r} hidden state), as long as the values, and the gradients
+     * reaching the gate, are those of the default up to float rounding.
+     *
+     * @param gate one value per example, shape {@code (batch, 1, ..., 1)} with as many axes as {@code x}, float32
+     */
+    default NDArray gatedDelta(ParameterStore parameterStore, NDArray x, boolean training, NDArray gate) {
+        return delta(parameterStore, x, training).mul(gate);
+    }
 }

@@ -210,6 +210,31 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
      */
     @Override
     public final NDArray delta(ParameterStore parameterStore, NDArray x, boolean training) {
+        return lowRank(parameterStore, x, training, 1f, null);
+    }
+
+    /**
+     * {@code factor · B(A(dropout(x)))}, with the factor applied to the rank-{@code r} hidden state {@code A(dropout(x))}
+     * rather than to the {@code (..., out)} result: one multiplication over {@code r} columns instead of {@code out}, in
+     * the forward pass and in the backward. With {@code lora_B.bias} the factor scales the result, as the default does.
+     */
+    @Override
+    public final NDArray scaledDelta(ParameterStore parameterStore, NDArray x, boolean training, float factor) {
+        return lowRank(parameterStore, x, training, factor, null);
+    }
+
+    /**
+     * {@code B(A(dropout(x)) ⊙ gate)}, the gate applied to the rank-{@code r} hidden state rather than to the
+     * {@code (..., out)} result (equal, since {@code B} is linear and the gate is one value per example). With
+     * {@code lora_B.bias} the gate multiplies the result, as the default does.
+     */
+    @Override
+    public final NDArray gatedDelta(ParameterStore parameterStore, NDArray x, boolean training, NDArray gate) {
+        requireNonNull(gate, "gate is null");
+        return lowRank(parameterStore, x, training, 1f, gate);
+    }
+
+    private NDArray lowRank(ParameterStore parameterStore, NDArray x, boolean training, float factor, NDArray gate) {
         requireNonNull(parameterStore, "parameterStore is null");
         requireNonNull(x, "x is null");
         if (x.getShape().dimension() == 0 || x.getShape().getLastDimension() != site().inFeatures()) {
@@ -222,12 +247,21 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
             NDArray up = parameterStore.getValue(loraB, x.getDevice(), training);
             NDArray input = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
             NDArray hidden = Linear.linear(input, down).singletonOrThrow();
-            NDArray result = loraBBias == null
-                    ? Linear.linear(hidden, up).singletonOrThrow()
-                    : Linear.linear(hidden, up, parameterStore.getValue(loraBBias, x.getDevice(), training)).singletonOrThrow();
-            if (initialDown != null) {
-                // the part of the base PEFT moves into the adapter at the start, without dropout: zero at the start, bit for bit
-                result = result.sub(Linear.linear(Linear.linear(x, initialDown).singletonOrThrow(), initialUp).singletonOrThrow());
+            NDArray result;
+            if (loraBBias == null && initialDown == null) {
+                NDArray scaled = factor == 1f ? hidden : Scalars.times(hidden, factor);
+                result = Linear.linear(gate == null ? scaled : scaled.mul(gate), up).singletonOrThrow();
+            }
+            else {
+                result = loraBBias == null
+                        ? Linear.linear(hidden, up).singletonOrThrow()
+                        : Linear.linear(hidden, up, parameterStore.getValue(loraBBias, x.getDevice(), training)).singletonOrThrow();
+                if (initialDown != null) {
+                    // the part of the base PEFT moves into the adapter at the start, without dropout: zero at the start, bit for bit
+                    result = result.sub(Linear.linear(Linear.linear(x, initialDown).singletonOrThrow(), initialUp).singletonOrThrow());
+                }
+                result = factor == 1f ? result : Scalars.times(result, factor);
+                result = gate == null ? result : result.mul(gate);
             }
             return scope.ret(result);
         }

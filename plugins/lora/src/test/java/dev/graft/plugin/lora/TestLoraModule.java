@@ -7,12 +7,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
@@ -59,6 +61,80 @@ final class TestLoraModule {
         NDArray x = batchManager.create(new float[] {1, 2, 3}, new Shape(1, 3));
 
         assertThat(module.delta(parameterStore, x, false).toFloatArray()).containsExactly(5.5f, 20);
+    }
+
+    @Test
+    void testScaledDeltaScalesTheHiddenStateToTheScaledDelta() {
+        LoraModule module = handSetModule(1.5f, false);
+        NDArray x = batchManager.create(new float[] {1, 2, 3, -1, 0, 0.5f}, new Shape(2, 3));
+
+        // the factor applies to A·x (rank 2), not to the (..., out) result; the values are 2·delta (power of two: exact)
+        assertThat(module.scaledDelta(parameterStore, x, false, 2f).toFloatArray()).containsExactly(10, 44, -2, 1);
+        assertThat(module.scaledDelta(parameterStore, x, false, 1f).toFloatArray()).containsExactly(5, 22, -1, 0.5f);
+    }
+
+    @Test
+    void testScaledDeltaWithLoraBiasScalesTheBiasToo() {
+        LoraModule module = handSetModule(1, true);
+        set(module, LoraModule.LORA_B_BIAS, 0.5f, -2);
+        NDArray x = batchManager.create(new float[] {1, 2, 3}, new Shape(1, 3));
+
+        assertThat(module.scaledDelta(parameterStore, x, false, 2f).toFloatArray()).containsExactly(11, 40);
+    }
+
+    @Test
+    void testGatedDeltaGatesEachExample() {
+        LoraModule module = handSetModule(1.5f, false);
+        NDArray x = batchManager.create(new float[] {1, 2, 3, -1, 0, 0.5f}, new Shape(2, 1, 3));
+        NDArray gate = batchManager.create(new float[] {0.5f, 4}, new Shape(2, 1, 1));
+
+        NDArray gated = module.gatedDelta(parameterStore, x, false, gate);
+
+        assertThat(gated.getShape()).isEqualTo(new Shape(2, 1, 2));
+        assertThat(gated.toFloatArray()).containsExactly(2.5f, 11, -4, 2);
+    }
+
+    @Test
+    void testGatedDeltaGivesTheGateAndTheFactorsTheGradientsOfTheGatedResult() {
+        LoraModule module = handSetModule(1.5f, false);
+        NDArray x = batchManager.create(new float[] {1, 2, 3, -1, 0, 0.5f}, new Shape(2, 1, 3));
+        NDArray gate = batchManager.create(new float[] {0.5f, 4}, new Shape(2, 1, 1));
+        NDArray weights = batchManager.create(new float[] {1, -2, 3, 0.5f}, new Shape(2, 1, 2));
+
+        float[][] fused = gradients(module, gate, () -> module.gatedDelta(parameterStore, x, true, gate).mul(weights).sum());
+        float[][] plain = gradients(module, gate, () -> module.delta(parameterStore, x, true).mul(gate).mul(weights).sum());
+
+        for (int index = 0; index < plain.length; index++) {
+            assertThat(fused[index]).containsExactly(plain[index]);
+        }
+    }
+
+    /** The gradients of {@code loss} with respect to the gate, lora_A and lora_B, in that order. */
+    private static float[][] gradients(LoraModule module, NDArray gate, java.util.function.Supplier<NDArray> loss) {
+        gate.setRequiresGradient(true);
+        parameter(module, LoraModule.LORA_A_WEIGHT).getArray().setRequiresGradient(true);
+        parameter(module, LoraModule.LORA_B_WEIGHT).getArray().setRequiresGradient(true);
+        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            collector.backward(loss.get());
+        }
+        NDArray[] arrays = {gate, parameter(module, LoraModule.LORA_A_WEIGHT).getArray(), parameter(module, LoraModule.LORA_B_WEIGHT).getArray()};
+        float[][] gradients = new float[arrays.length][];
+        for (int index = 0; index < arrays.length; index++) {
+            NDArray gradient = arrays[index].getGradient();
+            gradients[index] = gradient.toFloatArray();
+            gradient.subi(gradient);
+        }
+        return gradients;
+    }
+
+    @Test
+    void testGatedDeltaWithLoraBiasGatesTheBiasToo() {
+        LoraModule module = handSetModule(1, true);
+        set(module, LoraModule.LORA_B_BIAS, 0.5f, -2);
+        NDArray x = batchManager.create(new float[] {1, 2, 3}, new Shape(1, 3));
+        NDArray gate = batchManager.create(new float[] {0.5f}, new Shape(1, 1));
+
+        assertThat(module.gatedDelta(parameterStore, x, false, gate).toFloatArray()).containsExactly(2.75f, 10);
     }
 
     @Test

@@ -19,7 +19,6 @@ import dev.graft.spi.ArrayValues;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.LinearWeights;
 import dev.graft.spi.MergeableLinearModule;
-import dev.graft.spi.Scalars;
 import dev.graft.spi.ScalingLinearModule;
 import dev.graft.spi.WeightTransformModule;
 
@@ -310,8 +309,10 @@ public final class LinearSiteBlock extends AbstractBlock {
                 AdditiveLinearModule additive = (AdditiveLinearModule) attachment.module();
                 NDArray gate = gates.get(index);
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
-                    NDArray delta = additive.delta(parameterStore, adapterInput, training);
-                    NDArray term = gate == null ? Scalars.times(delta, additive.scaling() * attachment.blockWeight()) : attachment.weighted(delta.mul(gate));
+                    // the module applies its scaling or gate where it is cheapest (a low-rank module on its rank-r hidden state)
+                    NDArray term = gate == null
+                            ? additive.scaledDelta(parameterStore, adapterInput, training, additive.scaling() * attachment.blockWeight())
+                            : attachment.weighted(additive.gatedDelta(parameterStore, adapterInput, training, gate));
                     NDArray mask = masks.get(index);
                     y = y.add(Casts.toType(mask == null ? term : term.mul(mask), outputType));
                 }

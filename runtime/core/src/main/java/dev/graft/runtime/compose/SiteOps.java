@@ -62,7 +62,7 @@ public final class SiteOps {
                     NDArray delta = module.delta(parameterStore, input, read, training);
                     NDArray scaled = attachment.gate().isPresent()
                             ? attachment.weighted(delta.mul(attachment.gate().get().value(parameterStore, read, training)))
-                            : Scalars.times(delta, module.scaling() * attachment.blockWeight());
+                            : scaled(delta, module.scaling() * attachment.blockWeight());
                     if (routing.isPresent()) {
                         scaled = scaled.mul(routing.get().mask(attachment.adapterName(), scaled.getShape().dimension()));
                     }
@@ -80,6 +80,11 @@ public final class SiteOps {
             }
             return scope.ret(result);
         }
+    }
+
+    /** {@code delta · factor}; {@code delta} itself for a factor of 1 (no multiplication over the whole output, forward or backward). */
+    private static NDArray scaled(NDArray delta, float factor) {
+        return factor == 1f ? delta : Scalars.times(delta, factor);
     }
 
     /** The live attachments with the stacked ones (stack position ≥ 0) first, in stack order; the others after, in order. */
