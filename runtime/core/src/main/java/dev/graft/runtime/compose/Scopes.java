@@ -6,8 +6,10 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 
-import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Memory scoping (DESIGN.md, "Memory is speed"): a block's temporaries live in a sub-manager that is closed
@@ -32,24 +34,25 @@ public final class Scopes {
      */
     public static NDManager open(NDArray anchor, List<NDArray> others, List<? extends Block> blocks, List<Parameter> parameters) {
         NDManager scope = anchor.getManager().newSubManager();
-        List<NDArray> attach = new ArrayList<>();
+        // by identity: NDArray.equals compares contents, a native pass over two same-shaped weights per pair
+        Set<NDArray> attach = Collections.newSetFromMap(new IdentityHashMap<>());
         attach.add(anchor);
         for (NDArray other : others) {
-            if (other != null && !attach.contains(other)) {
+            if (other != null) {
                 attach.add(other);
             }
         }
         for (Block block : blocks) {
             for (Pair<String, Parameter> parameter : block.getParameters()) {
                 NDArray array = parameter.getValue().getArray();
-                if (array != null && !attach.contains(array)) {
+                if (array != null) {
                     attach.add(array);
                 }
             }
         }
         for (Parameter parameter : parameters) {
             NDArray array = parameter.getArray();
-            if (array != null && !attach.contains(array)) {
+            if (array != null) {
                 attach.add(array);
             }
         }
