@@ -34,6 +34,20 @@ final class GraftCli {
         return new Result(exitCode, out.toString(), err.toString());
     }
 
+    /**
+     * {@code bin/graft args} as a child process, with this JVM's Java and the build's PyTorch cache (set by surefire;
+     * {@code djlCache} when it is not set), without the user's {@code GRAFT_OPTS}.
+     */
+    static ProcessBuilder launcher(Path djlCache, String... args) {
+        List<String> command = new ArrayList<>(List.of(DISTRIBUTION.resolve("bin/graft").toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        builder.environment().put("DJL_CACHE_DIR", Optional.ofNullable(System.getenv("DJL_CACHE_DIR")).orElse(djlCache.toString()));
+        builder.environment().remove("GRAFT_OPTS");
+        return builder;
+    }
+
     /** The JSON objects of a JSON-lines file, blank lines skipped. */
     static List<JsonNode> jsonLines(Path file) throws IOException {
         List<JsonNode> lines = new ArrayList<>();

@@ -49,7 +49,7 @@ final class TestModulesToSaveEndToEnd {
         Result trained = graft("train", recipe.toString(), "--max-steps", "3", "--batch-size", "4", "--learning-rate", "5e-3", "--output", run.toString());
         assertThat(trained.exitCode()).as(trained.err()).isZero();
         // LoRA q,v at r=8 on 6 layers: 12·8·(384 + 384) = 73,728; the copy: 384·1536 + 384 = 590,208; the 2-class head: 770
-        assertThat(trained.out()).contains(String.format("%,d", 73_728 + 590_208 + 770));
+        assertThat(Files.readString(run.resolve("report.md"))).contains(String.format("trainable params: %,d", 73_728 + 590_208 + 770));
 
         Path adapter = run.resolve("adapter/lowrank");
         JsonNode config = JSON.readTree(adapter.resolve("adapter_config.json").toFile());

@@ -57,8 +57,9 @@ final class TestPeft014ReadsGraftConfigs {
     @TempDir
     Path scratch;
 
+    /** The interoperability scenarios of methods PEFT 0.14 has (MiSS came in PEFT 0.18: 0.14 cannot read it at all). */
     static Stream<Arguments> scenarios() {
-        return TestPeftInterop.scenarios();
+        return TestPeftInterop.scenarios().filter(arguments -> PEFT_0_14_FIELDS.containsKey(((PeftScenario) arguments.get()[1]).peft().peftType()));
     }
 
     /** Each method as the interoperability scenarios configure it, on a Llama-family and a BERT-family model. */

@@ -11,6 +11,7 @@ import dev.graft.runtime.data.BatchLoader;
 import dev.graft.runtime.data.DataSplit;
 import dev.graft.runtime.data.Example;
 import dev.graft.runtime.data.PaddedBatch;
+import dev.graft.runtime.error.IoErrors;
 import dev.graft.runtime.io.AtomicFiles;
 import dev.graft.runtime.loader.Models;
 import dev.graft.runtime.peft.PeftModel;
@@ -363,17 +364,46 @@ public final class FineTuner {
     /** Saves the adapters (and head, and replaced base weights) as the run's result in {@code adapter/}. */
     private void saveOutputAdapter() {
         trainer.beforeSave(folder.resolve(RunFolder.ADAPTER));
-        RunFolder.writeFolder(folder.resolve(RunFolder.ADAPTER), temporary -> {
-            TaskAdapters.save(task, temporary, baseModelNameOrPath());
-            FusionStore.saveAll(model, temporary);
+        writeOrExplain("the adapter", folder.resolve(RunFolder.ADAPTER), () -> {
+            RunFolder.writeFolder(folder.resolve(RunFolder.ADAPTER), temporary -> {
+                TaskAdapters.save(task, temporary, baseModelNameOrPath());
+                FusionStore.saveAll(model, temporary);
+            });
+            if (TaskAdapters.derivesFromBase(task)) {
+                RunFolder.writeFolder(folder.resolve(RunFolder.CONVERTED_ADAPTER), temporary -> TaskAdapters.saveConverted(task, temporary, baseModelNameOrPath()));
+            }
+            if (!trainer.replacedSites().isEmpty()) {
+                dev.graft.runtime.format.SafetensorsWriter.write(folder.resolve(RunFolder.BASE_WEIGHTS),
+                        TrainingCheckpoint.replacedBaseWeights(model, trainer), Map.of("format", "pt"));
+            }
         });
-        if (TaskAdapters.derivesFromBase(task)) {
-            RunFolder.writeFolder(folder.resolve(RunFolder.CONVERTED_ADAPTER), temporary -> TaskAdapters.saveConverted(task, temporary, baseModelNameOrPath()));
+    }
+
+    /**
+     * Runs {@code write}; when it fails (a full disk, a folder made read-only), stops the run with one message that says
+     * what was not written, why, and what is intact: every write goes to a temporary name first, so the previous
+     * adapter and checkpoints are as they were.
+     */
+    private void writeOrExplain(String what, Path target, Runnable write) {
+        try {
+            write.run();
         }
-        if (!trainer.replacedSites().isEmpty()) {
-            dev.graft.runtime.format.SafetensorsWriter.write(folder.resolve(RunFolder.BASE_WEIGHTS),
-                    TrainingCheckpoint.replacedBaseWeights(model, trainer), Map.of("format", "pt"));
+        catch (RuntimeException e) {
+            String intact = folder.latestCheckpoint().map(path -> format("the previous adapter and the last checkpoint %s are intact", path))
+                    .orElse("the previous adapter is intact and no checkpoint was written yet");
+            throw new RunWriteException(format(Locale.ROOT, "training stopped at step %d: cannot write %s %s: %s. Nothing was lost: %s; "
+                    + "free space (or fix the folder) and continue with 'graft train --resume %s'", trainer.steps(), what, target, reason(e), intact, folder.root()), e);
         }
+    }
+
+    /** Why a write failed, in words: the file system's reason when an I/O error is among the causes. */
+    private static String reason(Throwable failure) {
+        for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+            if (cause instanceof IOException) {
+                return IoErrors.describe((IOException) cause);
+            }
+        }
+        return failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage();
     }
 
     private String baseModelNameOrPath() {
@@ -384,7 +414,7 @@ public final class FineTuner {
         long step = trainer.steps();
         Path target = folder.checkpoint(step);
         trainer.beforeSave(target);
-        RunFolder.writeFolder(target, temporary -> {
+        writeOrExplain("the checkpoint", target, () -> RunFolder.writeFolder(target, temporary -> {
             TaskAdapters.save(task, temporary.resolve(RunFolder.ADAPTER), baseModelNameOrPath());
             FusionStore.saveAll(model, temporary.resolve(RunFolder.ADAPTER));
             Path stateFolder = temporary.resolve(RunFolder.STATE);
@@ -395,7 +425,7 @@ public final class FineTuner {
                 throw new UncheckedIOException(e);
             }
             TrainingCheckpoint.write(stateFolder, trainer, optimizer, model, state);
-        });
+        }));
         folder.pruneCheckpoints(training.keepCheckpoints());
         progress.message(format("checkpoint %s", folder.root().relativize(target)));
     }

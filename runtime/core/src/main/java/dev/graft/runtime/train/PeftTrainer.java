@@ -131,8 +131,9 @@ public final class PeftTrainer implements AutoCloseable {
             if (!parameter.getArray().hasGradient()) {
                 continue;
             }
-            try (NDArray gradient = parameter.getArray().getGradient(); NDArray squares = gradient.square().sum()) {
-                sumOfSquares += squares.getFloat();
+            // each intermediate closed: the gradient lives in the model's manager, and so would an unclosed square
+            try (NDArray gradient = parameter.getArray().getGradient(); NDArray squares = gradient.square(); NDArray sum = squares.sum()) {
+                sumOfSquares += sum.getFloat();
             }
         }
         return Math.sqrt(sumOfSquares);

@@ -23,7 +23,9 @@ import java.util.stream.Stream;
 
 /**
  * The output folder of a training run, and how its parts are written so that a killed run never leaves a half-written
- * one: every folder ({@code adapter/}, a checkpoint) is written under a temporary name and moved into place.
+ * one: every folder ({@code adapter/}, a checkpoint) is written under a temporary name and moved into place, a
+ * replaced or pruned folder is first moved aside under a hidden name, and {@link #recoverInterruptedWrites} (run before
+ * a resume) puts back what a kill between two moves left aside and deletes what it left half-deleted.
  * <pre>
  *   recipe.yaml                  the fully resolved recipe (repeat the run with graft train recipe.yaml)
  *   adapter/&lt;name&gt;/              each adapter in PEFT's layout, the head as modules_to_save (the best by the validation metric)
@@ -63,6 +65,9 @@ public final class RunFolder {
     /** A checkpoint's trainer state folder. */
     public static final String STATE = "state";
 
+    private static final String TEMPORARY = ".tmp";
+    private static final String OLD = ".old";
+    private static final String DELETED = ".deleted";
     private static final Pattern CHECKPOINT_NAME = Pattern.compile("step-(\\d+)");
     private static final List<String> RUN_ENTRIES = List.of(RECIPE, ADAPTER, CONVERTED_ADAPTER, BASE_WEIGHTS, METRICS, PREDICTIONS, PLOT, GATES_PLOT, REPORT, CHECKPOINTS);
 
@@ -126,8 +131,8 @@ public final class RunFolder {
      */
     public static void writeFolder(Path target, Consumer<Path> writer) {
         Path parent = target.getParent();
-        Path temporary = parent.resolve("." + target.getFileName() + ".tmp");
-        Path old = parent.resolve("." + target.getFileName() + ".old");
+        Path temporary = parent.resolve("." + target.getFileName() + TEMPORARY);
+        Path old = parent.resolve("." + target.getFileName() + OLD);
         try {
             Files.createDirectories(parent);
             deleteRecursively(temporary);
@@ -175,12 +180,71 @@ public final class RunFolder {
         return checkpoints.isEmpty() ? Optional.empty() : Optional.of(checkpoints.get(checkpoints.size() - 1));
     }
 
-    /** Deletes all but the newest {@code keep} checkpoints. */
+    /**
+     * Deletes all but the newest {@code keep} checkpoints: each is first renamed to a hidden {@code .step-N.deleted}
+     * (atomically), so a kill while deleting never leaves a half-deleted folder that looks like a checkpoint.
+     */
     public void pruneCheckpoints(int keep) {
         List<Path> checkpoints = new ArrayList<>(checkpoints());
         while (checkpoints.size() > keep) {
-            deleteRecursively(checkpoints.remove(0));
+            Path checkpoint = checkpoints.remove(0);
+            Path deleted = checkpoint.resolveSibling("." + checkpoint.getFileName() + DELETED);
+            try {
+                deleteRecursively(deleted);
+                move(checkpoint, deleted);
+            }
+            catch (IOException e) {
+                throw new UncheckedIOException(format("cannot delete %s: %s", checkpoint, describe(e)), e);
+            }
+            deleteRecursively(deleted);
         }
+    }
+
+    /**
+     * Repairs what a killed run left between two steps of a write, before the run is resumed: a folder moved aside to
+     * {@code .NAME.old} while its replacement was not yet in place goes back to {@code NAME} (the replacement was
+     * never complete); a {@code .NAME.old} whose replacement is in place, a temporary {@code .NAME.tmp} folder or file,
+     * and a pruned {@code .step-N.deleted} are deleted. Looks in the run folder and in {@code checkpoints/}.
+     *
+     * @return the entries repaired or deleted, for a message
+     */
+    public List<Path> recoverInterruptedWrites() {
+        List<Path> repaired = new ArrayList<>();
+        for (Path folder : List.of(root, root.resolve(CHECKPOINTS))) {
+            if (!Files.isDirectory(folder)) {
+                continue;
+            }
+            List<Path> hidden;
+            try (Stream<Path> children = Files.list(folder)) {
+                hidden = children.filter(child -> child.getFileName().toString().startsWith(".")).sorted().toList();
+            }
+            catch (IOException e) {
+                throw new UncheckedIOException(format("cannot list %s: %s", folder, describe(e)), e);
+            }
+            for (Path entry : hidden) {
+                String name = entry.getFileName().toString();
+                if (name.endsWith(OLD)) {
+                    Path original = folder.resolve(name.substring(1, name.length() - OLD.length()));
+                    if (Files.exists(original)) {
+                        deleteRecursively(entry);
+                    }
+                    else {
+                        try {
+                            move(entry, original);
+                        }
+                        catch (IOException e) {
+                            throw new UncheckedIOException(format("cannot restore %s from %s: %s", original, entry, describe(e)), e);
+                        }
+                    }
+                    repaired.add(entry);
+                }
+                else if (name.endsWith(TEMPORARY) || name.endsWith(DELETED)) {
+                    deleteRecursively(entry);
+                    repaired.add(entry);
+                }
+            }
+        }
+        return List.copyOf(repaired);
     }
 
     /** The step of a checkpoint folder. */

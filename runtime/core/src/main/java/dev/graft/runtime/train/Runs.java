@@ -35,6 +35,7 @@ public final class Runs {
                     folder.root(), RunFolder.RECIPE));
         }
         folder.checkWritable();
+        folder.recoverInterruptedWrites();
         try (RunSetup setup = RunSetup.create(Recipe.read(recipeFile), registry)) {
             return FineTuner.resume(setup, folder, options);
         }

@@ -34,6 +34,10 @@ import java.util.Optional;
  * A trained adapter ready to evaluate or predict with: a run's output folder (its {@code adapter/}, its base-weight
  * changes and its recipe's data settings) or an adapter folder (Graft's or Python PEFT's), on its base model, with the
  * classification head it carries. Closing it frees the model and the tokenizer.
+ *
+ * <p>Safe to share for inference: once opened (and merged, if wanted), any number of threads may run forward passes
+ * on its {@link #task()}, each in its own sub-manager of {@link #manager()}; the passes run one at a time, each on
+ * all cores (see {@link PeftModel}), so {@code graft predict} runs its batches from one thread.
  */
 public final class TrainedModel implements AutoCloseable {
     private final NDManager manager;
