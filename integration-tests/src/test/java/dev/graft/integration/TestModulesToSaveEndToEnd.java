@@ -55,8 +55,9 @@ final class TestModulesToSaveEndToEnd {
         JsonNode config = JSON.readTree(adapter.resolve("adapter_config.json").toFile());
         assertThat(config.get("modules_to_save").toString()).contains(MODULE);
         try (NDManager manager = NDManager.newBaseManager(); SafetensorsFile saved = SafetensorsFile.open(adapter.resolve("adapter_model.safetensors"))) {
-            String key = "base_model.model." + MODULE + ".weight";
-            assertThat(saved.names()).contains(key, "base_model.model." + MODULE + ".bias");
+            // a sequence-classification adapter carries BertForSequenceClassification's bert. prefix, as PEFT saves it
+            String key = "base_model.model.bert." + MODULE + ".weight";
+            assertThat(saved.names()).contains(key, "base_model.model.bert." + MODULE + ".bias");
             NDArray weight = saved.load(key, manager);
             assertThat(weight.getShape().getShape()).containsExactly(384, 1536);
         }
