@@ -78,6 +78,8 @@ public final class PeftModel extends AbstractBlock {
     private static final byte VERSION = 1;
     private static final Pattern ADAPTER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]*");
     private static final Set<String> RESERVED_NAMES = Set.of("base_model", "model", "weight", "bias");
+    /** The sub-folder beside the adapters of a multi-adapter folder that holds fusions ({@code FusionStore}). */
+    private static final String FUSION_FOLDER = "fusion";
 
     private final TransformerModel base;
     private final AdapterBlocks adapterBlocks;
@@ -279,6 +281,10 @@ public final class PeftModel extends AbstractBlock {
         }
         if (adapters.containsKey(name)) {
             throw new IllegalArgumentException(format("an adapter named '%s' already exists; delete it first or choose another name", name));
+        }
+        if (FUSION_FOLDER.equals(name)) {
+            throw new IllegalArgumentException(format(
+                    "adapter name '%s' is reserved: a multi-adapter folder keeps its AdapterFusion layers in a sub-folder of that name; choose another name", name));
         }
         if (RESERVED_NAMES.contains(name) || name.equals(descriptor.id()) || name.startsWith(descriptor.id() + "_")) {
             throw new IllegalArgumentException(format(

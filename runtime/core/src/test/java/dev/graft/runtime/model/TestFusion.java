@@ -248,6 +248,9 @@ final class TestFusion {
         assertThatThrownBy(() -> model.deleteAdapter("b"))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessage("adapter 'b' is fused by fusion 'a_b_c' ([a, b, c]); delete the fusion first");
+        assertThatThrownBy(() -> add(model, "fusion", site -> new FixedModules.Sublayer(site, 0.1f, 0f)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("adapter name 'fusion' is reserved: a multi-adapter folder keeps its AdapterFusion layers in a sub-folder of that name; choose another name");
         model.setActiveBlock(Fuse.of(FUSED));
         assertThatThrownBy(() -> model.merge(List.of("lora")))
                 .isInstanceOf(IllegalStateException.class)
