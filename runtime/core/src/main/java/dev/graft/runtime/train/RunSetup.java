@@ -99,7 +99,7 @@ public final class RunSetup implements AutoCloseable {
             train = all;
             validation = List.of();
         }
-        return create(recipe, registry, train, validation);
+        return build(recipe, registry, train, validation);
     }
 
     /**
@@ -113,7 +113,11 @@ public final class RunSetup implements AutoCloseable {
         requireNonNull(registry, "registry is null");
         requireNonNull(train, "train is null");
         requireNonNull(validation, "validation is null");
-        Recipe recipe = withLoadedMethods(given, registry);
+        return build(withLoadedMethods(given, registry), registry, train, validation);
+    }
+
+    /** {@link #create(Recipe, MethodRegistry, List, List)} for a recipe whose loaded adapters' methods are already read. */
+    private static RunSetup build(Recipe recipe, MethodRegistry registry, List<Example> train, List<Example> validation) {
         DataSection data = recipe.data();
         long seed = recipe.training().seed();
         CompositionBlock block = compositionBlock(recipe);
