@@ -18,6 +18,23 @@ public abstract class LinearMethod<O extends Record> extends AbstractPeftMethod<
     /** The trainable parameters of the module at {@code site}, by the method's formula. */
     protected abstract long parameterCount(O options, LinearSite site);
 
+    /**
+     * Refuses a rank above {@code min(in, out)} at {@code site}: a rank-{@code r} update of that shape then has more
+     * parameters than a full-rank one and no more expressive power, which is almost always a typo or a wrong target.
+     * Call it from {@link #module(Record, LinearSite)} before making anything.
+     *
+     * @param option the option that set the rank, as the user wrote it ({@code r})
+     * @throws InvalidOptionsException naming the method, the option, its value, the site, its shape and the largest rank allowed
+     */
+    protected static void requireRankWithinLayer(String methodId, String option, int rank, LinearSite site) {
+        int largest = Math.min(site.inFeatures(), site.outFeatures());
+        if (rank > largest) {
+            throw InvalidOptionsException.invalidValue(methodId, option, rank, String.format(
+                    "at most %d at %s (min(in %d, out %d)): a larger rank adds parameters but no expressive power; lower %s, or give that module a "
+                            + "smaller rank_pattern entry where the method has one", largest, site.name(), site.inFeatures(), site.outFeatures(), option));
+        }
+    }
+
     @Override
     protected final MethodModule module(O options, Site site) {
         return module(options, (LinearSite) site);

@@ -1,8 +1,6 @@
 package dev.graft.plugin.lora;
 
-import static dev.graft.spi.InvalidOptionsException.invalidValue;
 import static dev.graft.spi.InvalidOptionsException.wrongTogether;
-import static java.lang.String.format;
 
 import com.google.auto.service.AutoService;
 import dev.graft.spi.LinearMethod;
@@ -52,7 +50,7 @@ public final class LoraMethod extends LinearMethod<LoraConfiguration> {
 
     @Override
     protected MethodModule module(LoraConfiguration options, LinearSite site) {
-        checkRank(LoraConfiguration.METHOD_ID, options.rankFor(site.name()), site);
+        requireRankWithinLayer(LoraConfiguration.METHOD_ID, LoraConfiguration.RANK, options.rankFor(site.name()), site);
         if (options.useDora()) {
             return DoraModule.builder(site)
                     .setRank(options.rankFor(site.name()))
@@ -69,21 +67,6 @@ public final class LoraMethod extends LinearMethod<LoraConfiguration> {
                 .optPowerIterations(Math.max(options.powerIterations(), 0))
                 .optUpBias(options.loraBias())
                 .build();
-    }
-
-    /**
-     * Refuses a rank above {@code min(in, out)} at {@code site}: {@code B·A} then has more parameters than a full-rank
-     * update of that shape needs and no more expressive power, which is almost always a typo or a wrong target.
-     *
-     * @throws dev.graft.spi.InvalidOptionsException naming the method, {@code r}, the site, its shape and the largest rank allowed
-     */
-    static void checkRank(String methodId, int rank, LinearSite site) {
-        int largest = Math.min(site.inFeatures(), site.outFeatures());
-        if (rank > largest) {
-            throw invalidValue(methodId, LoraConfiguration.RANK, rank, format(
-                    "at most %d at %s (min(in %d, out %d)); lower r, or give that module a smaller rank_pattern entry", largest, site.name(),
-                    site.inFeatures(), site.outFeatures()));
-        }
     }
 
     /** {@code r·(in + out)} at the site's rank, plus {@code out} with {@code lora_bias} or with DoRA's magnitude. */

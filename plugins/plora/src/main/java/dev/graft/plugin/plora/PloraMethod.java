@@ -2,7 +2,6 @@ package dev.graft.plugin.plora;
 
 import com.google.auto.service.AutoService;
 import dev.graft.spi.LinearMethod;
-import dev.graft.spi.InvalidOptionsException;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.MethodInstance;
 import dev.graft.spi.ModelContext;
@@ -74,12 +73,7 @@ public final class PloraMethod extends LinearMethod<PloraConfiguration> {
     /** LoRA's module: rank {@code r}, scaling {@code s}, dropout, Kaiming-uniform {@code A} and zero {@code B}. */
     @Override
     protected PloraModule module(PloraConfiguration options, LinearSite site) {
-        int largest = Math.min(site.inFeatures(), site.outFeatures());
-        if (options.rank() > largest) {
-            throw InvalidOptionsException.invalidValue(PloraConfiguration.METHOD_ID, "r", options.rank(), String.format(
-                    "at most %d at %s (min(in %d, out %d)): a larger rank adds parameters but no expressive power; lower r", largest, site.name(),
-                    site.inFeatures(), site.outFeatures()));
-        }
+        requireRankWithinLayer(PloraConfiguration.METHOD_ID, "r", options.rank(), site);
         return PloraModule.builder(site).setRank(options.rank()).optScaling(options.scaling()).optDropout((float) options.dropout()).build();
     }
 
