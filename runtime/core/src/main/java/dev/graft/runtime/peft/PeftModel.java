@@ -78,8 +78,8 @@ public final class PeftModel extends AbstractBlock {
     private static final byte VERSION = 1;
     private static final Pattern ADAPTER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]*");
     private static final Set<String> RESERVED_NAMES = Set.of("base_model", "model", "weight", "bias");
-    /** The sub-folder beside the adapters of a multi-adapter folder that holds fusions ({@code FusionStore}). */
-    private static final String FUSION_FOLDER = "fusion";
+    /** The sub-folder beside the adapters of a multi-adapter folder that holds fusions ({@code FusionStore}); no adapter may take its name. */
+    public static final String FUSION_FOLDER = "fusion";
 
     private final TransformerModel base;
     private final AdapterBlocks adapterBlocks;

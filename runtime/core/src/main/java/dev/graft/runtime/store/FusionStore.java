@@ -53,7 +53,7 @@ public final class FusionStore {
     /** The key infix between a site's name and a fusion tensor's name. */
     public static final String KEY_INFIX = ".adapter_fusion.";
     /** The folder, under an adapters folder, that holds one sub-folder per fusion. */
-    public static final String FUSION_FOLDER = "fusion";
+    public static final String FUSION_FOLDER = PeftModel.FUSION_FOLDER;
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final String[] TENSORS = {"query.weight", "query.bias", "key.weight", "key.bias", "value.weight"};
