@@ -5,7 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.graft.integration.GraftCli.Result;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -94,6 +99,51 @@ final class TestBenchCommand {
         // LoRA r=8 on query and value of 6 layers (2 x 8 x 384 x 2 x 6) and the 2-class head (2 x 384 + 2)
         assertThat(rows.get(1).get(7)).isEqualTo(String.format("%,d", 2 * 8 * 384 * 2 * 6 + 2 * 384 + 2));
         assertThat(lines).contains("note: floor: backward runs down to the embeddings through a gradient on embeddings.position_embeddings.weight (nothing is updated)");
+    }
+
+    @Test
+    void testProfileWritesAChromeTraceOfEachTrainingRow() throws IOException {
+        Path model = scratch.resolve("tiny-llama");
+        assertThat(graft("tiny-llama", "--output", model.toString()).exitCode()).isZero();
+        Path profiles = scratch.resolve("profiles");
+
+        Result result = graft("bench", "--model", model.toString(), "--batch", "2", "--length", "8", "--iterations", "1", "--warmup", "1", "--rows", "floor,lora",
+                "--profile", profiles.toString());
+
+        assertThat(result.exitCode()).as(result.err()).isZero();
+        assertThat(result.out().lines()).contains("note: profile of floor's measured iterations: " + profiles.resolve("floor.json"),
+                "note: profile of lora's measured iterations: " + profiles.resolve("lora.json"));
+        // PyTorch's operator trace of one step each: the LoRA row adds its low-rank products (forward and backward) to the floor's
+        JsonNode floor = new ObjectMapper().readTree(profiles.resolve("floor.json").toFile());
+        JsonNode lora = new ObjectMapper().readTree(profiles.resolve("lora.json").toFile());
+        long floorProducts = names(floor).stream().filter("aten::mm"::equals).count();
+        long loraProducts = names(lora).stream().filter("aten::mm"::equals).count();
+        assertThat(floorProducts).isPositive();
+        assertThat(loraProducts).isGreaterThan(floorProducts);
+    }
+
+    @Test
+    void testMemoryStepsReportTheResidentSetAfterTheWarmUpAndAtTheEnd() {
+        Path model = scratch.resolve("tiny-llama");
+        assertThat(graft("tiny-llama", "--output", model.toString()).exitCode()).isZero();
+
+        Result result = graft("bench", "--model", model.toString(), "--batch", "2", "--length", "8", "--iterations", "1", "--warmup", "0", "--rows", "base",
+                "--memory-steps", "30");
+
+        assertThat(result.exitCode()).as(result.err()).isZero();
+        assertThat(result.out().lines()).anySatisfy(line -> assertThat(line).matches(
+                "memory: LoRA r=8 q,v, 30 training steps: VmRSS [0-9.]+ MiB after the warm-up \\(step 10\\), [0-9.]+ MiB at the end \\(highest [0-9.]+ MiB\\): "
+                        + "growth [+-][0-9]+\\.[0-9]{2}%"));
+        Result tooFew = graft("bench", "--model", model.toString(), "--rows", "base", "--memory-steps", "2");
+        assertThat(tooFew.exitCode()).isEqualTo(2);
+        assertThat(tooFew.err()).contains("--memory-steps must be at least 3 (a third of them warm up), got 2");
+    }
+
+    private static List<String> names(JsonNode trace) {
+        JsonNode events = trace.isArray() ? trace : trace.get("traceEvents");
+        List<String> names = new ArrayList<>();
+        events.forEach(event -> names.add(event.path("name").asText()));
+        return names;
     }
 
     @Test

@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import dev.graft.runtime.compose.Composition;
@@ -27,6 +28,7 @@ import dev.graft.runtime.task.TaskModel;
 import dev.graft.runtime.train.PeftTrainer;
 import dev.graft.runtime.train.ResettableAdamW;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -61,6 +63,9 @@ final class Bench {
     private final List<String> notes = new ArrayList<>();
     private final List<BenchRow> rows = new ArrayList<>();
     private boolean peakPerRow = true;
+    private Optional<Path> profileDirectory = Optional.empty();
+    private int memorySteps;
+    private Optional<MemoryRun> memoryRun = Optional.empty();
 
     Bench(MethodRegistry registry, TransformerModel base, NDManager manager, int batch, int length, int iterations, int warmup) {
         this.registry = requireNonNull(registry, "registry is null");
@@ -74,6 +79,46 @@ final class Bench {
         this.length = length;
         this.iterations = iterations;
         this.warmup = warmup;
+    }
+
+    /**
+     * Records PyTorch's operator profile of each training row's measured iterations (and the floor's) as a Chrome
+     * trace, {@code <directory>/<row>.json}, readable in {@code chrome://tracing} or Perfetto.
+     */
+    void profileInto(Path directory) {
+        this.profileDirectory = Optional.of(requireNonNull(directory, "directory is null"));
+    }
+
+    /**
+     * Also trains the first method row (LoRA r=8 q,v) for {@code steps} steps and reads the process's resident set
+     * after the warm-up (the first third of the steps) and at the end: native memory must stay flat.
+     */
+    void measureMemoryOver(int steps) {
+        if (steps < 3) {
+            throw new IllegalArgumentException(format("--memory-steps must be at least 3 (a third of them warm up), got %d", steps));
+        }
+        this.memorySteps = steps;
+    }
+
+    /**
+     * The resident set ({@code VmRSS}) over a long training run.
+     *
+     * @param name the row trained
+     * @param steps the steps trained
+     * @param warmUpSteps the steps before the first reading
+     * @param afterWarmUp bytes resident after the warm-up
+     * @param atEnd bytes resident after the last step
+     * @param highest the most bytes resident at the end of any step after the warm-up
+     */
+    record MemoryRun(String name, int steps, int warmUpSteps, long afterWarmUp, long atEnd, long highest) {
+        /** The growth from the warm-up to the end, as a fraction of the resident set after the warm-up. */
+        double growth() {
+            return (atEnd - afterWarmUp) / (double) afterWarmUp;
+        }
+    }
+
+    Optional<MemoryRun> memoryRun() {
+        return memoryRun;
     }
 
     /** A method row: adapters of methods from the registry, attached together. */
@@ -131,6 +176,9 @@ final class Bench {
                     continue;
                 }
                 measureSetup(setup, model, task, inputs, labels);
+            }
+            if (memorySteps > 0) {
+                measureMemory(setups().get(0), model, task, inputs, labels);
             }
             if (keys.contains("full")) {
                 measureFullFineTuning(model, task, inputs, labels);
@@ -240,6 +288,7 @@ final class Bench {
         List<Double> times = new ArrayList<>();
         try {
             for (int iteration = 0; iteration < warmup + iterations; iteration++) {
+                startProfile(iteration);
                 long start = System.nanoTime();
                 try (NDManager scope = manager.newSubManager();
                         GradientCollector collector = Engine.getInstance().newGradientCollector()) {
@@ -254,6 +303,7 @@ final class Bench {
                     times.add(elapsed / 1e6);
                 }
             }
+            stopProfile("floor");
         }
         finally {
             sink.setRequiresGradient(false);
@@ -262,16 +312,57 @@ final class Bench {
         rows.add(new BenchRow("training", "floor (forward + backward, activation gradients only)", times, (long) batch * length, 0, 0, peak(), OptionalDouble.empty()));
     }
 
-    private void measureSetup(Setup setup, PeftModel model, TaskModel task, NDList inputs, NDList labels) {
+    /** Attaches the adapters of {@code setup}; returns their names. */
+    private List<String> attach(Setup setup, PeftModel model) {
         List<String> names = new ArrayList<>();
-        boolean mergeable = true;
         for (Attach attach : setup.attachments()) {
             LoadedMethod method = registry.requireMethod(attach.methodId());
             String name = "bench_" + setup.key().replace('-', '_') + "_" + names.size();
             model.addAdapter(new AdapterSpec(name, attach.options(), TargetRules.fromConfig(attach.targets()), attach.composition()), method.method());
             names.add(name);
-            mergeable &= method.descriptor().mergeable() && attach.composition() == Composition.SUM;
         }
+        return names;
+    }
+
+    private boolean mergeable(Setup setup) {
+        return setup.attachments().stream().allMatch(attach -> registry.requireMethod(attach.methodId()).descriptor().mergeable() && attach.composition() == Composition.SUM);
+    }
+
+    private void measureMemory(Setup setup, PeftModel model, TaskModel task, NDList inputs, NDList labels) {
+        List<String> names = attach(setup, model);
+        ResettableAdamW optimizer = ResettableAdamW.builder().optLearningRate(LEARNING_RATE).build();
+        List<Parameter> head = task.headParameters();
+        try (PeftTrainer trainer = PeftTrainer.create(model, optimizer, task::meanLoss, head)) {
+            int warmUp = memorySteps / 3;
+            long afterWarmUp = 0;
+            long highest = 0;
+            for (int step = 1; step <= memorySteps; step++) {
+                trainer.step(inputs, labels);
+                if (step >= warmUp) {
+                    long resident = ProcessMemory.resident().orElse(0);
+                    afterWarmUp = step == warmUp ? resident : afterWarmUp;
+                    highest = Math.max(highest, resident);
+                }
+            }
+            long atEnd = ProcessMemory.resident().orElse(0);
+            if (afterWarmUp > 0 && atEnd > 0) {
+                memoryRun = Optional.of(new MemoryRun(setup.name(), memorySteps, warmUp, afterWarmUp, atEnd, highest));
+            }
+            else {
+                notes.add("memory run: /proc/self/status has no VmRSS here, so the resident set cannot be read");
+            }
+            for (Parameter parameter : trainer.namedTrainableParameters().values()) {
+                optimizer.reset(parameter.getId());
+            }
+        }
+        finally {
+            names.forEach(model::deleteAdapter);
+        }
+    }
+
+    private void measureSetup(Setup setup, PeftModel model, TaskModel task, NDList inputs, NDList labels) {
+        List<String> names = attach(setup, model);
+        boolean mergeable = mergeable(setup);
         try {
             measureForward(setup.name() + ", unmerged", model, inputs, OptionalDouble.empty());
             if (mergeable) {
@@ -283,7 +374,7 @@ final class Bench {
                     model.unmerge(names);
                 }
             }
-            measureTraining(setup.name(), model, task, inputs, labels, List.of());
+            measureTraining(setup.key(), setup.name(), model, task, inputs, labels, List.of());
         }
         finally {
             names.forEach(model::deleteAdapter);
@@ -301,14 +392,14 @@ final class Bench {
         notes.add("full fine-tuning runs last: it changes the base weights");
         weights.forEach(parameter -> parameter.freeze(false));
         try {
-            measureTraining("full fine-tuning (every base weight + head)", model, task, inputs, labels, weights);
+            measureTraining("full", "full fine-tuning (every base weight + head)", model, task, inputs, labels, weights);
         }
         finally {
             weights.forEach(parameter -> parameter.freeze(true));
         }
     }
 
-    private void measureTraining(String name, PeftModel model, TaskModel task, NDList inputs, NDList labels, List<Parameter> extra) {
+    private void measureTraining(String key, String name, PeftModel model, TaskModel task, NDList inputs, NDList labels, List<Parameter> extra) {
         List<Parameter> extraParameters = new ArrayList<>(task.headParameters());
         extraParameters.addAll(extra);
         ResettableAdamW optimizer = ResettableAdamW.builder().optLearningRate(LEARNING_RATE).build();
@@ -316,6 +407,7 @@ final class Bench {
         resetPeak();
         List<Double> times = new ArrayList<>();
         for (int iteration = 0; iteration < warmup + iterations; iteration++) {
+            startProfile(iteration);
             long start = System.nanoTime();
             trainer.step(inputs, labels);
             long elapsed = System.nanoTime() - start;
@@ -323,6 +415,7 @@ final class Bench {
                 times.add(elapsed / 1e6);
             }
         }
+        stopProfile(key);
         long trainable = 0;
         long stateBytes = 0;
         for (Parameter parameter : trainer.namedTrainableParameters().values()) {
@@ -338,6 +431,20 @@ final class Bench {
         }
         trainer.close();
         rows.add(new BenchRow("training", name, times, (long) batch * length, trainable, stateBytes, peak, OptionalDouble.empty()));
+    }
+
+    private void startProfile(int iteration) {
+        if (profileDirectory.isPresent() && iteration == warmup) {
+            JniUtils.startProfile(false, true, false);
+        }
+    }
+
+    private void stopProfile(String key) {
+        if (profileDirectory.isPresent()) {
+            Path trace = profileDirectory.get().resolve(key + ".json");
+            JniUtils.stopProfile(trace.toString());
+            notes.add(format("profile of %s's measured iterations: %s", key, trace));
+        }
     }
 
     private static long bytes(NDArray array) {

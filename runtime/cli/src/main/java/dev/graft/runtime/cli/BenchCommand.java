@@ -11,7 +11,10 @@ import dev.graft.runtime.loader.Models;
 import dev.graft.runtime.loader.WeightPrecision;
 import dev.graft.runtime.plugin.MethodRegistry;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -64,6 +67,14 @@ public final class BenchCommand implements Callable<Integer> {
             + "prefix, adapter, prompt, unipelt, full (default: all; rows whose method is not installed are skipped).")
     private List<String> rowKeys = new ArrayList<>();
 
+    @Option(names = "--profile", paramLabel = "DIR", description = "Also record PyTorch's operator profile of each training row's measured iterations "
+            + "(and the floor's) as a Chrome trace, DIR/<row>.json (open in chrome://tracing or Perfetto). Profiling slows the rows it records.")
+    private Path profileDirectory;
+
+    @Option(names = "--memory-steps", paramLabel = "N", defaultValue = "0", description = "Also train LoRA r=8 q,v for N steps and report the process's "
+            + "resident memory after the warm-up (the first third) and at the end: native memory must stay flat (default: ${DEFAULT-VALUE}, off).")
+    private int memorySteps;
+
     @Spec
     private CommandSpec spec;
 
@@ -94,6 +105,18 @@ public final class BenchCommand implements Callable<Integer> {
             catch (IllegalArgumentException e) {
                 throw new ParameterException(spec.commandLine(), e.getMessage(), e);
             }
+            if (memorySteps != 0) {
+                try {
+                    bench.measureMemoryOver(memorySteps);
+                }
+                catch (IllegalArgumentException e) {
+                    throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+                }
+            }
+            if (profileDirectory != null) {
+                createProfileDirectory();
+                bench.profileInto(profileDirectory);
+            }
             modelType = loaded.model().modelType();
             parameters = new dev.graft.runtime.peft.PeftModel(loaded.model()).totalParameterCount();
             bench.run(keys, !rowKeys.isEmpty());
@@ -102,6 +125,15 @@ public final class BenchCommand implements Callable<Integer> {
         printTable(out, bench);
         out.flush();
         return 0;
+    }
+
+    private void createProfileDirectory() {
+        try {
+            Files.createDirectories(profileDirectory);
+        }
+        catch (IOException e) {
+            throw new ParameterException(spec.commandLine(), format("--profile: cannot create the folder %s (%s); give a writable folder", profileDirectory, e.getMessage()), e);
+        }
     }
 
     private void printHeader(PrintWriter out, String modelType, long parameters) {
@@ -129,7 +161,7 @@ public final class BenchCommand implements Callable<Integer> {
             String ratio = reference.map(other -> format(Locale.ROOT, "%.2fx %s", row.median() / other.median(), row.section().equals("training") ? "floor" : "base"))
                     .orElse("-");
             String gigaflops = row.gigaflops().isPresent()
-                    ? format(Locale.ROOT, "%.1f%s", row.gigaflops().getAsDouble(),
+                    ? format(Locale.ROOT, "%s%s", gigaflops(row.gigaflops().getAsDouble()),
                             peak.map(machine -> format(Locale.ROOT, " (%.0f%% of peak)", 100 * row.gigaflops().getAsDouble() / machine.gigaflops())).orElse(""))
                     : "-";
             out.println(format(Locale.ROOT, "| %s | %s | %.1f | %.1f | %.1f | %.0f | %s | %,d | %s | %s | %s |", row.section(), row.name(), row.median(), row.min(), row.max(),
@@ -140,7 +172,15 @@ public final class BenchCommand implements Callable<Integer> {
         peak.ifPresent(machine -> out.println(machine.explanation()));
         out.println(bench.peakPerRow() ? "peak RSS: VmHWM of /proc/self/status, reset before each row through /proc/self/clear_refs"
                 : "peak RSS: VmHWM of /proc/self/status, the process's peak so far");
+        bench.memoryRun().ifPresent(run -> out.println(format(Locale.ROOT,
+                "memory: %s, %,d training steps: VmRSS %s after the warm-up (step %,d), %s at the end (highest %s): growth %+.2f%%", run.name(), run.steps(),
+                mebibytes(run.afterWarmUp()), run.warmUpSteps(), mebibytes(run.atEnd()), mebibytes(run.highest()), 100 * run.growth())));
         bench.notes().forEach(note -> out.println("note: " + note));
+    }
+
+    /** One decimal from 1 GFLOP/s up, three significant digits below (a tiny test model's forward is a small fraction of one). */
+    private static String gigaflops(double value) {
+        return value >= 1 ? format(Locale.ROOT, "%.1f", value) : format(Locale.ROOT, "%.3g", value);
     }
 
     private static String size(long bytes) {

@@ -8,8 +8,8 @@ import java.util.List;
 import java.util.OptionalLong;
 
 /**
- * The process's peak resident memory ({@code VmHWM} of {@code /proc/self/status}, Linux), with a reset of the peak
- * through {@code /proc/self/clear_refs} so that a peak can be read per benchmark row.
+ * The process's resident memory now and at its peak ({@code VmRSS}, {@code VmHWM} of {@code /proc/self/status}, Linux),
+ * with a reset of the peak through {@code /proc/self/clear_refs} so that a peak can be read per benchmark row.
  */
 final class ProcessMemory {
     private static final Path STATUS = Path.of("/proc/self/status");
@@ -34,11 +34,20 @@ final class ProcessMemory {
 
     /** The peak resident size in bytes since the start or the last {@link #resetPeak}, or empty where unknown. */
     static OptionalLong peakResident() {
+        return field("VmHWM:");
+    }
+
+    /** The resident size in bytes now ({@code VmRSS}), or empty where unknown. */
+    static OptionalLong resident() {
+        return field("VmRSS:");
+    }
+
+    private static OptionalLong field(String name) {
         try {
             List<String> lines = Files.readAllLines(STATUS);
             for (String line : lines) {
-                if (line.startsWith("VmHWM:")) {
-                    String[] parts = line.substring("VmHWM:".length()).trim().split("\\s+");
+                if (line.startsWith(name)) {
+                    String[] parts = line.substring(name.length()).trim().split("\\s+");
                     return OptionalLong.of(Long.parseLong(parts[0]) * 1024);
                 }
             }
