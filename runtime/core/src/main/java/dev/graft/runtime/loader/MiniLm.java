@@ -29,6 +29,8 @@ public final class MiniLm {
     public static final int ATTENTION_HEADS = 12;
     /** {@code layer_norm_eps} of all-MiniLM-L6-v2's config.json, used if the graph does not say. */
     public static final double LAYER_NORM_EPS = 1e-12;
+    /** {@code hidden_dropout_prob} and {@code attention_probs_dropout_prob} of all-MiniLM-L6-v2's config.json (applied in training only). */
+    public static final double DROPOUT = 0.1;
 
     private MiniLm() {}
 
@@ -46,7 +48,7 @@ public final class MiniLm {
         catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        BertConfig config = OnnxBertWeights.config(onnx, ATTENTION_HEADS, LAYER_NORM_EPS);
+        BertConfig config = OnnxBertWeights.config(onnx, ATTENTION_HEADS, LAYER_NORM_EPS).withDropout(DROPOUT, DROPOUT);
         HuggingFaceTokenizer tokenizer;
         byte[] tokenizerJson;
         try (InputStream stream = open(TOKENIZER_RESOURCE)) {

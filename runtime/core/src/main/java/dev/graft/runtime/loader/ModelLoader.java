@@ -172,7 +172,9 @@ public final class ModelLoader {
                 json.intOr("max_position_embeddings", 512),
                 json.intOr("type_vocab_size", 2),
                 json.doubleOr("layer_norm_eps", 1e-12),
-                pooler));
+                pooler,
+                json.doubleOr("hidden_dropout_prob", BertConfig.DEFAULT_DROPOUT),
+                json.doubleOr("attention_probs_dropout_prob", BertConfig.DEFAULT_DROPOUT)));
         Map<String, NDArray> weights = weights(directory, manager, precision, rename);
         if (!ignored.isEmpty()) {
             LOG.info("{}: ignoring {} weights that are not part of BertModel (heads): {}", directory, ignored.size(), ignored);

@@ -15,6 +15,9 @@ import static java.lang.String.format;
  * @param typeVocabularySize {@code type_vocab_size}
  * @param layerNormEps {@code layer_norm_eps}
  * @param addPoolingLayer whether the model has a pooler ({@code BertModel(config, add_pooling_layer)})
+ * @param hiddenDropout {@code hidden_dropout_prob}: dropout on the embeddings' output and on each dense output before
+ *     its residual add, in training only
+ * @param attentionDropout {@code attention_probs_dropout_prob}: dropout on the attention probabilities, in training only
  */
 public record BertConfig(
         int vocabularySize,
@@ -25,7 +28,12 @@ public record BertConfig(
         int maxPositionEmbeddings,
         int typeVocabularySize,
         double layerNormEps,
-        boolean addPoolingLayer) {
+        boolean addPoolingLayer,
+        double hiddenDropout,
+        double attentionDropout) {
+    /** Hugging Face's {@code BertConfig} default of both dropout probabilities. */
+    public static final double DEFAULT_DROPOUT = 0.1;
+
     public BertConfig {
         if (vocabularySize <= 0 || hiddenSize <= 0 || numLayers <= 0 || numAttentionHeads <= 0 || intermediateSize <= 0 || maxPositionEmbeddings <= 0
                 || typeVocabularySize <= 0) {
@@ -40,6 +48,15 @@ public record BertConfig(
         if (!(layerNormEps > 0)) {
             throw new IllegalArgumentException(format("layer_norm_eps must be positive, found %s", layerNormEps));
         }
+        if (!(hiddenDropout >= 0 && hiddenDropout < 1) || !(attentionDropout >= 0 && attentionDropout < 1)) {
+            throw new IllegalArgumentException(format("hidden_dropout_prob (%s) and attention_probs_dropout_prob (%s) must be in [0, 1)", hiddenDropout, attentionDropout));
+        }
+    }
+
+    /** A config without dropout (as in inference, or a model trained without it). */
+    public BertConfig(int vocabularySize, int hiddenSize, int numLayers, int numAttentionHeads, int intermediateSize, int maxPositionEmbeddings,
+            int typeVocabularySize, double layerNormEps, boolean addPoolingLayer) {
+        this(vocabularySize, hiddenSize, numLayers, numAttentionHeads, intermediateSize, maxPositionEmbeddings, typeVocabularySize, layerNormEps, addPoolingLayer, 0, 0);
     }
 
     /** The width of one attention head: {@code hidden_size / num_attention_heads}. */
@@ -50,7 +67,13 @@ public record BertConfig(
     /** A config equal to this one but with or without the pooler. */
     public BertConfig withPoolingLayer(boolean pooling) {
         return new BertConfig(vocabularySize, hiddenSize, numLayers, numAttentionHeads, intermediateSize, maxPositionEmbeddings, typeVocabularySize,
-                layerNormEps, pooling);
+                layerNormEps, pooling, hiddenDropout, attentionDropout);
+    }
+
+    /** A config equal to this one but with the given dropout probabilities. */
+    public BertConfig withDropout(double hidden, double attention) {
+        return new BertConfig(vocabularySize, hiddenSize, numLayers, numAttentionHeads, intermediateSize, maxPositionEmbeddings, typeVocabularySize,
+                layerNormEps, addPoolingLayer, hidden, attention);
     }
 
     /**

@@ -11,7 +11,7 @@ import dev.graft.spi.EmbeddingSite;
 
 /**
  * BERT's embeddings: the word embedding (the embedding site), then {@code LayerNorm(words + token_type + position)}
- * in Hugging Face's order of additions.
+ * in Hugging Face's order of additions, then dropout ({@code hidden_dropout_prob}) in training.
  */
 final class BertEmbeddings extends AbstractBlock {
     private static final byte VERSION = 1;
@@ -20,9 +20,11 @@ final class BertEmbeddings extends AbstractBlock {
     final Parameter positionEmbeddings;
     final Parameter tokenTypeEmbeddings;
     final LayerNormalization layerNorm;
+    private final double dropout;
 
     BertEmbeddings(BertConfig config) {
         super(VERSION);
+        dropout = config.hiddenDropout();
         wordEmbeddings = addChildBlock("word_embeddings", new TokenEmbedding(new EmbeddingSite("embeddings.word_embeddings", config.vocabularySize(), config.hiddenSize())));
         positionEmbeddings = addParameter(Parameter.builder().setName("position_embeddings").setType(Parameter.Type.WEIGHT).optRequiresGrad(false).build());
         tokenTypeEmbeddings = addParameter(Parameter.builder().setName("token_type_embeddings").setType(Parameter.Type.WEIGHT).optRequiresGrad(false).build());
@@ -41,7 +43,7 @@ final class BertEmbeddings extends AbstractBlock {
         NDArray positionTable = parameterStore.getValue(positionEmbeddings, words.getDevice(), training);
         NDArray embeddings = words.add(TokenEmbedding.lookup(tokenTypes, typeTable));
         embeddings = embeddings.add(TokenEmbedding.lookup(positions, positionTable));
-        return layerNorm.forward(parameterStore, embeddings, training);
+        return ModelDropout.apply(layerNorm.forward(parameterStore, embeddings, training), dropout, training);
     }
 
     @Override

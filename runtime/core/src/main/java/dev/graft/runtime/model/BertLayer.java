@@ -16,8 +16,10 @@ import dev.graft.spi.SublayerSite;
 
 /**
  * One post-LN BERT layer ({@code BertLayer}): {@code a = LayerNorm(dense(attention(x)) + x)},
- * {@code out = LayerNorm(dense(gelu(dense(a))) + a)} with exact (erf) GELU. The two dense outputs before their
- * residual adds are the sublayer sites {@code encoder.layer.N.attention.output} and {@code encoder.layer.N.output}.
+ * {@code out = LayerNorm(dense(gelu(dense(a))) + a)} with exact (erf) GELU; in training each of the two dense outputs
+ * goes through dropout ({@code hidden_dropout_prob}) first, as in Hugging Face's {@code BertSelfOutput} and
+ * {@code BertOutput}. Those outputs, after dropout and before their residual adds, are the sublayer sites
+ * {@code encoder.layer.N.attention.output} and {@code encoder.layer.N.output} (where AdapterHub applies its adapters).
  */
 final class BertLayer extends AbstractBlock {
     private static final byte VERSION = 1;
@@ -30,9 +32,11 @@ final class BertLayer extends AbstractBlock {
     final LayerNormalization outputNorm;
     final SiteAttachments attentionSublayer;
     final SiteAttachments feedForwardSublayer;
+    private final double dropout;
 
     BertLayer(int layer, BertConfig config) {
         super(VERSION);
+        dropout = config.hiddenDropout();
         String prefix = "encoder.layer." + layer;
         int hidden = config.hiddenSize();
         attention = addChildBlock("attention_self", new BertSelfAttention(prefix + ".attention.self", layer, config));
@@ -47,10 +51,12 @@ final class BertLayer extends AbstractBlock {
 
     NDArray forward(ParameterStore parameterStore, NDArray x, NDArray maskBias, boolean training) {
         NDArray context = attention.forward(parameterStore, x, maskBias, training);
-        NDArray attended = SiteOps.sublayer(parameterStore, attentionSublayer, x, attentionOutput.forward(parameterStore, context, training), training);
+        NDArray projected = ModelDropout.apply(attentionOutput.forward(parameterStore, context, training), dropout, training);
+        NDArray attended = SiteOps.sublayer(parameterStore, attentionSublayer, x, projected, training);
         NDArray hidden = attentionNorm.forward(parameterStore, attended.add(x), training);
         NDArray activated = Activation.gelu(intermediate.forward(parameterStore, hidden, training));
-        NDArray fed = SiteOps.sublayer(parameterStore, feedForwardSublayer, hidden, output.forward(parameterStore, activated, training), training);
+        NDArray down = ModelDropout.apply(output.forward(parameterStore, activated, training), dropout, training);
+        NDArray fed = SiteOps.sublayer(parameterStore, feedForwardSublayer, hidden, down, training);
         return outputNorm.forward(parameterStore, fed.add(hidden), training);
     }
 

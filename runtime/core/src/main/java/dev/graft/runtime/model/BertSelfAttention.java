@@ -20,7 +20,8 @@ import dev.graft.spi.Scalars;
  * BERT's bidirectional self-attention ({@code BertSelfAttention}): {@code softmax(q·kᵀ / sqrt(d) + mask)·v} over
  * every head, with Hugging Face's additive mask; scores and softmax in float32. Prefix keys/values (from the
  * attention site) sit before the real ones, as Hugging Face's {@code past_key_values}, visible to every query, a
- * gated prefix's with its gate's weight ({@link SiteOps#attentionBias}).
+ * gated prefix's with its gate's weight ({@link SiteOps#attentionBias}). In training the probabilities go through
+ * dropout ({@code attention_probs_dropout_prob}), as in Hugging Face's.
  */
 final class BertSelfAttention extends AbstractBlock {
     private static final byte VERSION = 1;
@@ -31,11 +32,13 @@ final class BertSelfAttention extends AbstractBlock {
     final SiteAttachments prefixSite;
     private final int heads;
     private final int headDim;
+    private final double dropout;
 
     BertSelfAttention(String prefix, int layer, BertConfig config) {
         super(VERSION);
         heads = config.numAttentionHeads();
         headDim = config.headDim();
+        dropout = config.attentionDropout();
         int hidden = config.hiddenSize();
         query = addChildBlock("query", new LinearSiteBlock(new LinearSite(prefix + ".query", layer, hidden, hidden, true)));
         key = addChildBlock("key", new LinearSiteBlock(new LinearSite(prefix + ".key", layer, hidden, hidden, true)));
@@ -66,7 +69,7 @@ final class BertSelfAttention extends AbstractBlock {
             bias = NDArrays.concat(new NDList(prefixBias, maskBias), 3);
         }
         NDArray scores = Scalars.dividedBy(queries.matMul(keys.transpose(0, 1, 3, 2)), (float) Math.sqrt(headDim));
-        NDArray probabilities = Casts.toType(Casts.toType(scores, DataType.FLOAT32).add(bias).softmax(-1), queries.getDataType());
+        NDArray probabilities = ModelDropout.apply(Casts.toType(Casts.toType(scores, DataType.FLOAT32).add(bias).softmax(-1), queries.getDataType()), dropout, training);
         return probabilities.matMul(values).transpose(0, 2, 1, 3).reshape(batch, sequence, (long) heads * headDim);
     }
 

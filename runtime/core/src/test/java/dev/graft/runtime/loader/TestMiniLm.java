@@ -71,7 +71,7 @@ final class TestMiniLm {
         try (NDManager manager = NDManager.newBaseManager(); LoadedModel loaded = MiniLm.load(manager)) {
             BertModel model = (BertModel) loaded.model();
             BertConfig config = model.config();
-            assertThat(config).isEqualTo(new BertConfig(30522, 384, 6, 12, 1536, 512, 2, config.layerNormEps(), false));
+            assertThat(config).isEqualTo(new BertConfig(30522, 384, 6, 12, 1536, 512, 2, config.layerNormEps(), false, 0.1, 0.1));
             assertThat(config.layerNormEps()).as("read from the graph's LayerNorm constants").isCloseTo(1e-12, org.assertj.core.data.Offset.offset(1e-18));
             assertThat(model.sites().stream().filter(site -> site.kind() == SiteKind.LINEAR).map(Site::name))
                     .hasSize(36).contains("encoder.layer.5.attention.self.value", "encoder.layer.0.output.dense");

@@ -85,13 +85,14 @@ final class TestModelLoader {
             weights.forEach((key, value) -> stored.put("bert." + key.replace("embeddings.LayerNorm.weight", "embeddings.LayerNorm.gamma"), value));
             stored.put("bert.embeddings.position_ids", manager.arange(40L).reshape(1, 40));
             stored.put("cls.predictions.bias", manager.zeros(new ai.djl.ndarray.types.Shape(100)));
-            save(directory, bertJson(), stored);
+            save(directory, bertJson().put("attention_probs_dropout_prob", 0.25), stored);
             try (InputStream tokenizer = getClass().getClassLoader().getResourceAsStream(MiniLm.TOKENIZER_RESOURCE)) {
                 Files.copy(tokenizer, directory.resolve("tokenizer.json"));
             }
             NDList expected = bertOutputs(BertModel.create(config, weights, manager, null), manager);
             try (NDManager loadManager = NDManager.newBaseManager(); LoadedModel loaded = ModelLoader.load(directory, loadManager)) {
-                assertThat(((BertModel) loaded.model()).config()).isEqualTo(config);
+                // hidden_dropout_prob is absent: Hugging Face's default 0.1
+                assertThat(((BertModel) loaded.model()).config()).isEqualTo(config.withDropout(0.1, 0.25));
                 NDList actual = bertOutputs(loaded.model(), loadManager);
                 assertThat(actual.get(0).toFloatArray()).containsExactly(expected.get(0).toFloatArray());
                 assertThat(actual.get(1).toFloatArray()).containsExactly(expected.get(1).toFloatArray());
