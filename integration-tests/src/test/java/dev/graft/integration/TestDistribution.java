@@ -111,10 +111,10 @@ final class TestDistribution {
         assertThat(table.get(0)).containsExactly("ID", "VERSION", "SPI", "SITE KINDS", "MERGEABLE", "LOADED FROM");
         assertThat(table.subList(1, table.size())).extracting(row -> row.get(0)).isSorted().containsExactlyInAnyOrderElementsOf(expected.ids());
         assertThat(table).contains(
-                List.of("extra", "2.1.0", "2.1", "linear,sublayer", "yes", testPlugins.plugins().resolve("extra.jar").toString()),
-                List.of("folder-method", "2.1.0", "2.1", "linear,sublayer", "yes", testPlugins.plugins().resolve("folder-method").toString()),
-                List.of("late", "2.1.0", "2.1", "linear,sublayer", "yes", testPlugins.morePlugins().resolve("late.jar").toString()),
-                List.of("probe", "2.1.0", "2.1", "linear,sublayer", "yes", testPlugins.plugins().resolve("probe.jar").toString()));
+                List.of("extra", "2.1.0", "2.2", "linear,sublayer", "yes", testPlugins.plugins().resolve("extra.jar").toString()),
+                List.of("folder-method", "2.1.0", "2.2", "linear,sublayer", "yes", testPlugins.plugins().resolve("folder-method").toString()),
+                List.of("late", "2.1.0", "2.2", "linear,sublayer", "yes", testPlugins.morePlugins().resolve("late.jar").toString()),
+                List.of("probe", "2.1.0", "2.2", "linear,sublayer", "yes", testPlugins.plugins().resolve("probe.jar").toString()));
         List<String> problems = new ArrayList<>();
         problems.add(format("%d problems:", expected.problems().size()));
         expected.problems().forEach(problem -> problems.add("  " + problem.message()));

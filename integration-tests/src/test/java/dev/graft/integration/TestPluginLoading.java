@@ -52,11 +52,11 @@ final class TestPluginLoading {
                 plugins.morePlugins().resolve("extra-copy.jar").toString());
         assertThat(registry.problems()).extracting(PluginProblem::message).containsExactly(
                 "Skipped method 'ancient' from plugin " + directory.resolve("ancient.jar") + ": it was built against Graft SPI 1.0,"
-                        + " which this runtime (SPI 2.1) cannot run. Rebuild the plugin against graft-spi 2.1, or use a Graft release whose SPI matches.",
+                        + " which this runtime (SPI 2.2) cannot run. Rebuild the plugin against graft-spi 2.2, or use a Graft release whose SPI matches.",
                 "Skipped plugin " + directory.resolve("broken.jar") + ": the file is not a valid jar file (java.util.zip.ZipException: zip END header not found)."
                         + " Replace it with the jar the plugin's build produced, or remove it.",
                 "Skipped method 'future' from plugin " + directory.resolve("future.jar") + ": it was built against Graft SPI 3.0,"
-                        + " which this runtime (SPI 2.1) cannot run. Rebuild the plugin against graft-spi 2.1, or use a Graft release whose SPI matches.",
+                        + " which this runtime (SPI 2.2) cannot run. Rebuild the plugin against graft-spi 2.2, or use a Graft release whose SPI matches.",
                 "Skipped plugin " + directory.resolve("missing-class.jar") + ": creating com.example.missing.NeedsHelper failed with"
                         + " java.lang.NoClassDefFoundError: com/example/missing/Helper."
                         + " Fix the plugin (a PeftMethod's constructor and descriptor() must not fail), or remove it.",

@@ -36,6 +36,20 @@ public interface AdditiveLinearModule extends MethodModule {
     }
 
     /**
+     * {@code output + factor · delta(x)}: {@link #scaledDelta} added to the layer's output, which the runtime calls
+     * in plain composition when nothing else (a row mask, a type cast) stands between the term and the output. The
+     * default adds {@link #scaledDelta}; a module may fuse the addition into its last product (a low-rank module
+     * accumulates {@code B·h} into {@code output} in one matrix call, without a separate {@code (..., out)} term), as
+     * long as the values are those of the default up to float rounding. It must not modify {@code output} in place.
+     *
+     * @param output the layer's output so far, shape {@code (..., out)}, float32
+     * @since SPI 2.2
+     */
+    default NDArray addScaledDelta(ParameterStore parameterStore, NDArray x, boolean training, float factor, NDArray output) {
+        return output.add(scaledDelta(parameterStore, x, training, factor));
+    }
+
+    /**
      * {@code delta(x) ⊙ gate}: the term the runtime adds under gated composition, before an average block's weight.
      * The default multiplies {@link #delta}'s {@code (..., out)} result; a module may apply the gate where it costs
      * less (a low-rank module gates its rank-{@code r} hidden state), as long as the values, and the gradients

@@ -224,6 +224,37 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
     }
 
     /**
+     * {@code output + B·(factor·A·dropout(x))} in one matrix call for the up-projection: the rank-{@code r} hidden
+     * state and {@code output} are flattened to two dimensions and {@code B} multiplies into {@code output}
+     * (PyTorch's {@code addmm} with {@code output} as the added matrix), so no {@code (..., out)} term is made and
+     * added apart. With {@code lora_B.bias} or a PiSSA-style moved base part, the default's addition.
+     */
+    @Override
+    public final NDArray addScaledDelta(ParameterStore parameterStore, NDArray x, boolean training, float factor, NDArray output) {
+        requireNonNull(output, "output is null");
+        if (loraBBias != null || initialDown != null) {
+            return output.add(lowRank(parameterStore, x, training, factor, null));
+        }
+        checkInput(x);
+        long out = site().outFeatures();
+        if (output.getShape().dimension() == 0 || output.getShape().getLastDimension() != out || output.getShape().size() / out != x.getShape().size() / site().inFeatures()) {
+            throw new IllegalArgumentException(format("%s at %s: output has shape %s for an input of shape %s, but must be (..., out=%d) with the input's leading axes",
+                    label(), site().name(), output.getShape(), x.getShape(), out));
+        }
+        try (NDManager scope = x.getManager().newSubManager()) {
+            scope.tempAttachAll(x, output);
+            NDArray down = parameterStore.getValue(loraA, x.getDevice(), training);
+            NDArray up = parameterStore.getValue(loraB, x.getDevice(), training);
+            NDArray input = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
+            NDArray hidden = Linear.linear(input, down).singletonOrThrow();
+            NDArray scaled = factor == 1f ? hidden : Scalars.times(hidden, factor);
+            long rows = output.getShape().size() / out;
+            NDArray sum = Linear.linear(scaled.reshape(rows, rank), up, output.reshape(rows, out)).singletonOrThrow();
+            return scope.ret(sum.reshape(output.getShape()));
+        }
+    }
+
+    /**
      * {@code B(A(dropout(x)) ⊙ gate)}, the gate applied to the rank-{@code r} hidden state rather than to the
      * {@code (..., out)} result (equal, since {@code B} is linear and the gate is one value per example). With
      * {@code lora_B.bias} the gate multiplies the result, as the default does.
@@ -236,11 +267,7 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
 
     private NDArray lowRank(ParameterStore parameterStore, NDArray x, boolean training, float factor, NDArray gate) {
         requireNonNull(parameterStore, "parameterStore is null");
-        requireNonNull(x, "x is null");
-        if (x.getShape().dimension() == 0 || x.getShape().getLastDimension() != site().inFeatures()) {
-            throw new IllegalArgumentException(format(
-                    "%s at %s: input has shape %s, but its last dimension must be in=%d", label(), site().name(), x.getShape(), site().inFeatures()));
-        }
+        checkInput(x);
         try (NDManager scope = x.getManager().newSubManager()) {
             scope.tempAttachAll(x);
             NDArray down = parameterStore.getValue(loraA, x.getDevice(), training);
@@ -264,6 +291,14 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
                 result = gate == null ? result : result.mul(gate);
             }
             return scope.ret(result);
+        }
+    }
+
+    private void checkInput(NDArray x) {
+        requireNonNull(x, "x is null");
+        if (x.getShape().dimension() == 0 || x.getShape().getLastDimension() != site().inFeatures()) {
+            throw new IllegalArgumentException(format(
+                    "%s at %s: input has shape %s, but its last dimension must be in=%d", label(), site().name(), x.getShape(), site().inFeatures()));
         }
     }
 

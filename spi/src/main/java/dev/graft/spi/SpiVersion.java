@@ -16,7 +16,7 @@ import static java.util.Objects.requireNonNull;
  */
 public final class SpiVersion {
     /** The SPI version of this jar; a plugin passes it (or {@link AbstractPeftMethod#SPI_VERSION}) to {@link MethodDescriptor}. */
-    public static final String CURRENT = "2.1";
+    public static final String CURRENT = "2.2";
 
     private SpiVersion() {}
 

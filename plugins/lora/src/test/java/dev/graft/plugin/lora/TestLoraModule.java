@@ -74,6 +74,47 @@ final class TestLoraModule {
     }
 
     @Test
+    void testAddScaledDeltaAddsTheScaledDeltaToTheOutputInOneCall() {
+        LoraModule module = handSetModule(1.5f, false);
+        NDArray x = batchManager.create(new float[] {1, 2, 3, -1, 0, 0.5f}, new Shape(2, 1, 3));
+        NDArray output = batchManager.create(new float[] {0.25f, -1, 100, 3}, new Shape(2, 1, 2));
+
+        NDArray sum = module.addScaledDelta(parameterStore, x, false, 2f, output);
+
+        // 2·delta = (10, 44, -2, 1), as testScaledDeltaScalesTheHiddenStateToTheScaledDelta; the output is unchanged
+        assertThat(sum.getShape()).isEqualTo(new Shape(2, 1, 2));
+        assertThat(sum.toFloatArray()).containsExactly(10.25f, 43, 98, 4);
+        assertThat(output.toFloatArray()).containsExactly(0.25f, -1, 100, 3);
+    }
+
+    @Test
+    void testAddScaledDeltaWithLoraBiasAddsTheScaledBiasToo() {
+        LoraModule module = handSetModule(1, true);
+        set(module, LoraModule.LORA_B_BIAS, 0.5f, -2);
+        NDArray x = batchManager.create(new float[] {1, 2, 3}, new Shape(1, 3));
+        NDArray output = batchManager.create(new float[] {1, 1}, new Shape(1, 2));
+
+        assertThat(module.addScaledDelta(parameterStore, x, false, 2f, output).toFloatArray()).containsExactly(12, 41);
+    }
+
+    @Test
+    void testAddScaledDeltaGivesTheOutputAndTheFactorsTheGradientsOfTheSum() {
+        LoraModule module = handSetModule(1.5f, false);
+        NDArray x = batchManager.create(new float[] {1, 2, 3, -1, 0, 0.5f}, new Shape(2, 1, 3));
+        NDArray output = batchManager.create(new float[] {0.25f, -1, 100, 3}, new Shape(2, 1, 2));
+        NDArray weights = batchManager.create(new float[] {1, -2, 3, 0.5f}, new Shape(2, 1, 2));
+
+        float[][] fused = gradients(module, output, () -> module.addScaledDelta(parameterStore, x, true, 2f, output).mul(weights).sum());
+        float[][] plain = gradients(module, output, () -> output.add(module.delta(parameterStore, x, true).mul(2f)).mul(weights).sum());
+
+        for (int index = 0; index < plain.length; index++) {
+            assertThat(fused[index]).containsExactly(plain[index]);
+        }
+        assertThatThrownBy(() -> module.addScaledDelta(parameterStore, x, false, 2f, batchManager.zeros(new Shape(2, 1, 3))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("output has shape (2, 1, 3) for an input of shape (2, 1, 3)");
+    }
+
+    @Test
     void testScaledDeltaWithLoraBiasScalesTheBiasToo() {
         LoraModule module = handSetModule(1, true);
         set(module, LoraModule.LORA_B_BIAS, 0.5f, -2);

@@ -118,7 +118,7 @@ final class TestGraftMain {
         Result result = run(Optional.empty(), "--version");
 
         assertThat(result.exitCode()).isZero();
-        assertThat(result.out()).startsWith("graft ").endsWith(", SPI 2.1" + System.lineSeparator());
+        assertThat(result.out()).startsWith("graft ").endsWith(", SPI 2.2" + System.lineSeparator());
     }
 
     @Test

@@ -24,7 +24,7 @@ final class TestMethodTable {
 
         assertThat(MethodTable.render(List.of(prefix, lora))).containsExactly(
                 "ID      VERSION  SPI  SITE KINDS           MERGEABLE  LOADED FROM",
-                "lora    1.0.0    2.1  linear               yes        classpath",
+                "lora    1.0.0    2.2  linear               yes        classpath",
                 "prefix  0.3.0    2.0  attention,embedding  no         /opt/graft/plugins/prefix");
     }
 

@@ -309,11 +309,16 @@ public final class LinearSiteBlock extends AbstractBlock {
                 AdditiveLinearModule additive = (AdditiveLinearModule) attachment.module();
                 NDArray gate = gates.get(index);
                 try (ThreadContextClassLoader ignored = attachment.enterPlugin()) {
+                    NDArray mask = masks.get(index);
+                    if (gate == null && mask == null && outputType == ADAPTER_TYPE) {
+                        // the module adds its term into the output itself (a low-rank module in one matrix call)
+                        y = additive.addScaledDelta(parameterStore, adapterInput, training, additive.scaling() * attachment.blockWeight(), y);
+                        continue;
+                    }
                     // the module applies its scaling or gate where it is cheapest (a low-rank module on its rank-r hidden state)
                     NDArray term = gate == null
                             ? additive.scaledDelta(parameterStore, adapterInput, training, additive.scaling() * attachment.blockWeight())
                             : attachment.weighted(additive.gatedDelta(parameterStore, adapterInput, training, gate));
-                    NDArray mask = masks.get(index);
                     y = y.add(Casts.toType(mask == null ? term : term.mul(mask), outputType));
                 }
             }
