@@ -80,7 +80,7 @@ final class TestFineTuning {
             }
             Result result = graft(args.toArray(new String[0]));
             assertThat(result.exitCode()).as("graft %s: %s", String.join(" ", args), result.err()).isZero();
-            assertThat(result.out()).as(name).contains("2 steps, ").contains("wrote " + output);
+            assertThat(result.out()).as(name).contains("2 steps, ").containsPattern("; waited [0-9]+\\.[0-9]{2} ms per step for data").contains("wrote " + output);
             assertThat(output.resolve("report.md")).as(name).exists();
             assertThat(Files.size(output.resolve("training.png"))).as(name).isGreaterThan(1000);
             if (name.equals("quickstart") || name.equals("unipelt")) {
@@ -95,6 +95,8 @@ final class TestFineTuning {
             JsonNode validation = metrics.stream().filter(line -> line.get("split").asText().equals("validation")).reduce((a, b) -> b).orElseThrow();
             assertThat(validation.get("step").asInt()).as(name).isEqualTo(2);
             assertThat(validation.get("loss").asDouble()).as(name).isFinite().isPositive();
+            JsonNode train = metrics.stream().filter(line -> line.get("split").asText().equals("train")).reduce((a, b) -> b).orElseThrow();
+            assertThat(train.get("data_wait_ms").asDouble()).as("%s: the data pipeline's wait per step", name).isNotNegative();
             try (Stream<Path> adapters = Files.list(output.resolve("adapter"))) {
                 for (Path adapter : adapters.collect(Collectors.toList())) {
                     JsonNode config = JSON.readTree(adapter.resolve("adapter_config.json").toFile());

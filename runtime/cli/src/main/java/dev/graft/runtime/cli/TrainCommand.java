@@ -123,7 +123,8 @@ public final class TrainCommand implements Callable<Integer> {
             out.println("mean gate per layer and adapter (kept adapter, validation data):");
             result.best().orElseThrow().layerGates().table().forEach(out::println);
         }
-        out.println(format(Locale.ROOT, "%d steps, %.0f training tokens/s, %.1f s", result.steps(), result.tokensPerSecond(), result.wallSeconds()));
+        out.println(format(Locale.ROOT, "%d steps, %.0f training tokens/s, %.1f s; waited %.2f ms per step for data", result.steps(), result.tokensPerSecond(),
+                result.wallSeconds(), result.dataWaitMillisPerStep()));
         boolean converted = Files.isDirectory(result.folder().resolve(RunFolder.CONVERTED_ADAPTER));
         out.println(format("wrote %s: %s/, %s%s, %s, %s%s", result.folder(), RunFolder.ADAPTER,
                 converted ? RunFolder.CONVERTED_ADAPTER + "/ (converted to plain LoRA for the original base), " : "", RunFolder.REPORT, RunFolder.PLOT, RunFolder.METRICS,

@@ -99,6 +99,10 @@ public final class FineTuner {
     private Evaluation bestEvaluation;
     private MetricsLog log;
     private TrainingProgress progress;
+    /** The trainer's wait for batches in this process (not kept across a resume), all of it and since the last log line. */
+    private long dataWaitNanos;
+    private long dataWaitSinceLog;
+    private long stepsThisRun;
 
     private FineTuner(RunSetup setup, RunFolder folder, Options options) {
         this.setup = requireNonNull(setup, "setup is null");
@@ -188,7 +192,8 @@ public final class FineTuner {
         }
         double wall = (System.nanoTime() - started) / 1e9;
         double tokensPerSecond = state.trainingSeconds() > 0 ? state.tokens() / state.trainingSeconds() : 0;
-        RunResult result = new RunResult(folder.root(), Optional.ofNullable(bestEvaluation), state.step(), tokensPerSecond, state.trainingSeconds(), wall);
+        double dataWaitMillis = stepsThisRun > 0 ? dataWaitNanos / 1e6 / stepsThisRun : 0;
+        RunResult result = new RunResult(folder.root(), Optional.ofNullable(bestEvaluation), state.step(), tokensPerSecond, state.trainingSeconds(), wall, dataWaitMillis);
         RunReport.write(setup, folder, result, options.baselines());
         return result;
     }
@@ -207,10 +212,18 @@ public final class FineTuner {
                 double stepLoss = 0;
                 long stepStarted = 0;
                 long stepTokens = 0;
-                while (loader.hasNext() && !stop) {
+                while (!stop) {
+                    // the time the trainer waits for the data pipeline (tokenizing and padding run ahead on their own thread)
+                    long waitStarted = System.nanoTime();
+                    if (!loader.hasNext()) {
+                        break;
+                    }
+                    PaddedBatch padded = loader.next();
+                    long waited = System.nanoTime() - waitStarted;
+                    dataWaitNanos += waited;
+                    dataWaitSinceLog += waited;
                     int groupStart = (batch / accumulation) * accumulation;
                     int groupSize = Math.min(accumulation, batchesPerEpoch - groupStart);
-                    PaddedBatch padded = loader.next();
                     if (batch == groupStart) {
                         Engine.getInstance().setRandomSeed(stepSeed(training.seed(), trainer.steps()));
                         stepStarted = System.nanoTime();
@@ -235,6 +248,7 @@ public final class FineTuner {
                     options.exchange().afterUpdate(trainer, trainer.steps());
                     double seconds = (System.nanoTime() - stepStarted) / 1e9;
                     state = advance(state, epoch, batch, stepTokens, seconds);
+                    stepsThisRun++;
                     long step = trainer.steps();
                     double epochs = (double) step / stepsPerEpoch;
                     double tokensPerSecond = state.tokens() / Math.max(1e-9, state.trainingSeconds());
@@ -247,9 +261,11 @@ public final class FineTuner {
                         values.put("learning_rate", rate);
                         values.put("grad_norm", norm);
                         values.put("tokens_per_second", tokensPerSecond);
+                        values.put("data_wait_ms", dataWaitSinceLog / 1e6 / stepsSinceLog);
                         log.append(new MetricsRecord(step, epochs, "train", values, Map.of()));
                         lossSinceLog = 0;
                         stepsSinceLog = 0;
+                        dataWaitSinceLog = 0;
                     }
                     boolean endOfEpoch = batch == batchesPerEpoch;
                     boolean evaluated = false;

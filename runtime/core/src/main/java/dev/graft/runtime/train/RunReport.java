@@ -126,9 +126,10 @@ public final class RunReport {
         }
         files.put(RunFolder.CHECKPOINTS + "/", "the last checkpoints (graft train --resume " + folder.root() + ")");
         String summary = format(Locale.ROOT, "Fine-tuned `%s` for %s on `%s`: %d training and %d validation examples, %d steps, %.1f s of training at %.0f tokens/s "
-                        + "(%.1f s wall time) on %d cores.%s",
+                        + "(%.1f s wall time) on %d cores; the trainer waited %.2f ms per step for data.%s",
                 setup.recipe().model(), setup.task().type().recipeName(), setup.recipe().data().train(), setup.train().size(), setup.validation().size(),
                 result.steps(), result.trainingSeconds(), result.tokensPerSecond(), result.wallSeconds(), Runtime.getRuntime().availableProcessors(),
+                result.dataWaitMillisPerStep(),
                 result.best().isPresent() ? " The results are those of the kept (best) adapter on the validation data." : "");
         Report.write(folder.resolve(RunFolder.REPORT), new ReportContent(title, summary, parameterTable(setup.task()),
                 runs.isEmpty() ? List.of("(no validation data)") : MetricsTable.render(runs), plot, files, gates.table(), gatePlot));
