@@ -11,7 +11,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
-import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.Initializer;
@@ -245,7 +244,7 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
             scope.tempAttachAll(x, output);
             NDArray down = parameterStore.getValue(loraA, x.getDevice(), training);
             NDArray up = parameterStore.getValue(loraB, x.getDevice(), training);
-            NDArray input = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
+            NDArray input = Dropouts.apply(x, dropout, training);
             NDArray hidden = Linear.linear(input, down).singletonOrThrow();
             NDArray scaled = factor == 1f ? hidden : Scalars.times(hidden, factor);
             long rows = output.getShape().size() / out;
@@ -272,7 +271,7 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
             scope.tempAttachAll(x);
             NDArray down = parameterStore.getValue(loraA, x.getDevice(), training);
             NDArray up = parameterStore.getValue(loraB, x.getDevice(), training);
-            NDArray input = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
+            NDArray input = Dropouts.apply(x, dropout, training);
             NDArray hidden = Linear.linear(input, down).singletonOrThrow();
             NDArray result;
             if (loraBBias == null && initialDown == null) {

@@ -10,9 +10,9 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
-import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import dev.graft.spi.Dropouts;
 import dev.graft.spi.SublayerModule;
 import dev.graft.spi.SublayerSite;
 
@@ -124,7 +124,7 @@ public final class BottleneckAdapterModule extends AbstractBlock implements Subl
             NDArray down = Linear.linear(input, weight, value(parameterStore, downBias, z, training)).singletonOrThrow();
             NDArray up = Linear.linear(nonLinearity.apply(down), value(parameterStore, upWeight, z, training), value(parameterStore, upBias, z, training))
                     .singletonOrThrow();
-            NDArray result = training && dropout > 0 ? Dropout.dropout(up, dropout, true).singletonOrThrow() : up;
+            NDArray result = Dropouts.apply(up, dropout, training);
             return scope.ret(result.getDataType() == z.getDataType() ? result : result.toType(z.getDataType(), false));
         }
     }

@@ -11,10 +11,10 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.UniformInitializer;
+import dev.graft.spi.Dropouts;
 import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 
@@ -98,7 +98,7 @@ public final class BoneModule extends LinearModuleBlock.MergeableAdditive {
                     "%s at %s: input has shape %s, but its last dimension must be in=%d", family.label(), site().name(), shape, site().inFeatures()));
         }
         NDArray weights = fullWidth(parameterStore.getValue(block, x.getDevice(), training));
-        NDArray input = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
+        NDArray input = Dropouts.apply(x, dropout, training);
         int remainder = site().inFeatures() % rank;
         if (remainder != 0) {
             Shape padding = shape.slice(0, shape.dimension() - 1).add(rank - remainder);

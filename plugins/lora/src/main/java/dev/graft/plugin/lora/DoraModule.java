@@ -8,13 +8,13 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.training.initializer.UniformInitializer;
 import ai.djl.util.Pair;
+import dev.graft.spi.Dropouts;
 import dev.graft.spi.ArrayValues;
 import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
@@ -149,7 +149,7 @@ public final class DoraModule extends LinearModuleBlock.WeightTransform implemen
         }
         try (NDManager scope = x.getManager().newSubManager()) {
             scope.tempAttachAll(x);
-            return scope.ret(Dropout.dropout(x, dropout, true).singletonOrThrow());
+            return scope.ret(Dropouts.apply(x, dropout, true));
         }
     }
 

@@ -10,10 +10,10 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
-import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.NormalInitializer;
+import dev.graft.spi.Dropouts;
 import dev.graft.spi.LinearModuleBlock;
 import dev.graft.spi.LinearSite;
 
@@ -116,7 +116,7 @@ public final class VeraModule extends LinearModuleBlock.MergeableAdditive {
         // this scope does, for the slices made from them.
         try (NDManager scope = x.getManager().newSubManager()) {
             scope.tempAttachAll(x, sharedA, sharedB);
-            NDArray input = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
+            NDArray input = Dropouts.apply(x, dropout, training);
             NDArray hidden = Linear.linear(input, slicedA(sharedA)).singletonOrThrow().mul(rankScale);
             return scope.ret(Linear.linear(hidden, slicedB(sharedB)).singletonOrThrow().mul(outputScale));
         }

@@ -7,6 +7,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import dev.graft.spi.Dropouts;
 import dev.graft.spi.EmbeddingSite;
 
 /**
@@ -20,11 +21,11 @@ final class BertEmbeddings extends AbstractBlock {
     final Parameter positionEmbeddings;
     final Parameter tokenTypeEmbeddings;
     final LayerNormalization layerNorm;
-    private final double dropout;
+    private final float dropout;
 
     BertEmbeddings(BertConfig config) {
         super(VERSION);
-        dropout = config.hiddenDropout();
+        dropout = (float) config.hiddenDropout();
         wordEmbeddings = addChildBlock("word_embeddings", new TokenEmbedding(new EmbeddingSite("embeddings.word_embeddings", config.vocabularySize(), config.hiddenSize())));
         positionEmbeddings = addParameter(Parameter.builder().setName("position_embeddings").setType(Parameter.Type.WEIGHT).optRequiresGrad(false).build());
         tokenTypeEmbeddings = addParameter(Parameter.builder().setName("token_type_embeddings").setType(Parameter.Type.WEIGHT).optRequiresGrad(false).build());
@@ -43,7 +44,7 @@ final class BertEmbeddings extends AbstractBlock {
         NDArray positionTable = parameterStore.getValue(positionEmbeddings, words.getDevice(), training);
         NDArray embeddings = words.add(TokenEmbedding.lookup(tokenTypes, typeTable));
         embeddings = embeddings.add(TokenEmbedding.lookup(positions, positionTable));
-        return ModelDropout.apply(layerNorm.forward(parameterStore, embeddings, training), dropout, training);
+        return Dropouts.apply(layerNorm.forward(parameterStore, embeddings, training), dropout, training);
     }
 
     @Override

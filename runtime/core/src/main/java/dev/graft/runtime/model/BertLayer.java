@@ -10,6 +10,7 @@ import ai.djl.util.PairList;
 import dev.graft.runtime.compose.LinearSiteBlock;
 import dev.graft.runtime.compose.SiteAttachments;
 import dev.graft.runtime.compose.SiteOps;
+import dev.graft.spi.Dropouts;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.SublayerKind;
 import dev.graft.spi.SublayerSite;
@@ -32,11 +33,11 @@ final class BertLayer extends AbstractBlock {
     final LayerNormalization outputNorm;
     final SiteAttachments attentionSublayer;
     final SiteAttachments feedForwardSublayer;
-    private final double dropout;
+    private final float dropout;
 
     BertLayer(int layer, BertConfig config) {
         super(VERSION);
-        dropout = config.hiddenDropout();
+        dropout = (float) config.hiddenDropout();
         String prefix = "encoder.layer." + layer;
         int hidden = config.hiddenSize();
         attention = addChildBlock("attention_self", new BertSelfAttention(prefix + ".attention.self", layer, config));
@@ -51,11 +52,11 @@ final class BertLayer extends AbstractBlock {
 
     NDArray forward(ParameterStore parameterStore, NDArray x, NDArray maskBias, boolean training) {
         NDArray context = attention.forward(parameterStore, x, maskBias, training);
-        NDArray projected = ModelDropout.apply(attentionOutput.forward(parameterStore, context, training), dropout, training);
+        NDArray projected = Dropouts.apply(attentionOutput.forward(parameterStore, context, training), dropout, training);
         NDArray attended = SiteOps.sublayer(parameterStore, attentionSublayer, x, projected, training);
         NDArray hidden = attentionNorm.forward(parameterStore, attended.add(x), training);
         NDArray activated = Activation.gelu(intermediate.forward(parameterStore, hidden, training));
-        NDArray down = ModelDropout.apply(output.forward(parameterStore, activated, training), dropout, training);
+        NDArray down = Dropouts.apply(output.forward(parameterStore, activated, training), dropout, training);
         NDArray fed = SiteOps.sublayer(parameterStore, feedForwardSublayer, hidden, down, training);
         return outputNorm.forward(parameterStore, fed.add(hidden), training);
     }

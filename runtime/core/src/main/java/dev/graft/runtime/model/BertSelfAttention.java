@@ -12,6 +12,7 @@ import dev.graft.runtime.compose.Casts;
 import dev.graft.runtime.compose.LinearSiteBlock;
 import dev.graft.runtime.compose.SiteAttachments;
 import dev.graft.runtime.compose.SiteOps;
+import dev.graft.spi.Dropouts;
 import dev.graft.spi.AttentionSite;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.Scalars;
@@ -32,13 +33,13 @@ final class BertSelfAttention extends AbstractBlock {
     final SiteAttachments prefixSite;
     private final int heads;
     private final int headDim;
-    private final double dropout;
+    private final float dropout;
 
     BertSelfAttention(String prefix, int layer, BertConfig config) {
         super(VERSION);
         heads = config.numAttentionHeads();
         headDim = config.headDim();
-        dropout = config.attentionDropout();
+        dropout = (float) config.attentionDropout();
         int hidden = config.hiddenSize();
         query = addChildBlock("query", new LinearSiteBlock(new LinearSite(prefix + ".query", layer, hidden, hidden, true)));
         key = addChildBlock("key", new LinearSiteBlock(new LinearSite(prefix + ".key", layer, hidden, hidden, true)));
@@ -68,8 +69,9 @@ final class BertSelfAttention extends AbstractBlock {
                     : x.getManager().zeros(new Shape(batch, 1, 1, prefixLength));
             bias = NDArrays.concat(new NDList(prefixBias, maskBias), 3);
         }
-        NDArray scores = Scalars.dividedBy(queries.matMul(keys.transpose(0, 1, 3, 2)), (float) Math.sqrt(headDim));
-        NDArray probabilities = ModelDropout.apply(Casts.toType(Casts.toType(scores, DataType.FLOAT32).add(bias).softmax(-1), queries.getDataType()), dropout, training);
+        // the queries are scaled rather than the scores: (batch, heads, sequence, head_dim) values instead of (…, sequence, keys)
+        NDArray scores = Scalars.dividedBy(queries, (float) Math.sqrt(headDim)).matMul(keys.transpose(0, 1, 3, 2));
+        NDArray probabilities = Dropouts.apply(Casts.toType(Casts.toType(scores, DataType.FLOAT32).add(bias).softmax(-1), queries.getDataType()), dropout, training);
         return probabilities.matMul(values).transpose(0, 2, 1, 3).reshape(batch, sequence, (long) heads * headDim);
     }
 

@@ -75,7 +75,8 @@ final class LlamaAttention extends AbstractBlock {
             key = key.repeat(1, repeats);
             value = value.repeat(1, repeats);
         }
-        NDArray scores = Scalars.times(query.matMul(key.transpose(0, 1, 3, 2)), (float) (1.0 / Math.sqrt(headDim)));
+        // the queries are scaled rather than the scores: (batch, heads, sequence, head_dim) values instead of (…, sequence, keys)
+        NDArray scores = Scalars.times(query, (float) (1.0 / Math.sqrt(headDim))).matMul(key.transpose(0, 1, 3, 2));
         NDArray masked = Casts.toType(scores, DataType.FLOAT32).add(maskBias(x.getManager(), attentionMask, sequence, prefixLength, prefixWeights));
         NDArray probabilities = Casts.toType(masked.softmax(-1), query.getDataType());
         NDArray context = probabilities.matMul(value).transpose(0, 2, 1, 3).reshape(batch, sequence, (long) heads * headDim);

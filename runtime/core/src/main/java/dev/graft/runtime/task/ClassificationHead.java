@@ -11,12 +11,12 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
-import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
 
+import dev.graft.spi.Dropouts;
 import dev.graft.spi.ArrayValues;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -91,9 +91,7 @@ public final class ClassificationHead extends AbstractBlock {
     /** The logits {@code (batch, labels)} of the encoder's {@code outputs} for a batch with {@code attentionMask}. */
     public NDArray logits(ParameterStore parameterStore, NDList outputs, NDArray attentionMask, boolean training) {
         NDArray pooled = pooling.pool(outputs, attentionMask).toType(DataType.FLOAT32, false);
-        if (training && dropout > 0) {
-            pooled = Dropout.dropout(pooled, dropout, true).singletonOrThrow();
-        }
+        pooled = Dropouts.apply(pooled, dropout, training);
         NDArray w = parameterStore.getValue(weight, pooled.getDevice(), training);
         NDArray b = parameterStore.getValue(bias, pooled.getDevice(), training);
         return Linear.linear(pooled, w, b).singletonOrThrow();
