@@ -205,7 +205,7 @@ public final class LinearSiteBlock extends AbstractBlock {
         NDArray b = bias == null ? null : parameterStore.getValue(bias, x.getDevice(), training);
         List<Attachment> live = attachments.live();
         if (live.isEmpty()) {
-            return b == null ? Linear.linear(x, w).singletonOrThrow() : Linear.linear(x, w, b).singletonOrThrow();
+            return linear(x, w, b);
         }
         try (NDManager scope = Scopes.open(x, List.of(w), SiteOps.blocks(live), SiteOps.sharedParameters(live))) {
             if (b != null) {
@@ -213,6 +213,24 @@ public final class LinearSiteBlock extends AbstractBlock {
             }
             return scope.ret(compose(parameterStore, x, w, b, live, training));
         }
+    }
+
+    /**
+     * {@code x·wᵀ + b}. With a bias and more than two axes, {@code x} is flattened to two first: libtorch's C++
+     * {@code linear} (which DJL calls) fuses the bias into the product ({@code addmm}) only for two-dimensional
+     * input, and otherwise adds it in a separate pass over the output.
+     */
+    private static NDArray linear(NDArray x, NDArray w, NDArray b) {
+        if (b == null) {
+            return Linear.linear(x, w).singletonOrThrow();
+        }
+        Shape shape = x.getShape();
+        if (shape.dimension() <= 2) {
+            return Linear.linear(x, w, b).singletonOrThrow();
+        }
+        long in = shape.getLastDimension();
+        NDArray flat = Linear.linear(x.reshape(shape.size() / in, in), w, b).singletonOrThrow();
+        return flat.reshape(shape.slice(0, shape.dimension() - 1).add(w.getShape().get(0)));
     }
 
     private NDArray compose(ParameterStore parameterStore, NDArray x, NDArray w, NDArray b, List<Attachment> live, boolean training) {
@@ -276,7 +294,7 @@ public final class LinearSiteBlock extends AbstractBlock {
                 }
             }
         }
-        NDArray y = b == null ? Linear.linear(input, effectiveWeight).singletonOrThrow() : Linear.linear(input, effectiveWeight, b).singletonOrThrow();
+        NDArray y = linear(input, effectiveWeight, b);
         DataType outputType = y.getDataType();
         for (int index = 0; index < separateWeightDeltas.size(); index += 3) {
             NDArray term = Linear.linear(separateWeightDeltas.get(index), separateWeightDeltas.get(index + 1)).singletonOrThrow();
