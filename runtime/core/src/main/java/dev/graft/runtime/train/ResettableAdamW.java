@@ -63,15 +63,16 @@ public final class ResettableAdamW extends Optimizer {
                 gradient = gradient.clip(-clipGrad, clipGrad);
             }
             mean.muli(beta1).addi(gradient.mul(1 - beta1));
-            variance.muli(beta2).addi(gradient.square().mul(1 - beta2));
-            float firstCorrection = (float) (1 - Math.pow(beta1, step));
-            float secondCorrection = (float) (1 - Math.pow(beta2, step));
+            variance.muli(beta2).addi(gradient.square().muli(1 - beta2));
+            double firstCorrection = 1 - Math.pow(beta1, step);
+            double secondCorrection = 1 - Math.pow(beta2, step);
             float weightDecay = getWeightDecay();
             if (decay && weightDecay > 0) {
                 weight.muli(1 - learningRate * weightDecay);
             }
-            NDArray update = mean.div(firstCorrection).div(variance.div(secondCorrection).sqrt().add(epsilon)).mul(learningRate);
-            weight.subi(update);
+            // as torch.optim.AdamW: denominator √v / √(1 − β₂ᵗ) + ε, step size lr / (1 − β₁ᵗ); in place on temporaries
+            NDArray denominator = variance.sqrt().divi((float) Math.sqrt(secondCorrection)).addi(epsilon);
+            weight.subi(mean.div(denominator).muli((float) (learningRate / firstCorrection)));
         }
     }
 
