@@ -115,7 +115,8 @@ public final class ModelLoader {
                 json.booleanOr("tie_word_embeddings", false),
                 json.booleanOr("attention_bias", false),
                 json.booleanOr("mlp_bias", false),
-                ropeScaling(json, json.object("rope_scaling").or(() -> ropeParameters))));
+                ropeScaling(json, json.object("rope_scaling").or(() -> ropeParameters)),
+                json.doubleOr("attention_dropout", 0.0)));
         Map<String, NDArray> weights = weights(directory, manager, precision,
                 key -> key.equals("lm_head.weight") && config.tieWordEmbeddings() ? Optional.empty() : Optional.of(key));
         return create(json, weights, () -> LlamaForCausalLM.create(config, weights, manager, tokenize));

@@ -13,6 +13,7 @@ import dev.graft.runtime.compose.Casts;
 import dev.graft.runtime.compose.LinearSiteBlock;
 import dev.graft.runtime.compose.SiteAttachments;
 import dev.graft.runtime.compose.SiteOps;
+import dev.graft.spi.Dropouts;
 import dev.graft.spi.AttentionSite;
 import dev.graft.spi.LinearSite;
 import dev.graft.spi.Scalars;
@@ -22,7 +23,8 @@ import dev.graft.spi.Scalars;
  * scores in the input's precision, then in float32 the additive mask (the float32 minimum where masked) and the
  * softmax, so half-precision activations never meet an infinite mask.
  * Prefix keys/values (from the attention site) sit before the real ones, unrotated, visible to every row (under a
- * row routing, only to the rows of their adapter; a gated prefix with its gate's weight).
+ * row routing, only to the rows of their adapter; a gated prefix with its gate's weight). In training the probabilities go
+ * through dropout ({@code attention_dropout}, 0 in most Llama configs).
  */
 final class LlamaAttention extends AbstractBlock {
     private static final byte VERSION = 1;
@@ -35,12 +37,14 @@ final class LlamaAttention extends AbstractBlock {
     private final int heads;
     private final int keyValueHeads;
     private final int headDim;
+    private final float dropout;
 
     LlamaAttention(String prefix, int layer, LlamaConfig config) {
         super(VERSION);
         heads = config.numAttentionHeads();
         keyValueHeads = config.numKeyValueHeads();
         headDim = config.headDim();
+        dropout = (float) config.attentionDropout();
         int hidden = config.hiddenSize();
         queryProjection = addChildBlock("q_proj", new LinearSiteBlock(new LinearSite(prefix + ".q_proj", layer, hidden, heads * headDim, config.attentionBias())));
         keyProjection = addChildBlock("k_proj", new LinearSiteBlock(new LinearSite(prefix + ".k_proj", layer, hidden, keyValueHeads * headDim, config.attentionBias())));
@@ -78,7 +82,7 @@ final class LlamaAttention extends AbstractBlock {
         // the queries are scaled rather than the scores: (batch, heads, sequence, head_dim) values instead of (…, sequence, keys)
         NDArray scores = Scalars.times(query, (float) (1.0 / Math.sqrt(headDim))).matMul(key.transpose(0, 1, 3, 2));
         NDArray masked = Casts.toType(scores, DataType.FLOAT32).add(maskBias(x.getManager(), attentionMask, sequence, prefixLength, prefixWeights));
-        NDArray probabilities = Casts.toType(masked.softmax(-1), query.getDataType());
+        NDArray probabilities = Dropouts.apply(Casts.toType(masked.softmax(-1), query.getDataType()), dropout, training);
         NDArray context = probabilities.matMul(value).transpose(0, 2, 1, 3).reshape(batch, sequence, (long) heads * headDim);
         return outputProjection.forward(parameterStore, context, training);
     }

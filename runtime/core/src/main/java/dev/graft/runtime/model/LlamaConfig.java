@@ -19,6 +19,7 @@ import static java.util.Objects.requireNonNull;
  * @param attentionBias {@code attention_bias}
  * @param mlpBias {@code mlp_bias}
  * @param ropeScaling {@code rope_scaling}
+ * @param attentionDropout {@code attention_dropout}: dropout on the attention probabilities, in training only
  */
 public record LlamaConfig(
         int vocabularySize,
@@ -33,9 +34,13 @@ public record LlamaConfig(
         boolean tieWordEmbeddings,
         boolean attentionBias,
         boolean mlpBias,
-        RopeScaling ropeScaling) {
+        RopeScaling ropeScaling,
+        double attentionDropout) {
     public LlamaConfig {
         requireNonNull(ropeScaling, "ropeScaling is null");
+        if (!(attentionDropout >= 0 && attentionDropout < 1)) {
+            throw new IllegalArgumentException(format("attention_dropout must be in [0, 1), found %s", attentionDropout));
+        }
         if (vocabularySize <= 0 || hiddenSize <= 0 || intermediateSize <= 0 || numLayers <= 0 || numAttentionHeads <= 0 || numKeyValueHeads <= 0 || headDim <= 0) {
             throw new IllegalArgumentException(format("Llama config sizes must be positive: %s", describe(vocabularySize, hiddenSize, intermediateSize, numLayers, numAttentionHeads, numKeyValueHeads, headDim)));
         }
@@ -47,7 +52,14 @@ public record LlamaConfig(
         }
     }
 
-    /** A config without rope scaling. */
+    /** A config without attention dropout (Hugging Face's default). */
+    public LlamaConfig(int vocabularySize, int hiddenSize, int intermediateSize, int numLayers, int numAttentionHeads, int numKeyValueHeads, int headDim,
+            double rmsNormEps, double ropeTheta, boolean tieWordEmbeddings, boolean attentionBias, boolean mlpBias, RopeScaling ropeScaling) {
+        this(vocabularySize, hiddenSize, intermediateSize, numLayers, numAttentionHeads, numKeyValueHeads, headDim, rmsNormEps, ropeTheta, tieWordEmbeddings,
+                attentionBias, mlpBias, ropeScaling, 0);
+    }
+
+    /** A config without rope scaling or attention dropout. */
     public LlamaConfig(int vocabularySize, int hiddenSize, int intermediateSize, int numLayers, int numAttentionHeads, int numKeyValueHeads, int headDim,
             double rmsNormEps, double ropeTheta, boolean tieWordEmbeddings, boolean attentionBias, boolean mlpBias) {
         this(vocabularySize, hiddenSize, intermediateSize, numLayers, numAttentionHeads, numKeyValueHeads, headDim, rmsNormEps, ropeTheta, tieWordEmbeddings,
@@ -57,7 +69,13 @@ public record LlamaConfig(
     /** A config equal to this one but with {@code scaling}. */
     public LlamaConfig withRopeScaling(RopeScaling scaling) {
         return new LlamaConfig(vocabularySize, hiddenSize, intermediateSize, numLayers, numAttentionHeads, numKeyValueHeads, headDim, rmsNormEps, ropeTheta,
-                tieWordEmbeddings, attentionBias, mlpBias, scaling);
+                tieWordEmbeddings, attentionBias, mlpBias, scaling, attentionDropout);
+    }
+
+    /** A config equal to this one but with attention dropout {@code probability}. */
+    public LlamaConfig withAttentionDropout(double probability) {
+        return new LlamaConfig(vocabularySize, hiddenSize, intermediateSize, numLayers, numAttentionHeads, numKeyValueHeads, headDim, rmsNormEps, ropeTheta,
+                tieWordEmbeddings, attentionBias, mlpBias, ropeScaling, probability);
     }
 
     /**

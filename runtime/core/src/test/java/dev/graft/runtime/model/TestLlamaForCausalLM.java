@@ -126,4 +126,26 @@ final class TestLlamaForCausalLM {
     private static NDList inputs(NDManager manager) {
         return new NDList(manager.create(IDS), manager.create(MASK));
     }
+
+    @Test
+    void testAttentionDropoutAppliesInTrainingOnly() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            float[] reference = logits(LlamaConfig.tiny(), manager, false, 0);
+            LlamaConfig dropping = LlamaConfig.tiny().withAttentionDropout(0.5);
+            assertThat(ModelAssertions.maximumDifference(logits(dropping, manager, false, 0), reference)).isZero();
+            float[] first = logits(dropping, manager, true, 4);
+            assertThat(ModelAssertions.maximumDifference(first, reference)).isGreaterThan(1e-3);
+            assertThat(ModelAssertions.maximumDifference(logits(dropping, manager, true, 4), first)).isZero();
+            assertThat(ModelAssertions.maximumDifference(logits(LlamaConfig.tiny(), manager, true, 4), reference)).isLessThan(1e-6);
+        }
+    }
+
+    /** The logits of the tiny model with weights from seed 42, training or not, after seeding PyTorch's generator. */
+    private static float[] logits(LlamaConfig config, NDManager manager, boolean training, int seed) {
+        LlamaForCausalLM model = LlamaForCausalLM.create(config, LlamaWeights.random(config, manager, 42), manager, null);
+        try (NDManager batch = manager.newSubManager()) {
+            ai.djl.engine.Engine.getInstance().setRandomSeed(seed);
+            return model.forward(new ParameterStore(batch, false), new NDList(batch.create(IDS), batch.create(MASK)), training).singletonOrThrow().toFloatArray();
+        }
+    }
 }
