@@ -132,7 +132,7 @@ final class TestBenchCommand {
 
         assertThat(result.exitCode()).as(result.err()).isZero();
         assertThat(result.out().lines()).anySatisfy(line -> assertThat(line).matches(
-                "memory: LoRA r=8 q,v, 30 training steps: VmRSS [0-9.]+ MiB after the warm-up \\(step 10\\), [0-9.]+ MiB at the end \\(highest [0-9.]+ MiB\\): "
+                "memory: LoRA r=8 q,v, 30 training steps: VmRSS [0-9.]+ MiB after the warm-up \\(step 10\\), [0-9.]+ MiB at the end \\(medians of 2 steps; highest [0-9.]+ MiB\\): "
                         + "growth [+-][0-9]+\\.[0-9]{2}%"));
         Result tooFew = graft("bench", "--model", model.toString(), "--rows", "base", "--memory-steps", "2");
         assertThat(tooFew.exitCode()).isEqualTo(2);

@@ -101,16 +101,19 @@ final class Bench {
     }
 
     /**
-     * The resident set ({@code VmRSS}) over a long training run.
+     * The resident set ({@code VmRSS}) over a long training run, read after every step from the end of the warm-up;
+     * the two ends are medians over a window of steps, since the allocator's resident set moves by tens of MiB from
+     * one step to the next.
      *
      * @param name the row trained
      * @param steps the steps trained
      * @param warmUpSteps the steps before the first reading
-     * @param afterWarmUp bytes resident after the warm-up
-     * @param atEnd bytes resident after the last step
-     * @param highest the most bytes resident at the end of any step after the warm-up
+     * @param window the steps whose median is each end
+     * @param afterWarmUp bytes resident after the warm-up (the median of the first {@code window} readings)
+     * @param atEnd bytes resident at the end (the median of the last {@code window} readings)
+     * @param highest the most bytes resident after any step past the warm-up
      */
-    record MemoryRun(String name, int steps, int warmUpSteps, long afterWarmUp, long atEnd, long highest) {
+    record MemoryRun(String name, int steps, int warmUpSteps, int window, long afterWarmUp, long atEnd, long highest) {
         /** The growth from the warm-up to the end, as a fraction of the resident set after the warm-up. */
         double growth() {
             return (atEnd - afterWarmUp) / (double) afterWarmUp;
@@ -334,22 +337,21 @@ final class Bench {
         List<Parameter> head = task.headParameters();
         try (PeftTrainer trainer = PeftTrainer.create(model, optimizer, task::meanLoss, head)) {
             int warmUp = memorySteps / 3;
-            long afterWarmUp = 0;
-            long highest = 0;
+            List<Long> readings = new ArrayList<>();
             for (int step = 1; step <= memorySteps; step++) {
                 trainer.step(inputs, labels);
                 if (step >= warmUp) {
-                    long resident = ProcessMemory.resident().orElse(0);
-                    afterWarmUp = step == warmUp ? resident : afterWarmUp;
-                    highest = Math.max(highest, resident);
+                    ProcessMemory.resident().ifPresent(readings::add);
                 }
             }
-            long atEnd = ProcessMemory.resident().orElse(0);
-            if (afterWarmUp > 0 && atEnd > 0) {
-                memoryRun = Optional.of(new MemoryRun(setup.name(), memorySteps, warmUp, afterWarmUp, atEnd, highest));
+            if (readings.isEmpty()) {
+                notes.add("memory run: /proc/self/status has no VmRSS here, so the resident set cannot be read");
             }
             else {
-                notes.add("memory run: /proc/self/status has no VmRSS here, so the resident set cannot be read");
+                int window = Math.max(1, readings.size() / 10);
+                long highest = readings.stream().mapToLong(Long::longValue).max().orElseThrow();
+                memoryRun = Optional.of(new MemoryRun(setup.name(), memorySteps, warmUp, window, median(readings.subList(0, window)),
+                        median(readings.subList(readings.size() - window, readings.size())), highest));
             }
             for (Parameter parameter : trainer.namedTrainableParameters().values()) {
                 optimizer.reset(parameter.getId());
@@ -445,6 +447,12 @@ final class Bench {
             JniUtils.stopProfile(trace.toString());
             notes.add(format("profile of %s's measured iterations: %s", key, trace));
         }
+    }
+
+    private static long median(List<Long> values) {
+        List<Long> sorted = new ArrayList<>(values);
+        java.util.Collections.sort(sorted);
+        return sorted.get(sorted.size() / 2);
     }
 
     private static long bytes(NDArray array) {

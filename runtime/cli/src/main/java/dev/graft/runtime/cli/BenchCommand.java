@@ -173,8 +173,9 @@ public final class BenchCommand implements Callable<Integer> {
         out.println(bench.peakPerRow() ? "peak RSS: VmHWM of /proc/self/status, reset before each row through /proc/self/clear_refs"
                 : "peak RSS: VmHWM of /proc/self/status, the process's peak so far");
         bench.memoryRun().ifPresent(run -> out.println(format(Locale.ROOT,
-                "memory: %s, %,d training steps: VmRSS %s after the warm-up (step %,d), %s at the end (highest %s): growth %+.2f%%", run.name(), run.steps(),
-                mebibytes(run.afterWarmUp()), run.warmUpSteps(), mebibytes(run.atEnd()), mebibytes(run.highest()), 100 * run.growth())));
+                "memory: %s, %,d training steps: VmRSS %s after the warm-up (step %,d), %s at the end (medians of %,d steps; highest %s): growth %+.2f%%",
+                run.name(), run.steps(), mebibytes(run.afterWarmUp()), run.warmUpSteps(), mebibytes(run.atEnd()), run.window(), mebibytes(run.highest()),
+                100 * run.growth())));
         bench.notes().forEach(note -> out.println("note: " + note));
     }
 
