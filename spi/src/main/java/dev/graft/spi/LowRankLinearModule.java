@@ -209,7 +209,7 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
      */
     @Override
     public final NDArray delta(ParameterStore parameterStore, NDArray x, boolean training) {
-        return lowRank(parameterStore, x, training, 1f, null);
+        return lowRank(parameterStore, x, training, 1f, null, null);
     }
 
     /**
@@ -219,7 +219,7 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
      */
     @Override
     public final NDArray scaledDelta(ParameterStore parameterStore, NDArray x, boolean training, float factor) {
-        return lowRank(parameterStore, x, training, factor, null);
+        return lowRank(parameterStore, x, training, factor, null, null);
     }
 
     /**
@@ -231,26 +231,16 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
     @Override
     public final NDArray addScaledDelta(ParameterStore parameterStore, NDArray x, boolean training, float factor, NDArray output) {
         requireNonNull(output, "output is null");
-        if (loraBBias != null || initialDown != null) {
-            return output.add(lowRank(parameterStore, x, training, factor, null));
+        if (loraBBias == null && initialDown == null) {
+            // the fused product flattens the output to (rows, out): it must be the input's rows
+            checkInput(x);
+            long out = site().outFeatures();
+            if (output.getShape().dimension() == 0 || output.getShape().getLastDimension() != out || output.getShape().size() / out != x.getShape().size() / site().inFeatures()) {
+                throw new IllegalArgumentException(format("%s at %s: output has shape %s for an input of shape %s, but must be (..., out=%d) with the input's leading axes",
+                        label(), site().name(), output.getShape(), x.getShape(), out));
+            }
         }
-        checkInput(x);
-        long out = site().outFeatures();
-        if (output.getShape().dimension() == 0 || output.getShape().getLastDimension() != out || output.getShape().size() / out != x.getShape().size() / site().inFeatures()) {
-            throw new IllegalArgumentException(format("%s at %s: output has shape %s for an input of shape %s, but must be (..., out=%d) with the input's leading axes",
-                    label(), site().name(), output.getShape(), x.getShape(), out));
-        }
-        try (NDManager scope = x.getManager().newSubManager()) {
-            scope.tempAttachAll(x, output);
-            NDArray down = parameterStore.getValue(loraA, x.getDevice(), training);
-            NDArray up = parameterStore.getValue(loraB, x.getDevice(), training);
-            NDArray input = Dropouts.apply(x, dropout, training);
-            NDArray hidden = Linear.linear(input, down).singletonOrThrow();
-            NDArray scaled = factor == 1f ? hidden : Scalars.times(hidden, factor);
-            long rows = output.getShape().size() / out;
-            NDArray sum = Linear.linear(scaled.reshape(rows, rank), up, output.reshape(rows, out)).singletonOrThrow();
-            return scope.ret(sum.reshape(output.getShape()));
-        }
+        return lowRank(parameterStore, x, training, factor, null, output);
     }
 
     /**
@@ -261,14 +251,18 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
     @Override
     public final NDArray gatedDelta(ParameterStore parameterStore, NDArray x, boolean training, NDArray gate) {
         requireNonNull(gate, "gate is null");
-        return lowRank(parameterStore, x, training, 1f, gate);
+        return lowRank(parameterStore, x, training, 1f, gate, null);
     }
 
-    private NDArray lowRank(ParameterStore parameterStore, NDArray x, boolean training, float factor, NDArray gate) {
+    /** The low-rank term, scaled or gated, added to {@code output} when it is given (in one {@code addmm} on the plain path). */
+    private NDArray lowRank(ParameterStore parameterStore, NDArray x, boolean training, float factor, NDArray gate, NDArray output) {
         requireNonNull(parameterStore, "parameterStore is null");
         checkInput(x);
         try (NDManager scope = x.getManager().newSubManager()) {
             scope.tempAttachAll(x);
+            if (output != null) {
+                scope.tempAttachAll(output);
+            }
             NDArray down = parameterStore.getValue(loraA, x.getDevice(), training);
             NDArray up = parameterStore.getValue(loraB, x.getDevice(), training);
             NDArray input = Dropouts.apply(x, dropout, training);
@@ -276,7 +270,14 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
             NDArray result;
             if (loraBBias == null && initialDown == null) {
                 NDArray scaled = factor == 1f ? hidden : Scalars.times(hidden, factor);
-                result = Linear.linear(gate == null ? scaled : scaled.mul(gate), up).singletonOrThrow();
+                NDArray gated = gate == null ? scaled : scaled.mul(gate);
+                if (output == null) {
+                    result = Linear.linear(gated, up).singletonOrThrow();
+                }
+                else {
+                    long rows = output.getShape().size() / site().outFeatures();
+                    result = Linear.linear(gated.reshape(rows, rank), up, output.reshape(rows, site().outFeatures())).singletonOrThrow().reshape(output.getShape());
+                }
             }
             else {
                 result = loraBBias == null
@@ -288,6 +289,7 @@ public abstract class LowRankLinearModule extends LinearModuleBlock.MergeableAdd
                 }
                 result = factor == 1f ? result : Scalars.times(result, factor);
                 result = gate == null ? result : result.mul(gate);
+                result = output == null ? result : output.add(result);
             }
             return scope.ret(result);
         }
