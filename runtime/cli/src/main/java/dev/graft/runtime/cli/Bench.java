@@ -353,9 +353,7 @@ final class Bench {
                 memoryRun = Optional.of(new MemoryRun(setup.name(), memorySteps, warmUp, window, median(readings.subList(0, window)),
                         median(readings.subList(readings.size() - window, readings.size())), highest));
             }
-            for (Parameter parameter : trainer.namedTrainableParameters().values()) {
-                optimizer.reset(parameter.getId());
-            }
+            forgetOptimizerState(trainer, optimizer);
         }
         finally {
             names.forEach(model::deleteAdapter);
@@ -428,11 +426,16 @@ final class Bench {
             }
         }
         OptionalLong peak = peak();
+        forgetOptimizerState(trainer, optimizer);
+        trainer.close();
+        rows.add(new BenchRow("training", name, times, (long) batch * length, trainable, stateBytes, peak, OptionalDouble.empty()));
+    }
+
+    /** Frees the AdamW moments of a row's parameters (the head's are trained again by the next row). */
+    private static void forgetOptimizerState(PeftTrainer trainer, ResettableAdamW optimizer) {
         for (Parameter parameter : trainer.namedTrainableParameters().values()) {
             optimizer.reset(parameter.getId());
         }
-        trainer.close();
-        rows.add(new BenchRow("training", name, times, (long) batch * length, trainable, stateBytes, peak, OptionalDouble.empty()));
     }
 
     private void startProfile(int iteration) {
